@@ -1,0 +1,48 @@
+// One registry of the errors a client can see: a stable code (published API: tests and clients
+// assert codes, never message text) and its HTTP status. Modelled on fastify's lib/errors.js with
+// @fastify/error. Any layer may throw these; the server's one error handler renders them.
+import createError from '@fastify/error';
+
+export const errors = {
+  // 400: malformed request or undecodable image
+  IMAGE_UNDECODABLE: createError('IMAGE_UNDECODABLE', 'Image could not be decoded: %s', 400),
+  NO_IMAGES: createError('NO_IMAGES', 'The request holds no image', 400),
+  INVALID_JSON: createError('INVALID_JSON', 'Body is not valid JSON: %s', 400),
+  INVALID_BASE64: createError('INVALID_BASE64', 'Image %s is not valid base64', 400),
+  INVALID_PARAMETER: createError('INVALID_PARAMETER', 'Invalid parameter: %s', 400),
+  INVALID_TENSOR: createError('INVALID_TENSOR', 'Invalid tensor: %s', 400),
+  // 404
+  NOT_FOUND: createError('NOT_FOUND', 'Route %s not found', 404),
+  MODEL_NOT_FOUND: createError('MODEL_NOT_FOUND', 'Model %s not found', 404),
+  // 408: a client that sends its body too slowly
+  REQUEST_TIMEOUT: createError('REQUEST_TIMEOUT', 'The request body did not arrive in time', 408),
+  // 413: body, file, image count or pixel count over its limit
+  BODY_TOO_LARGE: createError('BODY_TOO_LARGE', 'Request body is larger than %s bytes', 413),
+  IMAGE_TOO_LARGE: createError('IMAGE_TOO_LARGE', 'Image is larger than %s bytes', 413),
+  IMAGE_TOO_MANY_PIXELS: createError('IMAGE_TOO_MANY_PIXELS', 'Image has %s pixels; the limit is %s', 413),
+  TOO_MANY_IMAGES: createError('TOO_MANY_IMAGES', 'Request holds more than %s images', 413),
+  // 415: unsupported content or image type
+  UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', 'Content type %s is not supported', 415),
+  UNSUPPORTED_IMAGE_FORMAT: createError('UNSUPPORTED_IMAGE_FORMAT', 'Image format %s is not supported', 415),
+  // 503 (sent with Retry-After) and 504
+  QUEUE_FULL: createError('QUEUE_FULL', 'The inference queue is full', 503),
+  NOT_READY: createError('NOT_READY', 'The model is not ready', 503),
+  SHUTTING_DOWN: createError('SHUTTING_DOWN', 'The server is shutting down', 503),
+  WORKER_FAILED: createError('WORKER_FAILED', 'The inference worker failed while computing this batch', 503),
+  DEADLINE_EXCEEDED: createError('DEADLINE_EXCEEDED', 'The request deadline passed while it was queued', 504),
+  CANCELLED: createError('CANCELLED', 'The request was cancelled', 499),
+  // 500: bugs only; the message is never sent to clients
+  INTERNAL: createError('INTERNAL', 'Internal server error', 500),
+} as const;
+
+export type ErrorCode = keyof typeof errors;
+
+/** An error from the registry: it has a stable `code` and an HTTP `statusCode`. */
+export interface ServiceError extends Error {
+  code: ErrorCode;
+  statusCode: number;
+}
+
+export function isServiceError(err: unknown): err is ServiceError {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code in errors;
+}
