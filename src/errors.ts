@@ -11,6 +11,7 @@ export const errors = {
   INVALID_BASE64: createError('INVALID_BASE64', 'Image %s is not valid base64', 400),
   INVALID_PARAMETER: createError('INVALID_PARAMETER', 'Invalid parameter: %s', 400),
   INVALID_TENSOR: createError('INVALID_TENSOR', 'Invalid tensor: %s', 400),
+  MALFORMED_BODY: createError('MALFORMED_BODY', 'Request body is malformed: %s', 400),
   // 404
   NOT_FOUND: createError('NOT_FOUND', 'Route %s not found', 404),
   MODEL_NOT_FOUND: createError('MODEL_NOT_FOUND', 'Model %s not found', 404),
