@@ -1,0 +1,105 @@
+// The Dockerfiles kept in step with the server (config, port, health route, entry point), the
+// Kubernetes manifests (non-root UID, writable paths) and onnxruntime-node's install options.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Deployment } from 'kubernetes-models/apps/v1';
+import { CONFIG_VARIABLES, loadConfig } from '../../src/server/config.ts';
+import { ROOT, findManifest, loadManifests } from './load-manifests.ts';
+
+interface Instruction {
+  readonly op: string;
+  readonly args: string;
+}
+
+/** Instructions of the last stage (the image that ships); continuation lines joined, comments dropped. */
+function finalStage(dockerfile: string): Instruction[] {
+  const text = readFileSync(join(ROOT, dockerfile), 'utf8').replace(/\\\n/g, ' ');
+  const all = text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !line.startsWith('#'))
+    .map((line) => {
+      const [op = '', ...rest] = line.split(/\s+/);
+      return { op: op.toUpperCase(), args: rest.join(' ') };
+    });
+  const lastFrom = all.findLastIndex((i) => i.op === 'FROM');
+  return all.slice(lastFrom);
+}
+
+/** ENV K=V pairs of a stage (values unquoted; values with spaces are not used here). */
+function envOf(stage: readonly Instruction[]): Record<string, string> {
+  return Object.fromEntries(
+    stage.filter((i) => i.op === 'ENV').flatMap((i) => i.args.split(/\s+/).map((kv) => kv.split('=') as [string, string])),
+  );
+}
+
+function one(stage: readonly Instruction[], op: string): string {
+  const found = stage.filter((i) => i.op === op);
+  expect(found, op).toHaveLength(1);
+  return found[0]!.args;
+}
+
+const deployment = new Deployment(findManifest(loadManifests(), 'Deployment') as never);
+const podSpec = deployment.spec!.template.spec!;
+const serverEnv = new Set(Object.values(CONFIG_VARIABLES).map((v) => v.env));
+
+describe.each(['Dockerfile', 'Dockerfile.cuda'])('%s', (dockerfile) => {
+  const stage = finalStage(dockerfile);
+  const env = envOf(stage);
+  const serverOnly = Object.fromEntries(Object.entries(env).filter(([k]) => serverEnv.has(k)));
+  const config = loadConfig(serverOnly, []);
+
+  it('sets valid server config: listen on 0.0.0.0, the model and cache where the manifests mount them', () => {
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.modelPath).toMatch(/^\/app\/models\/[^/]+\.onnx$/);
+    const cacheMount = podSpec.containers[0]!.volumeMounts!.find((m) => m.name === 'model-cache');
+    expect(config.modelCacheDir).toBe(cacheMount?.mountPath);
+  });
+
+  it('exposes the server port and health-checks its readiness route with node, not curl', () => {
+    expect(one(stage, 'EXPOSE')).toBe(String(config.port));
+    const healthcheck = one(stage, 'HEALTHCHECK');
+    expect(healthcheck).toMatch(/CMD \["node", "-e", "fetch\(.*\/v2\/health\/ready/);
+    expect(healthcheck).toContain('process.env.PORT||' + String(config.port));
+  });
+
+  it('runs node directly as PID 1 (exec form, no entrypoint script) as the UID the manifests expect', () => {
+    expect(one(stage, 'ENTRYPOINT')).toBe('[]');
+    const cmd = JSON.parse(one(stage, 'CMD')) as string[];
+    expect(cmd[0]).toBe('node');
+    expect(cmd.at(-1)).toBe('dist/server/main.js');
+    const user = one(stage, 'USER');
+    expect(['node', '1000:1000']).toContain(user);
+    expect(podSpec.securityContext?.runAsUser).toBe(1000);
+  });
+
+  it('copies only paths that exist and that .dockerignore lets into the build context', () => {
+    const allowed = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    const text = readFileSync(join(ROOT, dockerfile), 'utf8');
+    const sources = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
+    expect(sources.length).toBeGreaterThan(0);
+    for (const source of sources) {
+      expect(existsSync(join(ROOT, source)), source).toBe(true);
+      expect(allowed.some((a) => a === source || a.startsWith(`${source}/`)), source).toBe(true);
+    }
+  });
+});
+
+describe('Dockerfile.cuda', () => {
+  const text = readFileSync(join(ROOT, 'Dockerfile.cuda'), 'utf8');
+
+  it('asks onnxruntime-node for an install manifest it has for linux/x64 (cuda12)', () => {
+    const require = createRequire(join(ROOT, 'package.json'));
+    const metadata = require('onnxruntime-node/script/install-metadata.js') as { requirements: Record<string, string[]> };
+    const flag = /^ENV ONNXRUNTIME_NODE_INSTALL=(\S+)$/m.exec(text)?.[1];
+    expect(flag).toBe('cuda12');
+    expect(metadata.requirements['linux/x64']).toContain(flag);
+  });
+
+  it('selects the CUDA execution provider and an NVIDIA CUDA 12 + cuDNN runtime base', () => {
+    expect(loadConfig(envOf(finalStage('Dockerfile.cuda')), []).executionProvider).toBe('cuda');
+    expect(text).toMatch(/^ARG CUDA_IMAGE=nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-ubuntu\d\d\.04$/m);
+  });
+});
