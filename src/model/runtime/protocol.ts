@@ -1,0 +1,35 @@
+// Messages between the engine (main thread) and the worker thread that owns the onnxruntime
+// session. Tensors travel as Float32Arrays whose ArrayBuffers are in the transfer list: moved, not
+// copied (a batch of 8 images is 4.8 MB).
+import type { InferenceSession } from 'onnxruntime-node';
+
+/** Passed as workerData when the worker starts. */
+export interface WorkerInit {
+  readonly modelPath: string;
+  readonly sessionOptions: InferenceSession.SessionOptions;
+  readonly inputName: string;
+  readonly logitsName: string;
+  readonly probabilitiesName: string;
+  /** One image's shape, without the batch dimension: [3, 224, 224]. */
+  readonly imageShape: readonly number[];
+  /** Every batch size that can occur, run once with zeros before the worker reports ready. */
+  readonly warmupBatchSizes: readonly number[];
+}
+
+export type ToWorker =
+  | { readonly type: 'run'; readonly id: number; readonly size: number; readonly input: Float32Array }
+  | { readonly type: 'close' }
+  // Test hook: exit with this code after computing the next batch, before answering.
+  | { readonly type: 'exitDuringNextRun'; readonly exitCode: number };
+
+export type FromWorker =
+  | { readonly type: 'ready'; readonly warmupMs: number }
+  | { readonly type: 'initFailed'; readonly message: string }
+  | {
+      readonly type: 'result';
+      readonly id: number;
+      readonly logits: Float32Array;
+      readonly probabilities: Float32Array;
+      readonly computeMs: number;
+    }
+  | { readonly type: 'runFailed'; readonly id: number; readonly message: string };

@@ -1,0 +1,86 @@
+// The worker thread that owns the onnxruntime session. onnxruntime-node's run() computes
+// synchronously on the calling thread (dist/backend.js: binding run() inside setImmediate), so on
+// the main thread one ResNet-50 batch would freeze HTTP parsing, health checks and metrics for its
+// whole duration. Here it only blocks this thread.
+import { parentPort, workerData } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
+
+const init = workerData as WorkerInit;
+const port = parentPort;
+if (port === null) throw new Error('worker.ts must run in a worker thread');
+
+function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port?.postMessage(message, transfer);
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function open(): Promise<ort.InferenceSession> {
+  const session = await ort.InferenceSession.create(init.modelPath, init.sessionOptions);
+  const missing = [init.inputName, init.logitsName, init.probabilitiesName].filter(
+    (name) => !session.inputNames.includes(name) && !session.outputNames.includes(name),
+  );
+  if (missing.length > 0) {
+    throw new Error(`${init.modelPath} has no tensor named ${missing.join(', ')} (inputs: ${session.inputNames.join(', ')}; outputs: ${session.outputNames.join(', ')})`);
+  }
+  return session;
+}
+
+async function compute(session: ort.InferenceSession, input: Float32Array, size: number) {
+  const feeds = { [init.inputName]: new ort.Tensor('float32', input, [size, ...init.imageShape]) };
+  const outputs = await session.run(feeds, [init.logitsName, init.probabilitiesName]);
+  return { logits: outputs[init.logitsName]?.data, probabilities: outputs[init.probabilitiesName]?.data };
+}
+
+async function warmUp(session: ort.InferenceSession): Promise<void> {
+  const imageLength = init.imageShape.reduce((a, b) => a * b, 1);
+  for (const size of init.warmupBatchSizes) await compute(session, new Float32Array(size * imageLength), size);
+}
+
+function transferList(...arrays: Float32Array[]): ArrayBuffer[] {
+  return [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
+}
+
+async function handleRun(session: ort.InferenceSession, message: Extract<ToWorker, { type: 'run' }>, exitCode?: number) {
+  const started = performance.now();
+  try {
+    const { logits, probabilities } = await compute(session, message.input, message.size);
+    if (!(logits instanceof Float32Array) || !(probabilities instanceof Float32Array)) {
+      throw new Error('The model did not return float32 logits and probabilities');
+    }
+    if (exitCode !== undefined) process.exit(exitCode);
+    const computeMs = performance.now() - started;
+    post({ type: 'result', id: message.id, logits, probabilities, computeMs }, transferList(logits, probabilities));
+  } catch (error) {
+    post({ type: 'runFailed', id: message.id, message: errorMessage(error) });
+  }
+}
+
+async function main(): Promise<void> {
+  let session: ort.InferenceSession;
+  const started = performance.now();
+  try {
+    session = await open();
+    await warmUp(session);
+  } catch (error) {
+    post({ type: 'initFailed', message: errorMessage(error) });
+    port?.close();
+    return;
+  }
+  let exitDuringNextRun: number | undefined;
+  port?.on('message', (message: ToWorker) => {
+    if (message.type === 'run') {
+      void handleRun(session, message, exitDuringNextRun);
+    } else if (message.type === 'exitDuringNextRun') {
+      exitDuringNextRun = message.exitCode;
+    } else {
+      void session.release().finally(() => port?.close());
+    }
+  });
+  post({ type: 'ready', warmupMs: performance.now() - started });
+}
+
+void main();
