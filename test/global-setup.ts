@@ -1,0 +1,17 @@
+// Builds the tiny test model once per vitest run (ResNet-50 layout at 1/8 width, 10 classes, seed 1)
+// and provides its paths to every test file through inject('tinyModelPath' | 'tinyManifestPath').
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import type { TestProject } from 'vitest/node';
+import { buildModel, writeModel } from '../src/model/build.ts';
+
+export const TINY_MODEL_OPTIONS = { depth: 50, variant: 'v1.5', shortcut: 'B', width: 0.125, classes: 10, foldBatchNorm: true, seed: 1 } as const;
+
+export default async function setup(project: TestProject): Promise<void> {
+  const dir = fileURLToPath(new URL('./.tmp/', import.meta.url));
+  await mkdir(dir, { recursive: true });
+  const built = await buildModel(TINY_MODEL_OPTIONS);
+  const { modelPath, manifestPath } = await writeModel(`${dir}tiny-resnet.onnx`, built);
+  project.provide('tinyModelPath', modelPath);
+  project.provide('tinyManifestPath', manifestPath);
+}

@@ -1,0 +1,11 @@
+// Values test/global-setup.ts provides to every test file via inject().
+import 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Absolute path of the tiny ResNet (depth 50, width 0.125, 10 classes, seed 1) .onnx file. */
+    tinyModelPath: string;
+    /** Its sidecar manifest (.json). */
+    tinyManifestPath: string;
+  }
+}
