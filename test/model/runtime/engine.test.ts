@@ -1,0 +1,171 @@
+// The engine against the real tiny ResNet (built once by test/global-setup.ts) through the real
+// worker thread and onnxruntime session.
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, inject, it } from 'vitest';
+import { createEngine, engineTestHooks, type Engine, type EngineOptions, type InferResult } from '../../../src/model/runtime/engine.ts';
+import type { BatchStat } from '../../../src/model/runtime/stats.ts';
+
+const modelPath = inject('tinyModelPath');
+const IMAGE = 3 * 224 * 224;
+const engines: Engine[] = [];
+
+async function engine(options: Partial<EngineOptions> = {}): Promise<Engine> {
+  const created = await createEngine({
+    modelPath,
+    executionProvider: 'cpu',
+    intraOpThreads: 1,
+    allowSpinning: false,
+    maxBatchSize: 4,
+    maxBatchDelayMs: 0,
+    maxQueue: 64,
+    defaultDeadlineMs: 30_000,
+    ...options,
+  });
+  engines.push(created);
+  return created;
+}
+
+afterAll(async () => {
+  await Promise.all(engines.map((e) => e.close()));
+});
+
+/** A deterministic image-like tensor (values in the normalized range, about -2..2). */
+function image(seed: number): Float32Array {
+  let state = seed * 2654435761;
+  return Float32Array.from({ length: IMAGE }, () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return (state / 2 ** 32) * 4 - 2;
+  });
+}
+
+function batchSizes(e: Engine): number[] {
+  const sizes: number[] = [];
+  e.stats.on('batch', (b: BatchStat) => sizes.push(b.size));
+  return sizes;
+}
+
+function expectClose(actual: Float32Array, expected: Float32Array): void {
+  expect(actual.length).toBe(expected.length);
+  const scale = Math.max(1e-3, ...Array.from(expected, Math.abs));
+  for (let i = 0; i < expected.length; i++) expect(Math.abs((actual[i] as number) - (expected[i] as number))).toBeLessThan(1e-4 * scale);
+}
+
+async function singles(e: Engine, images: Float32Array[]): Promise<InferResult[]> {
+  const results: InferResult[] = [];
+  for (const img of images) results.push(await e.infer(img));
+  return results;
+}
+
+describe('createEngine on the tiny model', () => {
+  it('starts ready, on the CPU for `auto`, with the manifest from the sidecar', async () => {
+    const e = await engine({ executionProvider: 'auto' });
+    expect(e.ready).toBe(true);
+    expect(e.provider).toEqual({ name: 'cpu' });
+    expect(e.manifest.labels).toHaveLength(10);
+    expect(e.manifest.architecture).toMatchObject({ depth: 50, width: 0.125, classes: 10 });
+  });
+
+  it('refuses `cuda` on this machine with the install command in the message', async () => {
+    await expect(engine({ executionProvider: 'cuda' })).rejects.toThrow(/not installed.*ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/);
+  });
+
+  it('rejects invalid options with a message naming the option', async () => {
+    await expect(engine({ maxBatchSize: 0 })).rejects.toThrow(new TypeError('Expected `maxBatchSize` to be an integer >= 1, got `0` (number)'));
+    await expect(engine({ intraOpThreads: 0 })).rejects.toThrow(new TypeError('Expected `intraOpThreads` to be an integer >= 1, got `0` (number)'));
+  });
+
+  it('fails clearly when the sidecar manifest is missing or the model cannot be loaded', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'engine-'));
+    try {
+      await expect(engine({ modelPath: path.join(dir, 'absent.onnx') })).rejects.toThrow(/Cannot read the manifest of .*absent\.onnx at .*absent\.json/);
+      const broken = path.join(dir, 'broken.onnx');
+      writeFileSync(broken, 'not an onnx file');
+      copyFileSync(modelPath.replace(/\.onnx$/, '.json'), path.join(dir, 'broken.json'));
+      await expect(engine({ modelPath: broken })).rejects.toThrow(/^The inference worker could not start: .*/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});
+
+describe('Inference through the worker', () => {
+  it('gives batched images the same outputs as the same images run alone', async () => {
+    const e = await engine({ maxBatchSize: 4 });
+    const sizes = batchSizes(e);
+    const images = [1, 2, 3, 4].map(image);
+    const alone = await singles(e, images);
+    // The first request runs alone; the four that arrive while it computes form one batch.
+    const [, ...batched] = await Promise.all([image(9), ...images].map((img) => e.infer(img)));
+    expect(sizes).toEqual([1, 1, 1, 1, 1, 4]);
+    batched.forEach((result, i) => {
+      const reference = alone[i] as InferResult;
+      expect(result.logits).toHaveLength(10);
+      expectClose(result.logits, reference.logits);
+      expectClose(result.probabilities, reference.probabilities);
+      expect(result.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+    });
+    expect(batched[0]?.logits).not.toEqual(batched[1]?.logits);
+  });
+
+  it('rejects an input of the wrong size with INVALID_TENSOR without computing it', async () => {
+    const e = await engine();
+    const sizes = batchSizes(e);
+    await expect(e.infer(new Float32Array(10))).rejects.toMatchObject({ code: 'INVALID_TENSOR', statusCode: 400 });
+    await expect(e.infer([1, 2, 3] as never)).rejects.toMatchObject({ code: 'INVALID_TENSOR' });
+    expect(sizes).toEqual([]);
+  });
+
+  it('rejects with QUEUE_FULL beyond maxQueue queued requests', async () => {
+    const e = await engine({ maxBatchSize: 1, maxQueue: 2 });
+    const outcomes = await Promise.allSettled([1, 2, 3, 4, 5].map((s) => e.infer(image(s))));
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code))).toEqual([
+      'ok', 'ok', 'ok', 'QUEUE_FULL', 'QUEUE_FULL',
+    ]);
+  });
+});
+
+describe('Worker failure and shutdown', () => {
+  it('fails only the batch the worker held when it dies, restarts it and serves the queued requests', async () => {
+    const e = await engine({ maxBatchSize: 2 });
+    const readiness: boolean[] = [];
+    const restarts: unknown[] = [];
+    e.stats.on('readiness', (r) => readiness.push(r));
+    e.stats.on('workerRestart', (info) => restarts.push(info));
+    const images = [1, 2, 3, 4, 5].map(image);
+    const reference = await singles(e, images);
+    e[engineTestHooks].exitWorkerDuringNextRun(70);
+    const outcomes = await Promise.allSettled(images.map((img) => e.infer(img)));
+    expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code))).toEqual([
+      'WORKER_FAILED', 'ok', 'ok', 'ok', 'ok',
+    ]);
+    outcomes.slice(1).forEach((o, i) => expectClose((o as PromiseFulfilledResult<InferResult>).value.logits, (reference[i + 1] as InferResult).logits));
+    expect(restarts).toEqual([{ exitCode: 70, message: 'worker thread exited with code 70' }]);
+    expect(readiness).toEqual([false, true]);
+    expect(e.ready).toBe(true);
+    expectClose((await e.infer(images[0] as Float32Array)).logits, (reference[0] as InferResult).logits);
+  });
+
+  it('restarts a worker killed while idle and turns ready again', async () => {
+    const e = await engine();
+    const ready = new Promise<boolean>((resolve) => e.stats.on('readiness', (r) => r && resolve(r)));
+    await e[engineTestHooks].terminateWorker();
+    expect(e.ready).toBe(false);
+    await expect(ready).resolves.toBe(true);
+    await expect(e.infer(image(1))).resolves.toMatchObject({ logits: expect.any(Float32Array) });
+  });
+
+  it('close stops intake, finishes queued and running work, and ends the worker', async () => {
+    // A delay longer than the test timeout: the last request only completes if close() flushes it.
+    const e = await engine({ maxBatchSize: 2, maxBatchDelayMs: 120_000 });
+    const pending = [1, 2, 3].map((s) => e.infer(image(s)));
+    const closing = e.close();
+    expect(e.ready).toBe(false);
+    await expect(e.infer(image(4))).rejects.toMatchObject({ code: 'SHUTTING_DOWN', statusCode: 503 });
+    const results = await Promise.all(pending);
+    expect(results.map((r) => r.logits.length)).toEqual([10, 10, 10]);
+    await closing;
+    await expect(e.close()).resolves.toBeUndefined();
+  });
+});
