@@ -107,8 +107,12 @@ function halfToFloatTable(): Float32Array {
 export function toFloat32(tensor: SafeTensor): Float32Array {
   const view = new DataView(tensor.bytes.buffer, tensor.bytes.byteOffset, tensor.bytes.byteLength);
   switch (tensor.dtype) {
-    case 'F32':
-      return new Float32Array(tensor.bytes.slice().buffer);
+    case 'F32': {
+      // Copy (not Buffer#slice, which returns a view) into fresh, 4-byte-aligned memory.
+      const copy = new Uint8Array(tensor.bytes.length);
+      copy.set(tensor.bytes);
+      return new Float32Array(copy.buffer);
+    }
     case 'F16': {
       const table = halfToFloatTable();
       const out = new Float32Array(tensor.bytes.length / 2);
