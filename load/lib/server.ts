@@ -1,0 +1,138 @@
+// Starts the service for a load run: on 127.0.0.1, a free port, the given model and env; waits
+// until /v2/health/ready answers 200; stops it with SIGTERM (SIGKILL after a bound). The child is
+// `node --import tsx src/server/main.ts` rather than `npx tsx ...`, so the pid we hold is the
+// server's own and /proc/<pid>/status gives its RSS (npx and tsx's CLI would sit in between).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { manifestPathFor } from '../../src/model/manifest.ts';
+import { DEFAULT_MODEL_PATH } from './args.ts';
+
+export interface ServerHandle {
+  readonly baseUrl: string;
+  readonly pid: number;
+  readonly logFile: string;
+  /** Resident set size of the server process, KiB. */
+  rssKiB(): number;
+  /** Still running? */
+  alive(): boolean;
+  /** SIGTERM, then SIGKILL after killAfterMs; resolves with the exit code (null if killed by a signal). */
+  stop(killAfterMs?: number): Promise<number | null>;
+}
+
+export interface StartOptions {
+  readonly modelPath: string;
+  readonly env: Readonly<Record<string, string>>;
+  /** stdout and stderr of the server go here. */
+  readonly logFile: string;
+  readonly readyTimeoutMs?: number;
+}
+
+/** VmRSS of a process from /proc/<pid>/status, in KiB (Linux). */
+export function readRssKiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(status);
+  if (!m) throw new Error(`No VmRSS in /proc/${pid}/status`);
+  return Number(m[1]);
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('Could not get a free port');
+  return address.port;
+}
+
+/** The default ResNet-50 is built with the model CLI when missing; any other model must exist. */
+export async function ensureModel(modelPath: string): Promise<void> {
+  if (existsSync(modelPath) && existsSync(manifestPathFor(modelPath))) return;
+  if (modelPath !== DEFAULT_MODEL_PATH) throw new Error(`Model ${modelPath} (or its manifest) does not exist`);
+  process.stderr.write(`${modelPath} is missing: building the default ResNet-50 with the model CLI\n`);
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/model/cli.ts', '--out', modelPath], { stdio: 'inherit' });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`Building ${modelPath} failed (exit code ${code})`);
+}
+
+export async function startServer(options: StartOptions): Promise<ServerHandle> {
+  await ensureModel(options.modelPath);
+  await mkdir(dirname(options.logFile), { recursive: true });
+  const port = await freePort();
+  const log = openSync(options.logFile, 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+    env: { ...process.env, ...options.env, HOST: '127.0.0.1', PORT: String(port), MODEL_PATH: options.modelPath },
+    stdio: ['ignore', log, log],
+  });
+  closeSync(log);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const handle = makeHandle(child, `http://127.0.0.1:${port}`, options.logFile, exited);
+  try {
+    await waitReady(handle, exited, options.readyTimeoutMs ?? 300_000);
+  } catch (err) {
+    await handle.stop(2000);
+    throw err;
+  }
+  return handle;
+}
+
+function makeHandle(child: ChildProcess, baseUrl: string, logFile: string, exited: Promise<number | null>): ServerHandle {
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('The server process did not start');
+  let running = true;
+  void exited.then(() => (running = false));
+  return {
+    baseUrl,
+    pid,
+    logFile,
+    rssKiB: () => readRssKiB(pid),
+    alive: () => running,
+    async stop(killAfterMs = 30_000) {
+      if (running) child.kill('SIGTERM');
+      const timer = setTimeout(() => running && child.kill('SIGKILL'), killAfterMs);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}
+
+async function waitReady(handle: ServerHandle, exited: Promise<number | null>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError = 'no answer yet';
+  while (Date.now() < deadline) {
+    if (!handle.alive()) throw new Error(`The server exited (code ${await exited}) before it was ready; see ${handle.logFile}`);
+    try {
+      const res = await fetch(`${handle.baseUrl}/v2/health/ready`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === 200) return;
+      lastError = `status ${res.status}`;
+    } catch (err) {
+      lastError = (err as Error).message;
+    }
+    await sleep(250);
+  }
+  throw new Error(`The server was not ready within ${timeoutMs} ms (${lastError}); see ${handle.logFile}`);
+}
+
+/** Starts a server, runs fn with it, and always stops it; returns fn's value and the exit code. */
+export async function withServer<T>(
+  options: StartOptions,
+  fn: (server: ServerHandle) => Promise<T>,
+): Promise<{ value: T; exitCode: number | null }> {
+  const server = await startServer(options);
+  let value: T;
+  try {
+    value = await fn(server);
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+  return { value, exitCode: await server.stop() };
+}
