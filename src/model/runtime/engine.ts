@@ -51,11 +51,17 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/** Test-only handles on the worker, reachable as engine[engineTestHooks]. */
-export const engineTestHooks = Symbol('engineTestHooks');
+/** Test-only handles on the worker of an engine made by createEngine. */
 export interface EngineTestHooks {
   exitWorkerDuringNextRun(exitCode: number): void;
   terminateWorker(): Promise<void>;
+}
+const engineTestHooks = Symbol('engineTestHooks');
+
+export function testHooksOf(engine: Engine): EngineTestHooks {
+  const hooks = (engine as Partial<Record<typeof engineTestHooks, EngineTestHooks>>)[engineTestHooks];
+  if (hooks === undefined) throw new TypeError('testHooksOf: not an engine made by createEngine');
+  return hooks;
 }
 
 // Restarts after a failed restart back off from 250 ms to 30 s.

@@ -4,7 +4,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createEngine, engineTestHooks, type Engine, type EngineOptions, type InferResult } from '../../../src/model/runtime/engine.ts';
+import { createEngine, testHooksOf, type Engine, type EngineOptions, type InferResult } from '../../../src/model/runtime/engine.ts';
 import type { BatchStat } from '../../../src/model/runtime/stats.ts';
 
 const modelPath = inject('tinyModelPath');
@@ -135,7 +135,7 @@ describe('Worker failure and shutdown', () => {
     e.stats.on('workerRestart', (info) => restarts.push(info));
     const images = [1, 2, 3, 4, 5].map(image);
     const reference = await singles(e, images);
-    e[engineTestHooks].exitWorkerDuringNextRun(70);
+    testHooksOf(e).exitWorkerDuringNextRun(70);
     const outcomes = await Promise.allSettled(images.map((img) => e.infer(img)));
     expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code))).toEqual([
       'WORKER_FAILED', 'ok', 'ok', 'ok', 'ok',
@@ -150,7 +150,7 @@ describe('Worker failure and shutdown', () => {
   it('restarts a worker killed while idle and turns ready again', async () => {
     const e = await engine();
     const ready = new Promise<boolean>((resolve) => e.stats.on('readiness', (r) => r && resolve(r)));
-    await e[engineTestHooks].terminateWorker();
+    await testHooksOf(e).terminateWorker();
     expect(e.ready).toBe(false);
     await expect(ready).resolves.toBe(true);
     await expect(e.infer(image(1))).resolves.toMatchObject({ logits: expect.any(Float32Array) });
