@@ -1,6 +1,7 @@
 // buildModel: options -> ONNX bytes + manifest; writeModel: bytes + sidecar manifest on disk.
 import { createHash } from 'node:crypto';
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { IMAGENET_PRESET } from '../preprocess/preset.ts';
 import { MANIFEST_FORMAT, MANIFEST_METADATA_KEY, manifestPathFor, type ModelManifest } from './manifest.ts';
 import { encodeModel } from './onnx/codec.ts';
@@ -85,10 +86,11 @@ function docString(m: ModelManifest): string {
   return `ResNet-${a.depth} ${a.variant}, shortcut ${a.shortcut}, width x${a.width}, ${a.classes} classes, ${blockCount(a.depth)} blocks, ${weights}. Input ${BATCH_DIM}x3x${INPUT_SIZE}x${INPUT_SIZE}. Built by ${PRODUCER_NAME} ${BUILDER_VERSION}.`;
 }
 
-/** Writes `<path>.onnx` (path may already end in .onnx) and its sidecar manifest, each atomically. */
+/** Writes `<path>.onnx` (path may already end in .onnx) and its sidecar manifest, each atomically, creating the folder. */
 export async function writeModel(path: string, built: BuiltModel): Promise<{ modelPath: string; manifestPath: string }> {
   const modelPath = /\.onnx$/i.test(path) ? path : `${path}.onnx`;
   const manifestPath = manifestPathFor(modelPath);
+  await mkdir(dirname(modelPath), { recursive: true });
   await writeAtomically(modelPath, built.onnx);
   await writeAtomically(manifestPath, JSON.stringify(built.manifest, null, 2) + '\n');
   return { modelPath, manifestPath };
