@@ -1,0 +1,62 @@
+// The entry point (`npm start`, `node dist/server/main.js`): reads the configuration once, makes
+// sure the model file exists, builds the app and listens. SIGTERM/SIGINT drain gracefully
+// (close-with-grace): readiness turns false and new work gets 503 SHUTTING_DOWN at once, in-flight
+// and queued work finishes, the engine stops, and the process exits 0 within SHUTDOWN_TIMEOUT_MS
+// (1 if the drain does not finish in time).
+import closeWithGrace from 'close-with-grace';
+import { pino } from 'pino';
+import { configureSharp } from '../preprocess/index.ts';
+import { buildApp } from './app.ts';
+import { ConfigError, configHelp, loadConfig, type Config } from './config.ts';
+import { prepareModel } from './model-files.ts';
+import type { Lifecycle } from './types.ts';
+
+function readConfig(argv: readonly string[]): Config {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(configHelp());
+    process.exit(0);
+  }
+  try {
+    return loadConfig(process.env, argv);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
+}
+
+async function main(): Promise<void> {
+  let config = readConfig(process.argv.slice(2));
+  const bootLog = pino({ level: config.logLevel, base: { service: 'resnet-serve' } });
+  configureSharp({ concurrency: config.sharpConcurrency });
+  config = await prepareModel(config, bootLog);
+
+  const lifecycle: Lifecycle = { shuttingDown: false };
+  const app = await buildApp(config, { lifecycle });
+  const closer = closeWithGrace(
+    { delay: config.shutdownTimeoutMs, logger: { error: (message: unknown) => app.log.error({ detail: String(message) }, 'shutdown') } },
+    async ({ signal, err }) => {
+      lifecycle.shuttingDown = true;
+      if (err) app.log.error({ err }, 'closing after an unexpected error');
+      else app.log.info({ signal }, 'draining: finishing in-flight work');
+      await app.close();
+      app.log.info('drained');
+    },
+  );
+
+  await app.listen({ port: config.port, host: config.host });
+  try {
+    const engine = await app.engineStarted;
+    app.log.info({ model: config.modelName, provider: engine.provider.name, weights: engine.manifest.weights.trained ? 'trained' : 'seeded' }, 'ready');
+  } catch (err) {
+    app.log.fatal({ err }, 'the inference engine could not start');
+    closer.uninstall();
+    await app.close();
+    process.exit(1);
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

@@ -1,0 +1,85 @@
+// The engine's lifecycle. The manifest is read first (routes need its labels); the engine itself
+// (worker thread, session, warm-up of every batch size) starts in the background, so the server
+// can listen and answer liveness while the model warms: readiness = the engine is warm and the
+// process is not draining. An injected engine (tests, benchmarks) is used as is and left to its
+// owner to close; one this app started is closed on app close, after in-flight requests.
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { errors } from '../../errors.ts';
+import { createEngine, type Engine } from '../../model/runtime/engine.ts';
+import { loadManifest } from '../../model/runtime/load-manifest.ts';
+import type { Lifecycle } from '../types.ts';
+import { observeEngine } from './metrics.ts';
+
+export function isReady(app: FastifyInstance): boolean {
+  return !app.lifecycle.shuttingDown && app.engine !== null && app.engine.ready;
+}
+
+/** The engine, once it has started; NOT_READY before. */
+export function startedEngine(app: FastifyInstance): Engine {
+  if (app.engine === null) throw errors.NOT_READY();
+  return app.engine;
+}
+
+/** onRequest hook for routes that queue inference work: refuses it before the body is read. */
+export async function acceptingWork(this: FastifyInstance): Promise<void> {
+  if (this.lifecycle.shuttingDown) {
+    this.metrics.rejections.inc({ reason: 'shutting_down' });
+    throw errors.SHUTTING_DOWN();
+  }
+  if (!isReady(this)) {
+    this.metrics.rejections.inc({ reason: 'not_ready' });
+    throw errors.NOT_READY();
+  }
+}
+
+function startEngine(app: FastifyInstance): Promise<Engine> {
+  const { config } = app;
+  return createEngine({
+    modelPath: config.modelPath,
+    executionProvider: config.executionProvider,
+    cudaDeviceId: config.cudaDeviceId,
+    intraOpThreads: config.intraOpThreads,
+    allowSpinning: config.ortAllowSpinning,
+    maxBatchSize: config.maxBatchSize,
+    maxBatchDelayMs: config.maxBatchDelayMs,
+    maxQueue: config.maxQueue,
+    defaultDeadlineMs: config.requestTimeoutMs,
+    logger: app.log.child({ component: 'engine' }),
+  });
+}
+
+function attach(app: FastifyInstance, engine: Engine): void {
+  app.engine = engine;
+  observeEngine(app.metrics, engine.stats);
+  engine.stats.on('batch', ({ size, computeSeconds, ok }) => app.log.debug({ batchSize: size, computeMs: Math.round(computeSeconds * 1000), ok }, 'batch done'));
+  engine.stats.on('readiness', (ready) => app.log.info({ ready }, 'engine readiness changed'));
+}
+
+export const enginePlugin = fp<{ engine?: Engine; lifecycle: Lifecycle }>(
+  async (app, options) => {
+    app.decorate('lifecycle', options.lifecycle);
+    app.decorate('engine', null);
+    app.decorate('manifest', options.engine?.manifest ?? (await loadManifest(app.config.modelPath)));
+    const { weights, labels } = app.manifest;
+    app.metrics.modelInfo.set({ name: app.config.modelName, weights: weights.trained ? 'trained' : 'seeded', classes: String(labels.length) }, 1);
+    app.metrics.setReadinessSource(() => isReady(app));
+
+    const started = options.engine === undefined ? startEngine(app) : Promise.resolve(options.engine);
+    app.decorate('engineStarted', started.then((engine) => (attach(app, engine), engine)));
+    // main.ts awaits engineStarted and exits on failure; this keeps other callers from an unhandled rejection.
+    app.engineStarted.catch((err: unknown) => app.log.error({ err }, 'the inference engine failed to start'));
+
+    // Draining starts with app.close() at the latest (main.ts sets it earlier, on the signal).
+    app.addHook('preClose', async () => {
+      app.lifecycle.shuttingDown = true;
+    });
+    if (options.engine === undefined) {
+      app.addHook('onClose', async () => {
+        const engine = await app.engineStarted.catch(() => null);
+        await engine?.close();
+      });
+    }
+  },
+  { name: 'engine', dependencies: ['metrics'] },
+);

@@ -1,0 +1,83 @@
+// The one error handler: every error a client sees is rendered from the registry (src/errors.ts),
+// as {"error": {"code", "message"}}, or as {"error": "<message>"} on the V2 routes (the Open
+// Inference Protocol's error object). Fastify's own errors and @fastify/multipart's are mapped to
+// registry codes; 5xx messages are never sent; 503s carry Retry-After.
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { errors, isServiceError, type ServiceError } from '../../errors.ts';
+import type { Config } from '../config.ts';
+
+type Factory = (...args: string[]) => ServiceError;
+type Limits = Pick<Config, 'maxBodyBytes' | 'maxImageBytes' | 'maxImagesPerRequest'>;
+/** What a mapped message may mention: the limits, and the request's content type. */
+export interface ErrorContext extends Limits {
+  readonly contentType?: string | undefined;
+}
+const make = (factory: unknown): Factory => factory as Factory;
+
+/** Fastify's and @fastify/multipart's codes, to the registry's. */
+const FRAMEWORK_CODES: Readonly<Record<string, (err: FastifyError, context: ErrorContext) => ServiceError>> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: (_, context) => make(errors.BODY_TOO_LARGE)(String(context.maxBodyBytes)),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_, context) => make(errors.UNSUPPORTED_MEDIA_TYPE)(JSON.stringify((context.contentType ?? '(none)').slice(0, 100))),
+  FST_ERR_CTP_EMPTY_JSON_BODY: () => make(errors.INVALID_JSON)('the body is empty'),
+  FST_ERR_CTP_INVALID_JSON_BODY: () => make(errors.INVALID_JSON)('the body is not JSON'),
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => make(errors.MALFORMED_BODY)('its size does not match Content-Length'),
+  FST_INVALID_MULTIPART_CONTENT_TYPE: () => make(errors.UNSUPPORTED_MEDIA_TYPE)('without a multipart boundary'),
+  FST_REQ_FILE_TOO_LARGE: (_, context) => make(errors.IMAGE_TOO_LARGE)(String(context.maxImageBytes)),
+  FST_FILES_LIMIT: (_, context) => make(errors.TOO_MANY_IMAGES)(String(context.maxImagesPerRequest)),
+  FST_PARTS_LIMIT: (_, context) => make(errors.TOO_MANY_IMAGES)(String(context.maxImagesPerRequest)),
+  FST_FIELDS_LIMIT: () => make(errors.INVALID_PARAMETER)('multipart fields are not accepted, only files'),
+  FST_PROTO_VIOLATION: () => make(errors.INVALID_PARAMETER)('forbidden multipart field name'),
+  FST_MP_PREMATURE_CLOSE: () => make(errors.MALFORMED_BODY)('the multipart body ended early'),
+  FST_ERR_VALIDATION: (err) => make(errors.INVALID_PARAMETER)(err.message),
+  FST_ERR_BAD_URL: () => make(errors.INVALID_PARAMETER)('the URL is malformed'),
+};
+
+/** Maps any thrown value to a registry error; unknown errors become INTERNAL. */
+export function toServiceError(err: unknown, context: ErrorContext): ServiceError {
+  if (isServiceError(err)) return err;
+  const fastifyErr = err as Partial<FastifyError>;
+  const mapped = fastifyErr.code === undefined ? undefined : FRAMEWORK_CODES[fastifyErr.code];
+  if (mapped) return mapped(fastifyErr as FastifyError, context);
+  if (fastifyErr.validation) return make(errors.INVALID_PARAMETER)(String(fastifyErr.message));
+  // fastify's JSON parser rethrows SyntaxError with statusCode 400
+  if (err instanceof SyntaxError && fastifyErr.statusCode === 400) return make(errors.INVALID_JSON)('it does not parse');
+  // busboy reports malformed multipart bodies as plain Errors (e.g. "Unexpected end of form")
+  if (fastifyErr.statusCode === undefined && /multipart|form|boundary/i.test(String(fastifyErr.message))) {
+    return make(errors.MALFORMED_BODY)(String(fastifyErr.message));
+  }
+  return make(errors.INTERNAL)();
+}
+
+export function isV2Request(request: FastifyRequest): boolean {
+  return request.url === '/v2' || request.url.startsWith('/v2/') || request.url.startsWith('/v2?');
+}
+
+function render(request: FastifyRequest, reply: FastifyReply, err: ServiceError, retryAfterSeconds: () => number): FastifyReply {
+  request.errorCode = err.code;
+  // Only registry messages are sent; an INTERNAL error's cause stays in the log.
+  const message = err.code === 'INTERNAL' ? 'Internal server error' : err.message;
+  if (err.statusCode === 503) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds()))));
+  reply.code(err.statusCode).type('application/json; charset=utf-8');
+  return reply.send(isV2Request(request) ? { error: message } : { error: { code: err.code, message } });
+}
+
+export const errorsPlugin = fp(
+  async (app) => {
+    app.decorateRequest('errorCode', null);
+    const retryAfter = (): number => (app.hasDecorator('engine') ? (app.engine?.retryAfterSeconds() ?? 1) : 1);
+
+    app.setErrorHandler((err, request, reply) => {
+      const serviceErr = toServiceError(err, { ...app.config, contentType: request.headers['content-type'] });
+      if (serviceErr.code === 'INTERNAL') request.log.error({ err }, 'unexpected error');
+      else if (serviceErr.statusCode >= 500) request.log.warn({ code: serviceErr.code }, 'request failed');
+      return render(request, reply, serviceErr, retryAfter);
+    });
+
+    app.setNotFoundHandler((request, reply) => {
+      const target = `${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`;
+      return render(request, reply, make(errors.NOT_FOUND)(target), retryAfter);
+    });
+  },
+  { name: 'errors' },
+);

@@ -1,0 +1,100 @@
+// Prometheus metrics (DESIGN.md "Metrics"), in base units, via prom-client. Each app has its own
+// Registry (tests build many apps in one process). The engine's numbers arrive as events on
+// engine.stats; the server observes HTTP, preprocessing and end-to-end times itself.
+import fp from 'fastify-plugin';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { EngineStats } from '../../model/runtime/stats.ts';
+
+/** Metric names: published API for dashboards and the load/ scripts. */
+export const METRIC_NAMES = {
+  httpRequests: 'http_requests_total',
+  httpDuration: 'http_request_duration_seconds',
+  imagesClassified: 'resnet_images_classified_total',
+  queueDepth: 'resnet_queue_depth',
+  queueWait: 'resnet_queue_wait_seconds',
+  preprocess: 'resnet_preprocess_seconds',
+  inference: 'resnet_inference_seconds',
+  endToEnd: 'resnet_end_to_end_seconds',
+  batchSize: 'resnet_batch_size',
+  rejections: 'resnet_rejections_total',
+  workerRestarts: 'resnet_worker_restarts_total',
+  ready: 'resnet_ready',
+  modelInfo: 'resnet_model_info',
+} as const;
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** One bucket per batch size up to 32 (so load reports read the exact distribution), then powers of two. */
+export function batchSizeBuckets(maxBatchSize: number): number[] {
+  if (maxBatchSize <= 32) return Array.from({ length: maxBatchSize }, (_, i) => i + 1);
+  const buckets = Array.from({ length: 32 }, (_, i) => i + 1);
+  for (let size = 64; size < maxBatchSize; size *= 2) buckets.push(size);
+  return [...buckets, maxBatchSize];
+}
+
+export function createMetrics(maxBatchSize: number) {
+  const registry = new Registry();
+  let readiness = (): boolean => false;
+  collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+  const seconds = (name: string, help: string, labelNames: string[] = []) =>
+    new Histogram({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers });
+  return {
+    registry,
+    httpRequests: new Counter({ name: METRIC_NAMES.httpRequests, help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status_code'], registers }),
+    httpDuration: seconds(METRIC_NAMES.httpDuration, 'HTTP request duration by route and status', ['method', 'route', 'status_code']),
+    imagesClassified: new Counter({ name: METRIC_NAMES.imagesClassified, help: 'Images classified successfully, by API', labelNames: ['api'], registers }),
+    queueDepth: new Gauge({ name: METRIC_NAMES.queueDepth, help: 'Images waiting in the inference queue', registers }),
+    queueWait: seconds(METRIC_NAMES.queueWait, 'Time an image waited in the queue before its batch was dispatched'),
+    preprocess: seconds(METRIC_NAMES.preprocess, 'Time to decode and preprocess one image'),
+    inference: seconds(METRIC_NAMES.inference, 'Time to compute one batch (dispatch to results)'),
+    endToEnd: seconds(METRIC_NAMES.endToEnd, 'Time from request arrival to one image\'s result'),
+    batchSize: new Histogram({ name: METRIC_NAMES.batchSize, help: 'Images per computed batch', buckets: batchSizeBuckets(maxBatchSize), registers }),
+    rejections: new Counter({ name: METRIC_NAMES.rejections, help: 'Rejected images or requests by reason (registry code)', labelNames: ['reason'], registers }),
+    workerRestarts: new Counter({ name: METRIC_NAMES.workerRestarts, help: 'Inference worker restarts after a crash', registers }),
+    ready: new Gauge({
+      name: METRIC_NAMES.ready,
+      help: '1 when the model is loaded, warm and the server is not draining',
+      registers,
+      collect() {
+        this.set(readiness() ? 1 : 0);
+      },
+    }),
+    /** Where the ready gauge reads from at each scrape. */
+    setReadinessSource(source: () => boolean): void {
+      readiness = source;
+    },
+    modelInfo: new Gauge({ name: METRIC_NAMES.modelInfo, help: 'The served model (value is always 1)', labelNames: ['name', 'weights', 'classes'], registers }),
+  };
+}
+
+export type ServiceMetrics = ReturnType<typeof createMetrics>;
+
+/** Subscribes the metrics to the engine's stats events. */
+export function observeEngine(metrics: ServiceMetrics, stats: EngineStats): void {
+  stats.on('queueDepth', (depth) => metrics.queueDepth.set(depth));
+  stats.on('queueWait', (s) => metrics.queueWait.observe(s));
+  stats.on('batch', ({ size, computeSeconds }) => {
+    metrics.batchSize.observe(size);
+    metrics.inference.observe(computeSeconds);
+  });
+  stats.on('rejection', (code) => metrics.rejections.inc({ reason: code.toLowerCase() }));
+  stats.on('workerRestart', () => metrics.workerRestarts.inc());
+}
+
+export const metricsPlugin = fp(
+  async (app) => {
+    app.decorate('metrics', createMetrics(app.config.maxBatchSize));
+    app.addHook('onResponse', async (request, reply) => {
+      // Unmatched URLs share one label so scanners cannot blow up the series count.
+      const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) };
+      app.metrics.httpRequests.inc(labels);
+      app.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    });
+    app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
+      reply.type(app.metrics.registry.contentType);
+      return app.metrics.registry.metrics();
+    });
+  },
+  { name: 'metrics' },
+);

@@ -1,0 +1,26 @@
+// Security headers on every response. API responses get a CSP that allows nothing (they are
+// data, never documents); the upload page and the docs set their own CSP, which is kept.
+import fp from 'fastify-plugin';
+
+const HEADERS: Readonly<Record<string, string>> = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+  'cross-origin-resource-policy': 'same-origin',
+  'permissions-policy': 'camera=(), microphone=(), geolocation=()',
+};
+const API_CSP = "default-src 'none'; frame-ancestors 'none'";
+
+export const securityHeadersPlugin = fp(
+  async (app) => {
+    app.addHook('onSend', async (_request, reply, payload) => {
+      for (const [name, value] of Object.entries(HEADERS)) {
+        if (!reply.hasHeader(name)) reply.header(name, value);
+      }
+      if (!reply.hasHeader('content-security-policy')) reply.header('content-security-policy', API_CSP);
+      return payload;
+    });
+  },
+  { name: 'security-headers' },
+);

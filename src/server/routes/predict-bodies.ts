@@ -1,0 +1,104 @@
+// The three body kinds of POST /predict, each turned into a sequence of named images:
+// multipart/form-data (every file part is an image, streamed with per-file and part limits),
+// a raw image body, and JSON {"images": ["<base64>", ...]}.
+import type { Readable } from 'node:stream';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errors } from '../../errors.ts';
+import type { NamedImage } from '../classify.ts';
+
+/** Media types accepted as a raw image body (the bytes are sniffed again by preprocess). */
+export const RAW_IMAGE_TYPES = [
+  'image/jpeg',
+  'image/png',
+  'image/webp',
+  'image/gif',
+  'image/avif',
+  'image/tiff',
+  'application/octet-stream',
+] as const;
+
+/**
+ * Reads a whole request stream into one Buffer, failing with `tooLarge()` past `limit` bytes.
+ * Listeners are removed (not the stream destroyed) on overflow, as fastify's own body reader
+ * does, so the error response can still be written; the error handler closes the connection.
+ */
+export function readBody(stream: Readable, limit: number, tooLarge: () => Error): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const cleanup = (): void => {
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+    };
+    const onData = (chunk: Buffer): void => {
+      received += chunk.length;
+      if (received > limit) {
+        cleanup();
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(Buffer.concat(chunks, received));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      reject(err);
+    };
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.resume();
+  });
+}
+
+/** Content-Length above `limit` is refused before any byte is read. */
+export function checkDeclaredLength(request: FastifyRequest, limit: number, tooLarge: () => Error): void {
+  const declared = Number(request.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+}
+
+/** Multipart: each file part is an image named by its filename; a non-file field is an error. */
+export async function* multipartImages(app: FastifyInstance, request: FastifyRequest): AsyncGenerator<NamedImage> {
+  const { maxImageBytes, maxImagesPerRequest, maxBodyBytes } = app.config;
+  checkDeclaredLength(request, maxBodyBytes, () => errors.BODY_TOO_LARGE(String(maxBodyBytes)));
+  const parts = request.parts({
+    limits: { fileSize: maxImageBytes, files: maxImagesPerRequest, fields: 0, parts: maxImagesPerRequest },
+  });
+  let index = 0;
+  let total = 0;
+  for await (const part of parts) {
+    if (part.type !== 'file') {
+      throw errors.INVALID_PARAMETER(`multipart field "${part.fieldname.slice(0, 64)}" is not a file; send images as file parts`);
+    }
+    const bytes = await part.toBuffer();
+    total += bytes.length;
+    if (total > maxBodyBytes) throw errors.BODY_TOO_LARGE(String(maxBodyBytes));
+    yield { name: part.filename || String(index), bytes };
+    index += 1;
+  }
+}
+
+// Standard and URL-safe alphabets, optional padding; whitespace is stripped first.
+const BASE64 = /^(?:[A-Za-z0-9+/]|[A-Za-z0-9_-])*={0,2}$/;
+const DATA_URL_PREFIX = /^data:[\w.+-]+\/[\w.+-]+;base64,/;
+
+/** Decodes one base64 image (a data: URL is accepted too), checking its size before decoding. */
+export function decodeBase64Image(text: string, index: number, maxImageBytes: number): Uint8Array {
+  const payload = text.replace(DATA_URL_PREFIX, '').replace(/\s+/g, '');
+  if (!BASE64.test(payload) || payload.length % 4 === 1) throw errors.INVALID_BASE64(String(index));
+  if (Math.floor((payload.length * 3) / 4) > maxImageBytes + 2) throw errors.IMAGE_TOO_LARGE(String(maxImageBytes));
+  const bytes = Buffer.from(payload, payload.includes('-') || payload.includes('_') ? 'base64url' : 'base64');
+  if (bytes.length > maxImageBytes) throw errors.IMAGE_TOO_LARGE(String(maxImageBytes));
+  return bytes;
+}
+
+/** JSON {"images": [...]}: images are named by their index. */
+export function jsonImages(app: FastifyInstance, body: { images: string[] }): NamedImage[] {
+  const { maxImageBytes, maxImagesPerRequest } = app.config;
+  if (body.images.length > maxImagesPerRequest) throw errors.TOO_MANY_IMAGES(String(maxImagesPerRequest));
+  return body.images.map((text, index) => ({ name: String(index), bytes: decodeBase64Image(text, index, maxImageBytes) }));
+}

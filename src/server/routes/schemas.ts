@@ -1,0 +1,115 @@
+// JSON schemas of the /predict route: validation, response serialization and the OpenAPI
+// document at /docs all come from these.
+import type { ModelManifest } from '../../model/manifest.ts';
+
+export const UNTRAINED_WARNING =
+  'This model has seeded (untrained) weights: its predictions are meaningless. Build a model from real weights (MODEL_WEIGHTS) for real predictions.';
+
+/** What every response carrying predictions says about the weights (DESIGN.md: say so wherever predictions are shown). */
+export function modelNotice(manifest: ModelManifest): { weights: 'trained' | 'seeded'; warning?: string } {
+  return manifest.weights.trained ? { weights: 'trained' } : { weights: 'seeded', warning: UNTRAINED_WARNING };
+}
+
+export const errorSchema = {
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', description: 'Stable error code (published API)' },
+        message: { type: 'string' },
+      },
+    },
+  },
+} as const;
+
+const predictionsSchema = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['index', 'label', 'score'],
+    properties: { index: { type: 'integer' }, label: { type: 'string' }, score: { type: 'number' } },
+  },
+} as const;
+
+const responseSchema = {
+  type: 'object',
+  required: ['model', 'weights', 'results'],
+  properties: {
+    model: { type: 'string' },
+    weights: { type: 'string', enum: ['trained', 'seeded'] },
+    warning: { type: 'string', description: 'Present when the weights are seeded (untrained)' },
+    results: {
+      type: 'array',
+      description: 'One result per image, in request order',
+      items: {
+        type: 'object',
+        required: ['name', 'predictions'],
+        properties: {
+          name: { type: 'string', description: 'The file name (multipart) or the image index' },
+          predictions: { ...predictionsSchema, description: 'Top-k classes, scores descending' },
+        },
+      },
+    },
+  },
+} as const;
+
+const jsonBodySchema = {
+  type: 'object',
+  required: ['images'],
+  additionalProperties: false,
+  properties: {
+    images: { type: 'array', items: { type: 'string', description: 'base64 (or a data: URL) of an encoded image' } },
+  },
+} as const;
+
+const binaryBody = { schema: { type: 'string', format: 'binary', description: 'The encoded image' } };
+
+/**
+ * Request bodies that are streamed rather than validated (multipart and raw images): fastify
+ * would validate a Buffer against a string schema, so these appear in the OpenAPI document only
+ * (docs.ts adds them to POST /predict).
+ */
+export const PREDICT_STREAMED_BODIES = {
+  'multipart/form-data': {
+    schema: {
+      type: 'object',
+      properties: { image: { type: 'array', items: { type: 'string', format: 'binary' }, description: 'Every file part is an image, whatever its field name' } },
+    },
+  },
+  'image/jpeg': binaryBody,
+  'image/png': binaryBody,
+  'image/webp': binaryBody,
+  'image/gif': binaryBody,
+  'image/avif': binaryBody,
+  'image/tiff': binaryBody,
+  'application/octet-stream': binaryBody,
+} as const;
+
+export function predictionSchema(classes: number, defaultTopk: number) {
+  return {
+    summary: 'Classify images',
+    description:
+      'Send images as multipart/form-data (every file part is an image), as a raw image body, or as JSON {"images": [base64, ...]}. ' +
+      'One result per image, in request order.',
+    tags: ['predict'],
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        topk: { type: 'integer', minimum: 1, maximum: classes, default: Math.min(defaultTopk, classes), description: 'How many classes per image' },
+        timeout_ms: { type: 'integer', minimum: 1, description: 'Queue deadline in ms (capped by MAX_REQUEST_TIMEOUT_MS); also header X-Request-Timeout-Ms' },
+      },
+    },
+    body: {
+      content: { 'application/json': { schema: jsonBodySchema } },
+    },
+    response: {
+      200: responseSchema,
+      '4xx': errorSchema,
+      '5xx': errorSchema,
+    },
+  };
+}

@@ -1,0 +1,98 @@
+// KServe V2 / Open Inference Protocol REST routes (kserve docs/predict-api/v2/required_api.md):
+// server metadata, health, model metadata and readiness, and inference, each with an optional
+// /versions/{v} segment. The only version is "1". Errors are {"error": "<message>"} (errors.ts
+// plugin renders them so for every /v2 URL). Health answers 200 for true; false is 503 with
+// Retry-After (stock clients only test for 200).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { errors } from '../../errors.ts';
+import { inferTensor, runAll, workContext, classifyImages, type WorkContext } from '../classify.ts';
+import { acceptingWork, isReady } from '../plugins/engine.ts';
+import { parseInferRequest, splitBody, type InferRequest } from './infer-request.ts';
+import { encodeInferResponse, type RowOutputs } from './infer-response.ts';
+
+export const SERVER_NAME = 'resnet-serve';
+export const SERVER_VERSION = '0.1.0';
+export const MODEL_VERSION = '1';
+/** Extensions reported in server metadata (Triton's names). */
+export const EXTENSIONS = ['binary_tensor_data', 'classification'] as const;
+
+type ModelParams = { model: string; version?: string };
+
+function modelRoutes(path: string): string[] {
+  return [`/models/:model${path}`, `/models/:model/versions/:version${path}`];
+}
+
+export async function v2Routes(app: FastifyInstance): Promise<void> {
+  // Inference bodies are JSON, or JSON + binary tensors; stock clients may send no Content-Type.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: app.config.maxBodyBytes }, (_request, body, done) => done(null, body));
+
+  const notReady = () => (app.lifecycle.shuttingDown ? errors.SHUTTING_DOWN() : errors.NOT_READY());
+  const checkModel = async (request: FastifyRequest): Promise<void> => {
+    const { model, version } = request.params as ModelParams;
+    if (model !== app.config.modelName || (version !== undefined && version !== MODEL_VERSION)) {
+      throw errors.MODEL_NOT_FOUND(version === undefined ? model : `${model} version ${version}`);
+    }
+  };
+  const tags = ['v2'];
+
+  app.get('', { schema: { tags, summary: 'Server metadata' } }, async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [...EXTENSIONS] }));
+  app.get('/health/live', { schema: { tags, summary: 'Server live (200 while the process serves)' } }, async (_request, reply) => reply.code(200).send());
+  app.get('/health/ready', { schema: { tags, summary: 'Server ready (model loaded and warm, not draining)' } }, async (_request, reply) => {
+    if (!isReady(app)) throw notReady();
+    return reply.code(200).send();
+  });
+  for (const url of modelRoutes('/ready')) {
+    app.get(url, { onRequest: checkModel, schema: { tags, summary: 'Model ready' } }, async (_request, reply) => {
+      if (!isReady(app)) throw notReady();
+      return reply.code(200).send();
+    });
+  }
+  for (const url of modelRoutes('')) {
+    app.get(url, { onRequest: checkModel, schema: { tags, summary: 'Model metadata' } }, async () => modelMetadata(app));
+  }
+  for (const url of modelRoutes('/infer')) {
+    app.post(url, {
+      onRequest: [checkModel, acceptingWork],
+      schema: { tags, summary: 'Inference: FP32 "input" [N,3,224,224] (JSON or binary) or a BYTES tensor of encoded images' },
+      handler: (request, reply) => infer(app, request, reply),
+    });
+  }
+}
+
+function modelMetadata(app: FastifyInstance) {
+  const { manifest } = app;
+  const tensor = ({ name, datatype, shape }: { name: string; datatype: string; shape: readonly number[] }) => ({ name, datatype, shape: [...shape] });
+  return {
+    name: app.config.modelName,
+    versions: [MODEL_VERSION],
+    platform: 'onnxruntime_onnx',
+    inputs: manifest.inputs.map(tensor),
+    outputs: manifest.outputs.map(tensor),
+  };
+}
+
+async function runInference(ctx: WorkContext, parsed: InferRequest): Promise<RowOutputs[]> {
+  const { input } = parsed;
+  if (input.kind === 'images') return classifyImages(ctx, input.images);
+  const rows = Array.from({ length: input.rows }, (_, i) => input.data.subarray(i * input.rowLength, (i + 1) * input.rowLength));
+  return runAll(ctx, rows, (row) => inferTensor(ctx, row));
+}
+
+async function infer(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+  const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+  const { json, binary } = splitBody(body, request.headers['inference-header-content-length']);
+  const parsed = parseInferRequest(json, binary, app.manifest, app.config);
+  const base = workContext(app, request, reply, 'v2');
+  // Triton's `timeout` parameter is in microseconds; it is capped like the header.
+  const deadlineMs = parsed.timeoutUs === undefined ? base.deadlineMs : Math.min(Math.ceil(parsed.timeoutUs / 1000), app.config.maxRequestTimeoutMs);
+  const rows = await runInference({ ...base, deadlineMs }, parsed);
+  const encoded = encodeInferResponse(rows, parsed.outputs, {
+    modelName: app.config.modelName,
+    modelVersion: MODEL_VERSION,
+    labels: app.manifest.labels,
+    ...(parsed.id === undefined ? {} : { id: parsed.id }),
+  });
+  if (encoded.headerLength !== undefined) reply.header('inference-header-content-length', String(encoded.headerLength));
+  return reply.type(encoded.contentType).send(encoded.body);
+}
