@@ -1,0 +1,85 @@
+// Image bytes -> normalized float32 CHW tensor, the way torchvision's ResNet-50 preset makes it
+// (exif_transpose -> convert('RGB') -> Resize -> CenterCrop -> ToTensor -> Normalize), with
+// hostile input refused before it costs anything. Order: byte limit, magic bytes, header-only
+// pixel limit, then one decode (see decode.ts and resize.ts for which path an image takes).
+import { needsFullDecode, decodeToRgb } from './decode.ts';
+import { requireSupportedFormat } from './formats.ts';
+import { planResize, type ResizePlan } from './geometry.ts';
+import { checkByteLimit, readHeader, type ImageHeader } from './limits.ts';
+import { normalizeInto } from './normalize.ts';
+import type { PreprocessPreset } from './preset.ts';
+import { resizeDecoded, resizeEncoded, upscaleDecoded, type CropSource, type ShrinkOnLoad } from './resize.ts';
+
+export { configureSharp, type SharpSettings } from './sharp-options.ts';
+export { ACCEPTED_FORMATS, type ImageFormat } from './formats.ts';
+export { IMAGENET_PRESET, type PreprocessPreset } from './preset.ts';
+export { SHRINK_ON_LOAD_MODES, type ShrinkOnLoad } from './resize.ts';
+
+export interface PreprocessOptions {
+  readonly preset: PreprocessPreset;
+  readonly maxImageBytes: number;
+  readonly maxImagePixels: number;
+  /** JPEG shrink-on-load; the default is the mode that measured within the parity bounds. */
+  readonly shrinkOnLoad?: ShrinkOnLoad;
+}
+
+/** A batch slot: the tensor is written to buffer[offset, offset + 3 * crop * crop). */
+export interface TensorSlot {
+  readonly buffer: Float32Array;
+  readonly offset: number;
+}
+
+export const DEFAULT_SHRINK_ON_LOAD: ShrinkOnLoad = 'conservative';
+
+/** Edge pixels replicated around an image before the affine upscale (resize.ts). */
+const UPSCALE_PAD = 1;
+
+/** Length of one image's tensor for a preset: 3 x crop x crop. */
+export function tensorLength(preset: PreprocessPreset): number {
+  return 3 * preset.crop * preset.crop;
+}
+
+function checkPreset(preset: PreprocessPreset): void {
+  const { resize, crop } = preset;
+  if (!Number.isInteger(resize) || !Number.isInteger(crop) || crop < 1 || crop > resize) {
+    throw new TypeError(`Expected preset crop and resize to be integers with 1 <= crop <= resize, got ${crop} and ${resize}`);
+  }
+}
+
+function targetSlot(length: number, out: TensorSlot | undefined): TensorSlot {
+  if (out === undefined) return { buffer: new Float32Array(length), offset: 0 };
+  const { buffer, offset } = out;
+  if (!Number.isInteger(offset) || offset < 0 || offset + length > buffer.length) {
+    throw new RangeError(`Expected a slot of ${length} floats at offset ${offset} in a buffer of ${buffer.length}`);
+  }
+  return out;
+}
+
+async function resizeAndCrop(bytes: Uint8Array, header: ImageHeader, plan: ResizePlan, options: PreprocessOptions): Promise<CropSource> {
+  const { maxImagePixels } = options;
+  if (plan.direction === 'up') {
+    return upscaleDecoded(await decodeToRgb(bytes, header, maxImagePixels, UPSCALE_PAD), UPSCALE_PAD, plan);
+  }
+  if (needsFullDecode(header)) return resizeDecoded(await decodeToRgb(bytes, header, maxImagePixels), plan);
+  return resizeEncoded(bytes, plan, maxImagePixels, options.shrinkOnLoad ?? DEFAULT_SHRINK_ON_LOAD);
+}
+
+/**
+ * The CHW float32 tensor of one encoded image: written into `out` at its offset when given
+ * (the returned array is then a view of that slot), else a new array.
+ * Throws IMAGE_UNDECODABLE (400), IMAGE_TOO_LARGE and IMAGE_TOO_MANY_PIXELS (413),
+ * UNSUPPORTED_IMAGE_FORMAT (415).
+ */
+export async function preprocessImage(bytes: Uint8Array, options: PreprocessOptions, out?: TensorSlot): Promise<Float32Array> {
+  const { preset } = options;
+  checkPreset(preset);
+  const length = tensorLength(preset);
+  const slot = targetSlot(length, out);
+  checkByteLimit(bytes, options.maxImageBytes);
+  const format = requireSupportedFormat(bytes);
+  const header = await readHeader(bytes, format, options);
+  const plan = planResize(header.width, header.height, preset);
+  const source = await resizeAndCrop(bytes, header, plan, options);
+  normalizeInto(source, plan.crop, preset, slot.buffer, slot.offset);
+  return slot.buffer.subarray(slot.offset, slot.offset + length);
+}

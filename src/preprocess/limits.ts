@@ -1,0 +1,52 @@
+// Limits that are checked before any pixel is decoded: the byte count first, then the pixel
+// count that the header claims (sharp's metadata() parses headers only), so a decompression bomb
+// (a small file that claims 50000x50000) is refused for the price of reading its header.
+import sharp, { type Metadata } from 'sharp';
+import { errors } from '../errors.ts';
+import { SHARP_FORMAT_NAME, type ImageFormat } from './formats.ts';
+import { decodeError, inputOptions } from './sharp-options.ts';
+
+export interface ImageLimits {
+  /** Encoded size limit (MAX_IMAGE_BYTES). */
+  readonly maxImageBytes: number;
+  /** width x height limit of the first frame (MAX_IMAGE_PIXELS). */
+  readonly maxImagePixels: number;
+}
+
+/** What the header says, with width and height after EXIF orientation. */
+export interface ImageHeader {
+  readonly format: ImageFormat;
+  readonly width: number;
+  readonly height: number;
+  /** libvips interpretation: 'srgb', 'b-w', 'rgb16', 'grey16', 'cmyk', ... */
+  readonly space: string;
+  readonly hasAlpha: boolean;
+}
+
+export function checkByteLimit(bytes: Uint8Array, maxImageBytes: number): void {
+  if (bytes.length === 0) throw new errors.IMAGE_UNDECODABLE('the image is empty');
+  if (bytes.length > maxImageBytes) throw new errors.IMAGE_TOO_LARGE(maxImageBytes);
+}
+
+/** A Buffer view of the caller's bytes (no copy): sharp only ever sees memory, never a path. */
+export function asBuffer(bytes: Uint8Array): Buffer {
+  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+export async function readHeader(bytes: Uint8Array, format: ImageFormat, limits: ImageLimits): Promise<ImageHeader> {
+  const { maxImagePixels } = limits;
+  let meta: Metadata;
+  try {
+    // Without sharp's own pixel limit here, so that the refusal below can say the real count.
+    meta = await sharp(asBuffer(bytes), { ...inputOptions(maxImagePixels), limitInputPixels: false }).metadata();
+  } catch (err) {
+    throw decodeError(err, maxImagePixels);
+  }
+  // libvips sniffs on its own; it must have picked the loader of the format we allowed.
+  if (meta.format !== SHARP_FORMAT_NAME[format]) throw new errors.UNSUPPORTED_IMAGE_FORMAT(String(meta.format));
+  if (format === 'avif' && meta.compression !== 'av1') throw new errors.UNSUPPORTED_IMAGE_FORMAT('heic');
+  const { width, height } = meta.autoOrient;
+  if (!(width > 0 && height > 0)) throw new errors.IMAGE_UNDECODABLE('the header has no size');
+  if (width * height > maxImagePixels) throw new errors.IMAGE_TOO_MANY_PIXELS(width * height, maxImagePixels);
+  return { format, width, height, space: meta.space, hasAlpha: meta.hasAlpha };
+}
