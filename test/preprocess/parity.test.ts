@@ -1,0 +1,118 @@
+// Parity with torchvision: every committed fixture through preprocessImage, compared with the
+// reference crop that scripts/fixtures/preprocess_reference.py made with PIL + torchvision.
+import sharp from 'sharp';
+import { afterAll, describe, expect, it } from 'vitest';
+import { IMAGENET_PRESET, preprocessImage, SHRINK_ON_LOAD_MODES, type PreprocessOptions } from '../../src/preprocess/index.ts';
+import { png } from './crafted.ts';
+import {
+  difference,
+  fixtureBytes,
+  IMAGES_DIR,
+  loadReferenceSet,
+  PARITY_BOUNDS,
+  referenceTensor,
+  sameFloats,
+  type Difference,
+} from './parity.ts';
+
+const OPTIONS: PreprocessOptions = { preset: IMAGENET_PRESET, maxImageBytes: 20_000_000, maxImagePixels: 40_000_000 };
+const measured: { file: string; mode: string; size: string; d: Difference }[] = [];
+const reference = loadReferenceSet();
+const entry = (file: string) => {
+  const found = reference.images.find((image) => image.file === file);
+  if (found === undefined) throw new Error(`no reference for ${file}`);
+  return found;
+};
+
+async function compare(bytes: Uint8Array, referenceFile: string, options = OPTIONS): Promise<Difference> {
+  const ours = await preprocessImage(bytes, options);
+  return difference(ours, await referenceTensor(IMAGES_DIR + entry(referenceFile).reference));
+}
+
+afterAll(() => {
+  const rows = measured.map(({ file, mode, size, d }) =>
+    `| ${file} | ${mode} | ${size} | ${d.mean.toFixed(4)} | ${d.p99.toFixed(4)} | ${d.max.toFixed(4)} |`,
+  );
+  console.log(['| image | PIL mode | size | mean abs diff | p99 abs diff | max abs diff |', '|---|---|---|---|---|---|', ...rows].join('\n'));
+});
+
+describe('preprocessImage against torchvision (Resize 256, CenterCrop 224, ToTensor, Normalize)', () => {
+  it.each(reference.images.map((image) => [image.file]))('%s stays within mean 0.02 and p99 0.15', async (file) => {
+    const image = entry(file);
+    const d = await compare(fixtureBytes(file), file);
+    measured.push({ file, mode: image.pilMode, size: image.storedSize.join('x'), d });
+    expect(d.mean).toBeLessThanOrEqual(PARITY_BOUNDS.mean);
+    expect(d.p99).toBeLessThanOrEqual(PARITY_BOUNDS.p99);
+  });
+
+  it('reads AVIF (lossless, made from odd-333x257.png) as that PNG', async () => {
+    const avif = await sharp(fixtureBytes('odd-333x257.png')).avif({ lossless: true }).toBuffer();
+    const d = await compare(avif, 'odd-333x257.png');
+    measured.push({ file: 'odd-333x257.avif (lossless, from the PNG)', mode: '-', size: '333x257', d });
+    expect(d.mean).toBeLessThanOrEqual(PARITY_BOUNDS.mean);
+    expect(d.p99).toBeLessThanOrEqual(PARITY_BOUNDS.p99);
+  });
+
+  it.each(SHRINK_ON_LOAD_MODES.map((mode) => [mode]))(
+    'keeps large-1200x900.jpg within bounds with JPEG shrink-on-load %s',
+    async (shrinkOnLoad) => {
+      const d = await compare(fixtureBytes('large-1200x900.jpg'), 'large-1200x900.jpg', { ...OPTIONS, shrinkOnLoad });
+      measured.push({ file: `large-1200x900.jpg, shrink-on-load ${shrinkOnLoad}`, mode: 'RGB', size: '1200x900', d });
+      expect(d.mean).toBeLessThanOrEqual(PARITY_BOUNDS.mean);
+      expect(d.p99).toBeLessThanOrEqual(PARITY_BOUNDS.p99);
+    },
+  );
+});
+
+describe('preprocessImage output', () => {
+  it('writes into a batch slot at its offset, returns a view of it and leaves the neighbours alone', async () => {
+    const bytes = fixtureBytes('landscape-500x375.jpg');
+    const alone = await preprocessImage(bytes, OPTIONS);
+    const length = 3 * 224 * 224;
+    const batch = new Float32Array(3 * length).fill(7);
+    const view = await preprocessImage(bytes, OPTIONS, { buffer: batch, offset: length });
+    expect(view.buffer).toBe(batch.buffer);
+    expect(view.byteOffset).toBe(length * 4);
+    expect(sameFloats(batch.subarray(length, 2 * length), alone)).toBe(true);
+    expect(batch.subarray(0, length).every((v) => v === 7)).toBe(true);
+    expect(batch.subarray(2 * length).every((v) => v === 7)).toBe(true);
+  });
+
+  it('refuses a slot that cannot hold the tensor with a RangeError, before decoding', async () => {
+    const bytes = fixtureBytes('landscape-500x375.jpg');
+    const small = new Float32Array(3 * 224 * 224);
+    await expect(preprocessImage(bytes, OPTIONS, { buffer: small, offset: 1 })).rejects.toThrow(RangeError);
+    await expect(preprocessImage(new Uint8Array(0), OPTIONS, { buffer: small, offset: -1 })).rejects.toThrow(RangeError);
+  });
+
+  it('reads bytes from a Uint8Array view into a larger buffer', async () => {
+    const bytes = fixtureBytes('tiny-64x48.jpg');
+    const padded = new Uint8Array(bytes.length + 20).fill(0xab);
+    padded.set(bytes, 11);
+    const view = padded.subarray(11, 11 + bytes.length);
+    expect(sameFloats(await preprocessImage(view, OPTIONS), await preprocessImage(bytes, OPTIONS))).toBe(true);
+  });
+
+  it('follows the preset: crop 128 gives 3 x 128 x 128 values', async () => {
+    const preset = { ...IMAGENET_PRESET, resize: 160, crop: 128 };
+    const tensor = await preprocessImage(fixtureBytes('landscape-500x375.jpg'), { ...OPTIONS, preset });
+    expect(tensor.length).toBe(3 * 128 * 128);
+  });
+
+  it('refuses a preset whose crop is larger than its resize', async () => {
+    const preset = { ...IMAGENET_PRESET, resize: 200 };
+    await expect(preprocessImage(fixtureBytes('tiny-64x48.jpg'), { ...OPTIONS, preset })).rejects.toThrow(TypeError);
+  });
+
+  it('turns a 16-bit greyscale PNG into its high byte (PIL 9.4 clips it to 255 instead: a documented divergence)', async () => {
+    const [width, height] = [300, 280];
+    const grey8 = (await sharp(fixtureBytes('deflate-300x280.tiff')).greyscale().raw().toBuffer()).subarray(0, width * height);
+    const grey16 = new Uint8Array(width * height * 2);
+    grey8.forEach((v, i) => grey16.set([v, (i * 37) & 255], 2 * i));
+    const ours16 = await preprocessImage(png({ width, height, bitDepth: 16, colourType: 0, pixels: grey16, rowBytes: 2 * width }), OPTIONS);
+    const ours8 = await preprocessImage(png({ width, height, bitDepth: 8, colourType: 0, pixels: grey8, rowBytes: width }), OPTIONS);
+    const d = difference(ours16, ours8);
+    expect(d.mean).toBeLessThanOrEqual(0.005);
+    expect(d.max).toBeLessThanOrEqual(0.05);
+  });
+});
