@@ -22,6 +22,20 @@ describe('the tiny test model from global setup', () => {
     await session.release();
   });
 
+  it('gives for a batch of 3 the same rows as 3 runs of batch 1', async () => {
+    const session = await ort.InferenceSession.create(inject('tinyModelPath'));
+    const image = 3 * 224 * 224;
+    const batch = Float32Array.from({ length: 3 * image }, (_, i) => Math.sin(i * 0.001 * (1 + Math.floor(i / image))) * 2);
+    const together = (await session.run({ input: new ort.Tensor('float32', batch, [3, 3, 224, 224]) })).logits!.data as Float32Array;
+    for (let n = 0; n < 3; n++) {
+      const one = (await session.run({ input: new ort.Tensor('float32', batch.slice(n * image, (n + 1) * image), [1, 3, 224, 224]) })).logits!.data as Float32Array;
+      const row = Array.from(together.subarray(n * 10, (n + 1) * 10));
+      row.forEach((v, i) => expect(v).toBeCloseTo(one[i]!, 5));
+    }
+    expect(Math.abs(together[0]! - together[10]!)).toBeGreaterThan(1e-4);
+    await session.release();
+  });
+
   it('has a sidecar manifest naming its architecture, I/O, seeded weights and sha256', async () => {
     const manifest = JSON.parse(await readFile(inject('tinyManifestPath'), 'utf8')) as ModelManifest;
     expect(manifest.architecture).toEqual({ depth: 50, variant: 'v1.5', shortcut: 'B', width: 0.125, classes: 10, foldBatchNorm: true });

@@ -88,7 +88,7 @@ export class Graph {
 
   /** A constant int64 vector, named after the current scope (Slice/Pad take these as inputs). */
   constInt64(suffix: string, values: readonly number[]): Value {
-    return this.initializer(this.#unique(`${this.scope}.${suffix}`), [values.length], BigInt64Array.from(values.map(BigInt)));
+    return this.initializer(this.#free(`${this.scope || 'graph'}.${suffix}`), [values.length], BigInt64Array.from(values.map(BigInt)));
   }
 
   /** Adds one node with one output; `outputName` fixes the name (graph outputs), else it is derived. */
@@ -126,9 +126,15 @@ export class Graph {
     this.#names.add(name);
   }
 
-  #unique(base: string): string {
+  /** `base`, or `base_1`, `base_2`, ... : the first name not taken yet (not reserved). */
+  #free(base: string): string {
     let name = base;
     for (let i = 1; this.#names.has(name); i++) name = `${base}_${i}`;
+    return name;
+  }
+
+  #unique(base: string): string {
+    const name = this.#free(base);
     this.#names.add(name);
     return name;
   }
