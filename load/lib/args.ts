@@ -286,3 +286,16 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
   --image FILE              image to send (default: the 500x375 JPEG fixture, or a generated one)
   --model PATH              model (default ${DEFAULT_MODEL_PATH}; built if missing)
   --out DIR                 report directory (default ${DEFAULT_REPORT_DIR})`;
+
+/** Runs a script's main: a UsageError prints the message and the usage (exit code 2), anything else the error (1). */
+export function runCli(main: () => Promise<void>, usage: string): void {
+  main().catch((err: unknown) => {
+    if (err instanceof UsageError) {
+      console.error(`${err.message}\n\n${usage}`);
+      process.exitCode = 2;
+      return;
+    }
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

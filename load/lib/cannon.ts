@@ -51,15 +51,20 @@ export interface CannonRun {
   readonly unavailableWithoutRetryAfter: number;
 }
 
-export function summarizeCannon(result: CannonResultLike, imagesPerRequest: number): CannonSummary {
+/**
+ * @param activeSeconds From the start to the last response, when known: autocannon's own duration
+ *   is read at its once-a-second tick, so a short --amount run would count up to a second too much.
+ */
+export function summarizeCannon(result: CannonResultLike, imagesPerRequest: number, activeSeconds?: number): CannonSummary {
   const statusCodes: Record<string, number> = {};
   for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stats.count ?? 0;
   const responses = Object.values(statusCodes).reduce((a, n) => a + n, 0);
-  const perSecond = (n: number) => (result.duration > 0 ? n / result.duration : 0);
+  const seconds = activeSeconds !== undefined && activeSeconds > 0 ? activeSeconds : result.duration;
+  const perSecond = (n: number) => (seconds > 0 ? n / seconds : 0);
   const { mean, p50, p90, p99, max } = result.latency;
   return {
     connections: result.connections,
-    durationS: result.duration,
+    durationS: seconds,
     imagesPerRequest,
     responses,
     ok: result['2xx'],
@@ -122,7 +127,10 @@ export async function runCannon(options: CannonOptions): Promise<CannonRun> {
     ],
   }, (err, result) => settle(err, result));
   // autocannon emits (client, statusCode, bytes, responseTime ms); its typings omit the client.
+  const startedAt = performance.now();
+  let lastResponseAt = startedAt;
   (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+    lastResponseAt = performance.now();
     const key = `${Math.floor(status / 100)}xx`;
     const list = byClass.get(key) ?? [];
     list.push(ms);
@@ -132,7 +140,7 @@ export async function runCannon(options: CannonOptions): Promise<CannonRun> {
   try {
     const result = await done;
     const latencyByClassMs = Object.fromEntries([...byClass].sort().map(([k, v]) => [k, latencyStats(v)]));
-    return { summary: summarizeCannon(result, req.images), latencyByClassMs, unavailableWithoutRetryAfter };
+    return { summary: summarizeCannon(result, req.images, (lastResponseAt - startedAt) / 1000), latencyByClassMs, unavailableWithoutRetryAfter };
   } finally {
     clearTimeout(cap);
   }

@@ -13,6 +13,12 @@ describe('summarizeCannon', () => {
     expect(s.latencyMs).toEqual({ mean: 450, p50: 300, p90: 600, p99: 900, max: 1080 });
   });
 
+  it('divides by the active seconds when given, instead of autocannon\'s tick-rounded duration', () => {
+    const s = summarizeCannon(fakeResult(2, 40, 100), 1, 0.5);
+    expect([s.durationS, s.imagesPerSecond]).toEqual([0.5, 80]);
+    expect(summarizeCannon(fakeResult(2, 40, 100), 1, 0).durationS).toBe(10);
+  });
+
   it('reports zero rates for a run that lasted no time', () => {
     const s = summarizeCannon({ ...fakeResult(1, 0, 0, {}), duration: 0 }, 1);
     expect([s.imagesPerSecond, s.requestsPerSecond, s.responses]).toEqual([0, 0, 0]);
@@ -67,6 +73,9 @@ describe('runCannon against a real local server', () => {
     expect(run.unavailableWithoutRetryAfter).toBe(4);
     expect(Object.keys(run.latencyByClassMs)).toEqual(['2xx', '5xx']);
     expect(run.latencyByClassMs['5xx']?.max).toBeGreaterThanOrEqual(0);
+    // 30 quick local requests end well before autocannon's first one-second tick.
+    expect(run.summary.durationS).toBeLessThan(0.9);
+    expect(run.summary.requestsPerSecond).toBeCloseTo(30 / run.summary.durationS, 6);
   });
 
   it('stops an amount run at its time cap', async () => {

@@ -1,0 +1,52 @@
+// One measured run as load.ts and bench.ts both need it: an unmeasured warm-up at the same
+// concurrency, a /metrics scrape, the autocannon run, another scrape, and the server-side deltas.
+import { runCannon, type CannonOptions, type CannonRun } from './cannon.ts';
+import type { RunResult } from './report.ts';
+import { fmt } from './report.ts';
+import { scrapeMetrics, summarizeServer } from './server-metrics.ts';
+import type { Scrape } from './prometheus.ts';
+
+export interface MeasureOptions extends CannonOptions {
+  readonly setting: string;
+  readonly body: string;
+  readonly warmupS: number;
+}
+
+async function tryScrape(baseUrl: string): Promise<Scrape | undefined> {
+  try {
+    return await scrapeMetrics(baseUrl);
+  } catch {
+    // A target without /metrics still gets its client-side numbers.
+    return undefined;
+  }
+}
+
+export async function measureRun(options: MeasureOptions): Promise<{ result: RunResult; run: CannonRun }> {
+  if (options.warmupS > 0) {
+    await runCannon({ ...options, durationS: options.warmupS, amount: undefined, maxSeconds: options.warmupS + options.timeoutS });
+  }
+  const before = await tryScrape(options.baseUrl);
+  const run = await runCannon(options);
+  const after = await tryScrape(options.baseUrl);
+  const result: RunResult = {
+    setting: options.setting,
+    body: options.body,
+    cannon: run.summary,
+    ...(after === undefined ? {} : { server: summarizeServer(before, after) }),
+    latencyByClassMs: run.latencyByClassMs,
+  };
+  return { result, run };
+}
+
+/** One line per run for the terminal. */
+export function runLine(r: RunResult): string {
+  const c = r.cannon;
+  const s = r.server;
+  const server = s
+    ? ` | batch mean ${fmt(s.batches?.mean, 2)}, queue wait p50 ${fmt(s.queueWait?.p50Ms)} ms p99 ${fmt(s.queueWait?.p99Ms)} ms, compute mean ${fmt(s.compute?.meanMs)} ms`
+    : '';
+  return (
+    `${r.setting} c=${c.connections}: ${fmt(c.imagesPerSecond)} images/s, latency p50 ${fmt(c.latencyMs.p50, 0)} ms p90 ${fmt(c.latencyMs.p90, 0)} ms ` +
+    `p99 ${fmt(c.latencyMs.p99, 0)} ms, errors ${c.errors}, non-2xx ${c.non2xx}${server}`
+  );
+}

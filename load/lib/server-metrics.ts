@@ -1,0 +1,99 @@
+// The server's side of a load run, from /metrics scraped before and after it: how big the
+// batches were, how long images waited in the queue, how long compute and preprocessing took,
+// and what was rejected.
+import { METRIC_NAMES } from '../../src/server/plugins/metrics.ts';
+import {
+  bucketCounts,
+  counterDelta,
+  counterDeltaByLabel,
+  histogramDelta,
+  histogramMean,
+  histogramQuantile,
+  parsePrometheus,
+  type Bucket,
+  type Scrape,
+} from './prometheus.ts';
+
+/** The server's series (src/server/plugins/metrics.ts publishes the names). */
+export const SERVER_SERIES = {
+  batchSize: METRIC_NAMES.batchSize,
+  queueWait: METRIC_NAMES.queueWait,
+  compute: METRIC_NAMES.inference,
+  preprocess: METRIC_NAMES.preprocess,
+  endToEnd: METRIC_NAMES.endToEnd,
+  rejections: METRIC_NAMES.rejections,
+  images: METRIC_NAMES.imagesClassified,
+} as const;
+
+export interface DurationSummary {
+  readonly count: number;
+  readonly meanMs: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+/** Batches whose size falls in a bucket: "3" for a one-size bucket, "33-64" for a wider one. */
+export interface BatchSizeCount {
+  readonly size: string;
+  readonly count: number;
+}
+
+export interface ServerSide {
+  /** Batches computed during the run and their size distribution (per-bucket counts). */
+  readonly batches?: { readonly count: number; readonly mean: number; readonly distribution: readonly BatchSizeCount[] };
+  readonly queueWait?: DurationSummary;
+  readonly compute?: DurationSummary;
+  readonly preprocess?: DurationSummary;
+  readonly endToEnd?: DurationSummary;
+  /** Rejections during the run by reason label. */
+  readonly rejections?: Readonly<Record<string, number>>;
+  readonly imagesClassified?: number;
+}
+
+export async function scrapeMetrics(baseUrl: string, timeoutMs = 5000): Promise<Scrape> {
+  const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
+  if (!res.ok) throw new Error(`GET ${baseUrl}/metrics answered ${res.status}`);
+  return parsePrometheus(await res.text());
+}
+
+function durationSummary(before: Scrape | undefined, after: Scrape, name: string): DurationSummary | undefined {
+  const delta = histogramDelta(before, after, name);
+  if (delta === undefined) return undefined;
+  return {
+    count: delta.count,
+    meanMs: 1000 * histogramMean(delta),
+    p50Ms: 1000 * histogramQuantile(0.5, delta),
+    p99Ms: 1000 * histogramQuantile(0.99, delta),
+  };
+}
+
+export function summarizeServer(before: Scrape | undefined, after: Scrape): ServerSide {
+  const out: { -readonly [K in keyof ServerSide]: ServerSide[K] } = {};
+  const batch = histogramDelta(before, after, SERVER_SERIES.batchSize);
+  if (batch) out.batches = { count: batch.count, mean: histogramMean(batch), distribution: batchSizeCounts(batch.buckets) };
+  const queueWait = durationSummary(before, after, SERVER_SERIES.queueWait);
+  if (queueWait) out.queueWait = queueWait;
+  const compute = durationSummary(before, after, SERVER_SERIES.compute);
+  if (compute) out.compute = compute;
+  const preprocess = durationSummary(before, after, SERVER_SERIES.preprocess);
+  if (preprocess) out.preprocess = preprocess;
+  const endToEnd = durationSummary(before, after, SERVER_SERIES.endToEnd);
+  if (endToEnd) out.endToEnd = endToEnd;
+  if (after.get(SERVER_SERIES.rejections)?.type === 'counter') {
+    out.rejections = counterDeltaByLabel(before, after, SERVER_SERIES.rejections, 'reason');
+  }
+  if (after.get(SERVER_SERIES.images)?.type === 'counter') out.imagesClassified = counterDelta(before, after, SERVER_SERIES.images);
+  return out;
+}
+
+/** Per-bucket counts of a histogram of integers (batch sizes), labelled by the sizes each holds; empty buckets left out. */
+export function batchSizeCounts(buckets: readonly Bucket[]): BatchSizeCount[] {
+  let previous = 0;
+  return bucketCounts({ buckets }).flatMap((b) => {
+    const from = Math.floor(previous) + 1;
+    previous = b.le;
+    if (b.count === 0) return [];
+    const size = b.le === Number.POSITIVE_INFINITY ? `>${from - 1}` : from >= b.le ? String(b.le) : `${from}-${b.le}`;
+    return [{ size, count: b.count }];
+  });
+}
