@@ -82,7 +82,12 @@ function describe(o: BuildOptions): string {
   return `ResNet-${o.depth} ${o.variant}, shortcut ${o.shortcut}, width ${o.width}, ${o.classes} classes, BatchNorm ${o.foldBatchNorm ? 'folded' : 'kept'}`;
 }
 
-export async function main(argv: readonly string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
+export interface CliIo {
+  readonly out: NodeJS.WritableStream;
+  readonly err: NodeJS.WritableStream;
+}
+
+export async function main(argv: readonly string[], io: CliIo = { out: process.stdout, err: process.stderr }): Promise<number> {
   let parsed;
   try {
     parsed = parseCliArgs(argv);

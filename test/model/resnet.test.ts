@@ -9,11 +9,11 @@ import { decodeModel, encodeModel } from '../../src/model/onnx/codec.ts';
 import { Graph } from '../../src/model/onnx/graph.ts';
 import type { GraphDef, ModelDef } from '../../src/model/onnx/model-def.ts';
 import { IR_VERSION, OPSET_VERSION } from '../../src/model/onnx/opset.ts';
-import { blockCount, buildResNet, type Depth } from '../../src/model/resnet.ts';
+import { blockCount, buildResNet, type Depth, type ResNetOptions } from '../../src/model/resnet.ts';
 import { SeededWeights } from '../../src/model/weights/seeded.ts';
 
 const opCounts = (graph: GraphDef): Record<string, number> => graph.nodes.reduce<Record<string, number>>((c, n) => ({ ...c, [n.opType]: (c[n.opType] ?? 0) + 1 }), {});
-const architecture = { variant: 'v1.5', shortcut: 'B', width: 1, classes: 1000, foldBatchNorm: true } as const;
+const architecture: Omit<ResNetOptions, 'depth'> = { variant: 'v1.5', shortcut: 'B', width: 1, classes: 1000, foldBatchNorm: true };
 
 /** Builds the graph only (no encoding): enough to count parameters and nodes. */
 function graphOf(options: Partial<typeof architecture> & { depth: Depth }) {
