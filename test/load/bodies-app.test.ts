@@ -2,7 +2,7 @@
 // the script can send is one the service accepts, with one result per image.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BODY_KINDS } from '../../load/lib/args.ts';
+import { BODY_KINDS, type BodyKind } from '../../load/lib/args.ts';
 import { buildRequest } from '../../load/lib/bodies.ts';
 import { loadImage } from '../../load/lib/image.ts';
 import { tensorFor } from '../../load/lib/tensor.ts';
@@ -21,7 +21,8 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 describe('load bodies against the real service', () => {
-  it.each(BODY_KINDS.flatMap((kind) => (kind === 'raw' ? [[kind, 1] as const] : [[kind, 1] as const, [kind, 3] as const])))(
+  const cases: [BodyKind, number][] = BODY_KINDS.flatMap((kind): [BodyKind, number][] => (kind === 'raw' ? [[kind, 1]] : [[kind, 1], [kind, 3]]));
+  it.each(cases)(
     '%s with %i image(s) is answered 200 with a result per image',
     async (kind, imagesPerRequest) => {
       const req = buildRequest(kind, { image: image.bytes, imageName: image.name, imagesPerRequest, modelName: 'tiny', tensor, topk: 3 });
