@@ -61,7 +61,7 @@ async function resizeAndCrop(bytes: Uint8Array, header: ImageHeader, plan: Resiz
     return upscaleDecoded(await decodeToRgb(bytes, header, maxImagePixels, UPSCALE_PAD), UPSCALE_PAD, plan);
   }
   if (needsFullDecode(header)) return resizeDecoded(await decodeToRgb(bytes, header, maxImagePixels), plan);
-  return resizeEncoded(bytes, plan, maxImagePixels, options.shrinkOnLoad ?? DEFAULT_SHRINK_ON_LOAD);
+  return resizeEncoded(bytes, header.format, plan, maxImagePixels, options.shrinkOnLoad ?? DEFAULT_SHRINK_ON_LOAD);
 }
 
 /**

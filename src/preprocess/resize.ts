@@ -5,6 +5,7 @@
 //    grid; an affine transform with centre-aligned offsets on an edge-replicated input matches.
 import sharp, { type Region, type ResizeOptions, type Sharp } from 'sharp';
 import type { RgbImage } from './decode.ts';
+import type { ImageFormat } from './formats.ts';
 import type { ResizePlan } from './geometry.ts';
 import { asBuffer } from './limits.ts';
 import { decodeError, inputOptions, rawOptions } from './sharp-options.ts';
@@ -51,6 +52,7 @@ const cropRegion = (plan: ResizePlan): Region => ({
  */
 export async function resizeEncoded(
   bytes: Uint8Array,
+  format: ImageFormat,
   plan: ResizePlan,
   maxImagePixels: number,
   shrinkOnLoad: ShrinkOnLoad,
@@ -58,7 +60,9 @@ export async function resizeEncoded(
   let image = sharp(asBuffer(bytes), { ...inputOptions(maxImagePixels), autoOrient: true });
   // A pipeline colourspace disables shrink-on-load in sharp (pipeline.cc, shouldPreShrink).
   if (shrinkOnLoad === 'off') image = image.pipelineColourspace('srgb');
-  if (plan.direction === 'down') image = image.resize(linearFill(plan, shrinkOnLoad === 'fast'));
+  // Fast mode for JPEG only: for WebP, sharp would hand the whole resize to libwebp's rescaler.
+  const fast = shrinkOnLoad === 'fast' && format === 'jpeg';
+  if (plan.direction === 'down') image = image.resize(linearFill(plan, fast));
   image = image.extract(cropRegion(plan)).toColourspace('srgb');
   try {
     return await toCropSource(image, 0, 0);
