@@ -31,7 +31,8 @@ export async function decodeToRgb(bytes: Uint8Array, header: ImageHeader, maxIma
   if (pad > 0) image = image.extend({ top: pad, bottom: pad, left: pad, right: pad, extendWith: 'copy' });
   const cmyk = header.space === 'cmyk';
   // Keeping the pipeline in CMYK makes libvips hand over the stored ink values untouched.
-  image = cmyk ? image.pipelineColourspace('cmyk').toColourspace('cmyk') : image.removeAlpha().toColourspace('srgb');
+  image = image.removeAlpha();
+  image = cmyk ? image.pipelineColourspace('cmyk').toColourspace('cmyk') : image.toColourspace('srgb');
   let decoded: { data: Buffer; info: OutputInfo };
   try {
     decoded = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
