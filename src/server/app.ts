@@ -3,6 +3,7 @@
 // headers, CORS, metrics, the engine's lifecycle, then the routes: predict, V2, docs, upload page.
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
 import { errors } from '../errors.ts';
 import type { Engine } from '../model/runtime/engine.ts';
 import type { Config } from './config.ts';
@@ -23,11 +24,13 @@ export interface AppDeps {
   engine?: Engine;
   /** Shared with main.ts, which starts draining on SIGTERM before closing the app. */
   lifecycle?: Lifecycle;
+  /** Where log lines go (stdout unless given). */
+  logStream?: DestinationStream;
 }
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: config.logLevel, base: { service: 'resnet-serve' } },
+    logger: { level: config.logLevel, base: { service: 'resnet-serve' }, ...(deps.logStream ? { stream: deps.logStream } : {}) },
     genReqId: requestIdFor,
     logController: new OneLinePerRequest(),
     // Slow clients: the whole request must arrive within BODY_TIMEOUT_MS (Node's requestTimeout,

@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 
 const ALLOWED_METHODS = 'GET, POST, OPTIONS';
 const ALLOWED_HEADERS = 'content-type, inference-header-content-length, x-request-id, x-request-timeout-ms';
-const EXPOSED_HEADERS = 'inference-header-content-length, retry-after, x-request-id';
+const EXPOSED_HEADERS = 'inference-header-content-length, retry-after, x-error-code, x-request-id';
 
 export const corsPlugin = fp<{ origin: string | undefined }>(
   async (app, { origin }) => {

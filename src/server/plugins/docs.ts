@@ -4,14 +4,14 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
-import { PREDICT_STREAMED_BODIES } from '../routes/schemas.ts';
+import { PREDICT_BODIES } from '../routes/schemas.ts';
 
 type OpenApiDocument = { paths?: Record<string, { post?: { requestBody?: { content?: Record<string, unknown> } } }> };
 
-/** Adds the streamed body kinds of POST /predict, which are documented but not schema-validated. */
-function addStreamedBodies(document: OpenApiDocument): OpenApiDocument {
-  const content = document.paths?.['/predict']?.post?.requestBody?.content;
-  if (content) Object.assign(content, PREDICT_STREAMED_BODIES);
+/** Adds the body kinds of POST /predict, which are documented but checked in code (schemas.ts says why). */
+function addPredictBodies(document: OpenApiDocument): OpenApiDocument {
+  const post = document.paths?.['/predict']?.post;
+  if (post) post.requestBody = { content: { ...PREDICT_BODIES } };
   return document;
 }
 
@@ -32,7 +32,7 @@ export const docsPlugin = fp(
       },
       transformObject: (documents) => {
         if (!('openapiObject' in documents)) return documents.swaggerObject;
-        addStreamedBodies(documents.openapiObject as OpenApiDocument);
+        addPredictBodies(documents.openapiObject as OpenApiDocument);
         return documents.openapiObject;
       },
     });

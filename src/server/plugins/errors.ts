@@ -1,7 +1,8 @@
 // The one error handler: every error a client sees is rendered from the registry (src/errors.ts),
 // as {"error": {"code", "message"}}, or as {"error": "<message>"} on the V2 routes (the Open
-// Inference Protocol's error object). Fastify's own errors and @fastify/multipart's are mapped to
-// registry codes; 5xx messages are never sent; 503s carry Retry-After.
+// Inference Protocol's error object; the code is in the X-Error-Code header). Fastify's own errors
+// and @fastify/multipart's are mapped to registry codes; 5xx messages are never sent; 503s carry
+// Retry-After.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errors, isServiceError, type ServiceError } from '../../errors.ts';
@@ -58,6 +59,10 @@ function render(request: FastifyRequest, reply: FastifyReply, err: ServiceError,
   // Only registry messages are sent; an INTERNAL error's cause stays in the log.
   const message = err.code === 'INTERNAL' ? 'Internal server error' : err.message;
   if (err.statusCode === 503) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds()))));
+  // V2 error bodies have no code field; the header carries it there too (and everywhere, for logs and proxies).
+  reply.header('x-error-code', err.code);
+  // A body left half-read cannot be followed by another request on this connection.
+  if (!request.raw.complete) reply.header('connection', 'close');
   reply.code(err.statusCode).type('application/json; charset=utf-8');
   return reply.send(isV2Request(request) ? { error: message } : { error: { code: err.code, message } });
 }

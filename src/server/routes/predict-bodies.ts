@@ -96,9 +96,16 @@ export function decodeBase64Image(text: string, index: number, maxImageBytes: nu
   return bytes;
 }
 
-/** JSON {"images": [...]}: images are named by their index. */
-export function jsonImages(app: FastifyInstance, body: { images: string[] }): NamedImage[] {
+function isImageList(body: unknown): body is { images: string[] } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false;
+  const { images } = body as { images?: unknown };
+  return Object.keys(body).length === 1 && Array.isArray(images) && images.every((image) => typeof image === 'string');
+}
+
+/** JSON {"images": [...]}, checked exactly (no coercion, no extra keys): images are named by their index. */
+export function jsonImages(app: FastifyInstance, body: unknown): NamedImage[] {
   const { maxImageBytes, maxImagesPerRequest } = app.config;
+  if (!isImageList(body)) throw errors.INVALID_PARAMETER('the JSON body must be {"images": ["<base64>", ...]}');
   if (body.images.length > maxImagesPerRequest) throw errors.TOO_MANY_IMAGES(String(maxImagesPerRequest));
   return body.images.map((text, index) => ({ name: String(index), bytes: decodeBase64Image(text, index, maxImageBytes) }));
 }

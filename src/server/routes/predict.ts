@@ -15,8 +15,9 @@ export const DEFAULT_TOPK = 5;
 function imagesOf(app: FastifyInstance, request: FastifyRequest): AsyncIterable<NamedImage> | Iterable<NamedImage> {
   if (request.isMultipart()) return multipartImages(app, request);
   if (Buffer.isBuffer(request.body)) return request.body.length === 0 ? [] : [{ name: '0', bytes: request.body }];
-  if (request.body !== undefined && request.body !== null) return jsonImages(app, request.body as { images: string[] });
-  return [];
+  // No body at all: nothing to classify. Anything else here came through the JSON parser.
+  if (request.body === undefined) return [];
+  return jsonImages(app, request.body);
 }
 
 export async function predictRoutes(app: FastifyInstance): Promise<void> {

@@ -68,11 +68,13 @@ const jsonBodySchema = {
 const binaryBody = { schema: { type: 'string', format: 'binary', description: 'The encoded image' } };
 
 /**
- * Request bodies that are streamed rather than validated (multipart and raw images): fastify
- * would validate a Buffer against a string schema, so these appear in the OpenAPI document only
- * (docs.ts adds them to POST /predict).
+ * The request bodies of POST /predict, for the OpenAPI document only (docs.ts adds them): raw and
+ * multipart bodies are streamed, and fastify's Ajv coerces types and drops unknown properties
+ * (`[1]` would pass as `["1"]`), so the JSON body is checked in code (predict-bodies.ts) to refuse
+ * such bodies with 400 INVALID_PARAMETER.
  */
-export const PREDICT_STREAMED_BODIES = {
+export const PREDICT_BODIES = {
+  'application/json': { schema: jsonBodySchema },
   'multipart/form-data': {
     schema: {
       type: 'object',
@@ -102,9 +104,6 @@ export function predictionSchema(classes: number, defaultTopk: number) {
         topk: { type: 'integer', minimum: 1, maximum: classes, default: Math.min(defaultTopk, classes), description: 'How many classes per image' },
         timeout_ms: { type: 'integer', minimum: 1, description: 'Queue deadline in ms (capped by MAX_REQUEST_TIMEOUT_MS); also header X-Request-Timeout-Ms' },
       },
-    },
-    body: {
-      content: { 'application/json': { schema: jsonBodySchema } },
     },
     response: {
       200: responseSchema,

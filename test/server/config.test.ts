@@ -1,0 +1,98 @@
+import { availableParallelism } from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { CONFIG_VARIABLES, ConfigError, configHelp, flagFor, loadConfig } from '../../src/server/config.ts';
+
+function configError(env: Record<string, string>, argv: string[] = []): string {
+  try {
+    loadConfig(env, argv);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as Error).message;
+  }
+  throw new Error('loadConfig accepted the configuration');
+}
+
+describe('loadConfig', () => {
+  it('gives the documented defaults with an empty environment', () => {
+    const config = loadConfig({}, []);
+    expect(config).toMatchObject({
+      port: 8080,
+      host: '127.0.0.1',
+      modelPath: 'models/resnet50.onnx',
+      modelName: 'resnet50',
+      modelWeights: undefined,
+      executionProvider: 'cpu',
+      intraOpThreads: availableParallelism(),
+      corsOrigin: undefined,
+      logLevel: 'info',
+    });
+    expect(Object.keys(config).sort()).toEqual(Object.keys(CONFIG_VARIABLES).sort());
+  });
+
+  it('reads env vars and lets CLI flags (both --flag value and --flag=value) win over them', () => {
+    const config = loadConfig({ MAX_BATCH_SIZE: '4', PORT: '9000', ORT_ALLOW_SPINNING: 'yes' }, ['--max-batch-size', '16', '--port=0']);
+    expect(config.maxBatchSize).toBe(16);
+    expect(config.port).toBe(0);
+    expect(config.ortAllowSpinning).toBe(true);
+  });
+
+  it('treats an empty env var as unset', () => {
+    expect(loadConfig({ MAX_QUEUE: '' }).maxQueue).toBe(CONFIG_VARIABLES.maxQueue.fallback);
+  });
+
+  it('returns a frozen object', () => {
+    const config = loadConfig({});
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(() => {
+      (config as { port: number }).port = 1;
+    }).toThrow(TypeError);
+  });
+
+  it('names the variable, the value and what is allowed for every invalid value, all at once', () => {
+    const message = configError({ MAX_BATCH_SIZE: '0', EXECUTION_PROVIDER: 'gpu', MAX_BATCH_DELAY_MS: 'soon' }, ['--port', '70000']);
+    expect(message).toContain('--port="70000" is invalid: expected an integer from 0 to 65535');
+    expect(message).toContain('EXECUTION_PROVIDER="gpu" is invalid: expected one of cpu, cuda, auto');
+    expect(message).toContain('MAX_BATCH_SIZE="0" is invalid: expected an integer from 1 to 256');
+    expect(message).toContain('MAX_BATCH_DELAY_MS="soon" is invalid: expected a number from 0 to 10000');
+  });
+
+  it.each([
+    ['PORT', '8080.5'],
+    ['PORT', '-1'],
+    ['HOST', 'a b'],
+    ['MODEL_NAME', 'res/net'],
+    ['ORT_ALLOW_SPINNING', 'maybe'],
+    ['LOG_LEVEL', 'verbose'],
+    ['CORS_ORIGIN', 'https://example.com/path'],
+    ['CORS_ORIGIN', 'ftp://example.com'],
+    ['MAX_IMAGE_BYTES', '1e3'],
+    ['SHARP_CONCURRENCY', '0'],
+  ])('refuses %s=%s', (name, value) => {
+    expect(configError({ [name]: value })).toContain(`${name}="${value}" is invalid`);
+  });
+
+  it('accepts a CORS origin or *', () => {
+    expect(loadConfig({ CORS_ORIGIN: 'https://example.com' }).corsOrigin).toBe('https://example.com');
+    expect(loadConfig({ CORS_ORIGIN: '*' }).corsOrigin).toBe('*');
+  });
+
+  it('checks values against each other', () => {
+    expect(configError({ REQUEST_TIMEOUT_MS: '5000', MAX_REQUEST_TIMEOUT_MS: '1000' })).toContain(
+      'REQUEST_TIMEOUT_MS=5000 is invalid: expected at most MAX_REQUEST_TIMEOUT_MS (1000)',
+    );
+    expect(configError({ MAX_IMAGE_BYTES: '2000', MAX_BODY_BYTES: '1000' })).toContain('MAX_IMAGE_BYTES=2000 is invalid');
+  });
+
+  it('refuses unknown flags and positional arguments', () => {
+    expect(configError({}, ['--max-batch', '4'])).toMatch(/Invalid command line: .*--max-batch/);
+    expect(configError({}, ['serve'])).toMatch(/Invalid command line/);
+  });
+
+  it('has a flag for every variable, listed in the help text', () => {
+    const help = configHelp();
+    for (const spec of Object.values(CONFIG_VARIABLES)) {
+      expect(help).toContain(`--${flagFor(spec.env)} (${spec.env})`);
+    }
+    expect(flagFor('MAX_BATCH_DELAY_MS')).toBe('max-batch-delay-ms');
+  });
+});

@@ -1,0 +1,71 @@
+// Shared by the server tests: a real app on the tiny model (real engine, real sharp), fixture
+// images, hand-built multipart bodies, and the expected prediction for an image computed through
+// the parts directly (preprocess -> engine -> topK), never hard-coded.
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import { expect, inject } from 'vitest';
+import { topK, type Prediction } from '../../src/model/runtime/postprocess.ts';
+import { preprocessImage } from '../../src/preprocess/index.ts';
+import { buildApp, type AppDeps } from '../../src/server/app.ts';
+import { loadConfig } from '../../src/server/config.ts';
+
+export const TEST_ENV = { INTRA_OP_THREADS: '1', MAX_BATCH_SIZE: '4', MAX_BATCH_DELAY_MS: '1', LOG_LEVEL: 'silent' } as const;
+
+export function testConfig(env: Record<string, string> = {}) {
+  return loadConfig({ MODEL_PATH: inject('tinyModelPath'), ...TEST_ENV, ...env });
+}
+
+/** The app on the tiny model, its engine warm. */
+export async function startApp(env: Record<string, string> = {}, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = await buildApp(testConfig(env), deps);
+  await app.engineStarted;
+  return app;
+}
+
+export function fixture(name: string): Buffer {
+  return readFileSync(new URL(`../fixtures/images/${name}`, import.meta.url));
+}
+
+export interface Part {
+  readonly field: string;
+  readonly filename?: string;
+  readonly contentType?: string;
+  readonly data: Buffer | string;
+}
+
+/** A multipart/form-data body built by hand, byte for byte. */
+export function multipart(parts: readonly Part[]): { payload: Buffer; headers: Record<string, string> } {
+  const boundary = `----test${randomBytes(8).toString('hex')}`;
+  const chunks: Buffer[] = [];
+  for (const part of parts) {
+    const filename = part.filename === undefined ? '' : `; filename="${part.filename}"`;
+    const type = part.contentType === undefined ? '' : `\r\nContent-Type: ${part.contentType}`;
+    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.field}"${filename}${type}\r\n\r\n`));
+    chunks.push(Buffer.isBuffer(part.data) ? part.data : Buffer.from(part.data));
+    chunks.push(Buffer.from('\r\n'));
+  }
+  chunks.push(Buffer.from(`--${boundary}--\r\n`));
+  return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
+}
+
+/** What the model says about these bytes when asked without HTTP. */
+export async function expectedPredictions(app: FastifyInstance, bytes: Uint8Array, k: number): Promise<Prediction[]> {
+  const { manifest, config } = app;
+  const tensor = await preprocessImage(bytes, { preset: manifest.preprocess, maxImageBytes: config.maxImageBytes, maxImagePixels: config.maxImagePixels });
+  const { probabilities } = await app.engine!.infer(tensor);
+  return topK(probabilities, k, manifest.labels);
+}
+
+/** Same classes in the same order, scores equal within float tolerance. */
+export function expectSamePredictions(actual: readonly Prediction[], expected: readonly Prediction[]): void {
+  expect(actual.map((p) => p.index)).toEqual(expected.map((p) => p.index));
+  expect(actual.map((p) => p.label)).toEqual(expected.map((p) => p.label));
+  actual.forEach((p, i) => expect(p.score).toBeCloseTo(expected[i]!.score, 6));
+}
+
+/** Asserts a registry error response: status, stable code, JSON shape. */
+export function expectError(response: { statusCode: number; json(): unknown }, status: number, code: string): void {
+  expect(response.statusCode, JSON.stringify(response.json())).toBe(status);
+  expect(response.json()).toEqual({ error: { code, message: expect.any(String) } });
+}

@@ -1,0 +1,116 @@
+// Readiness, draining and backpressure as clients see them: 503 NOT_READY while the model warms,
+// 503 SHUTTING_DOWN while draining, 503 QUEUE_FULL and 504 DEADLINE_EXCEEDED from the engine's
+// queue, each with its code (and Retry-After on 503s), in both error formats.
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/server/app.ts';
+import type { Lifecycle } from '../../src/server/types.ts';
+import { expectError, fixture, startApp, testConfig } from './helpers.ts';
+import { float32Le, inferRequest, tensor } from './v2-client.ts';
+
+const png = fixture('tiny-120x90.png');
+const predictPng = (app: FastifyInstance, headers: Record<string, string> = {}, url = '/predict') =>
+  app.inject({ method: 'POST', url, payload: png, headers: { 'content-type': 'image/png', ...headers } });
+
+function expectRetryAfter(response: { headers: Record<string, unknown> }): void {
+  expect(Number(response.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+}
+
+describe('while the model is loading', () => {
+  it('answers live 200, ready 503 and work 503 NOT_READY with Retry-After, then serves once warm', async () => {
+    const app = await buildApp(testConfig());
+    try {
+      // buildApp returns before the worker has loaded and warmed the model
+      expect(app.engine).toBeNull();
+      expect((await app.inject({ method: 'GET', url: '/v2/health/live' })).statusCode).toBe(200);
+      const ready = await app.inject({ method: 'GET', url: '/v2/health/ready' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.headers['x-error-code']).toBe('NOT_READY');
+      const work = await predictPng(app);
+      expectError(work, 503, 'NOT_READY');
+      expectRetryAfter(work);
+
+      await app.engineStarted;
+      expect((await app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode).toBe(200);
+      expect((await predictPng(app)).statusCode).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('while draining', () => {
+  const lifecycle: Lifecycle = { shuttingDown: false };
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await startApp({}, { lifecycle });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('refuses new work with 503 SHUTTING_DOWN, Retry-After and Connection: close; liveness stays 200', async () => {
+    expect((await predictPng(app)).statusCode).toBe(200);
+    lifecycle.shuttingDown = true;
+    const response = await predictPng(app);
+    expectError(response, 503, 'SHUTTING_DOWN');
+    expectRetryAfter(response);
+    expect(response.headers.connection).toBe('close');
+
+    const { payload, headers } = inferRequest({}, [{ json: { name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224] }, bytes: float32Le(tensor(1, 1)) }]);
+    const v2 = await app.inject({ method: 'POST', url: '/v2/models/resnet50/infer', payload, headers });
+    expect(v2.statusCode).toBe(503);
+    expect(v2.json()).toEqual({ error: expect.any(String) });
+    expect(v2.headers['x-error-code']).toBe('SHUTTING_DOWN');
+
+    expect((await app.inject({ method: 'GET', url: '/v2/health/live' })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode).toBe(503);
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
+    expect(metrics.body).toMatch(/^resnet_ready 0$/m);
+    expect(metrics.body).toMatch(/^resnet_rejections_total\{reason="shutting_down"\} 2$/m);
+  });
+});
+
+describe('queue limits', () => {
+  // A batch waits up to 1 s for company, so images pile up in the queue.
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await startApp({ MAX_BATCH_SIZE: '8', MAX_BATCH_DELAY_MS: '1000', MAX_QUEUE: '2' });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('answers 503 QUEUE_FULL with Retry-After when a request holds more images than the queue', async () => {
+    const response = await app.inject({ method: 'POST', url: '/predict', payload: { images: Array(3).fill(png.toString('base64')) } });
+    expectError(response, 503, 'QUEUE_FULL');
+    expectRetryAfter(response);
+  });
+
+  it('answers V2 requests past the queue with 503 and the V2 error shape', async () => {
+    const { payload, headers } = inferRequest({}, [{ json: { name: 'input', datatype: 'FP32', shape: [3, 3, 224, 224] }, bytes: float32Le(tensor(3, 2)) }]);
+    const response = await app.inject({ method: 'POST', url: '/v2/models/resnet50/infer', payload, headers });
+    expect(response.statusCode).toBe(503);
+    expect(response.json()).toEqual({ error: expect.any(String) });
+    expect(response.headers['x-error-code']).toBe('QUEUE_FULL');
+    expectRetryAfter(response);
+  });
+
+  it('answers 504 DEADLINE_EXCEEDED when the per-request deadline passes in the queue', async () => {
+    expectError(await predictPng(app, { 'x-request-timeout-ms': '20' }), 504, 'DEADLINE_EXCEEDED');
+    expectError(await predictPng(app, {}, '/predict?timeout_ms=20'), 504, 'DEADLINE_EXCEEDED');
+  });
+
+  it('takes the V2 deadline from the timeout parameter in microseconds', async () => {
+    const { payload, headers } = inferRequest({ parameters: { timeout: 20_000 } }, [{ json: { name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224] }, bytes: float32Le(tensor(1, 3)) }]);
+    const response = await app.inject({ method: 'POST', url: '/v2/models/resnet50/infer', payload, headers });
+    expect(response.statusCode).toBe(504);
+    expect(response.headers['x-error-code']).toBe('DEADLINE_EXCEEDED');
+  });
+
+  it('counts the rejections by reason in /metrics', async () => {
+    const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(body).toMatch(/^resnet_rejections_total\{reason="queue_full"\} [1-9]/m);
+    expect(body).toMatch(/^resnet_rejections_total\{reason="deadline_exceeded"\} [1-9]/m);
+  });
+});
