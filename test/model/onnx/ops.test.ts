@@ -5,19 +5,11 @@ import { Graph, GraphShapeError, type Value } from '../../../src/model/onnx/grap
 import { add, batchNormalization, conv, flatten, gemm, globalAveragePool, maxPool, pad, relu, slice, softmax } from '../../../src/model/onnx/ops.ts';
 import type { AttributeValue } from '../../../src/model/onnx/model-def.ts';
 import { IR_VERSION, OPSET_VERSION } from '../../../src/model/onnx/opset.ts';
+import { thrown } from '../thrown.ts';
 
 const weights = (g: Graph, name: string, dims: number[]): Value => g.initializer(name, dims, new Float32Array(dims.reduce((a, b) => a * b, 1)));
 
-function shapeError(build: (g: Graph) => unknown): GraphShapeError {
-  const g = new Graph('t');
-  try {
-    build(g);
-  } catch (err) {
-    if (err instanceof GraphShapeError) return err;
-    throw err;
-  }
-  throw new Error('no GraphShapeError');
-}
+const shapeError = (build: (g: Graph) => unknown): GraphShapeError => thrown(GraphShapeError, () => build(new Graph('t')));
 
 describe('typed ONNX operators infer shapes while building', () => {
   it('infers conv, pool, head and slice/pad shapes with a symbolic batch', () => {

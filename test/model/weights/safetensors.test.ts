@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { encodeSafetensors, parseSafetensors, SafetensorsFormatError, toFloat32 } from '../../../src/model/weights/safetensors.ts';
 import { fixturePath, reference } from '../reference-fixtures.ts';
+import { thrown } from '../thrown.ts';
 
 const asNumbers = (values: (number | string)[]): number[] => values.map((v) => (typeof v === 'number' ? v : Number(v)));
 
@@ -15,15 +16,7 @@ function fileWith(header: string | object | Uint8Array, data = new Uint8Array(0)
   return out;
 }
 
-function formatError(file: Uint8Array): SafetensorsFormatError {
-  try {
-    parseSafetensors(file);
-  } catch (err) {
-    if (err instanceof SafetensorsFormatError) return err;
-    throw err;
-  }
-  throw new Error('parseSafetensors accepted the file');
-}
+const formatError = (file: Uint8Array): SafetensorsFormatError => thrown(SafetensorsFormatError, () => parseSafetensors(file));
 
 describe('safetensors dtypes', () => {
   const { tensors } = parseSafetensors(readFileSync(fixturePath('dtypes.safetensors')));
