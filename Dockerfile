@@ -26,7 +26,7 @@ COPY models ./models
 RUN npm run build
 # The same defaults as `npm run build:model` (ResNet-50 v1.5, seed 0), written where MODEL_PATH's
 # default points.
-RUN node dist/model/cli.js --out models/resnet50
+RUN node dist/model/cli.js --out models/resnet50.onnx
 
 # ---- prod-deps: runtime dependencies only ---------------------------------------------------------
 FROM node:${NODE_VERSION}-${DEBIAN_RELEASE}-slim AS prod-deps
