@@ -54,10 +54,13 @@ export function passes(line: Line): boolean | undefined {
   return comparison === '>=' ? x >= bound : comparison === '<=' ? x <= bound : x < bound;
 }
 
+/** Counts print as integers, sizes in whole MiB, rates and times with one decimal. */
+const DIGITS: Readonly<Record<string, number>> = { responses: 0, '': 0, MiB: 0 };
+
 export function formatLine(line: Line): string {
   const ratio = ratioOf(line);
-  const digits = line.unit === 'ms' ? 1 : line.unit === 'MiB' ? 0 : 1;
-  const value = `${fmt(line.value, digits)} ${line.unit}`;
+  const digits = DIGITS[line.unit] ?? 1;
+  const value = `${fmt(line.value, digits)}${line.unit ? ` ${line.unit}` : ''}`;
   const vs = line.baseline === undefined ? '' : ` vs ${line.baseline.name} ${fmt(line.baseline.value, digits)} ${line.unit} = ratio ${fmt(ratio, 3)}`;
   const verdict = passes(line);
   const target =
@@ -70,7 +73,10 @@ export function measurementMarkdown(m: Measurement): string[] {
     const ratio = ratioOf(l);
     const verdict = passes(l);
     const target = l.target === undefined ? '' : `${ratio === undefined ? '' : 'ratio '}${l.target.comparison} ${l.target.bound}`;
-    return `| ${l.name} | ${fmt(l.value, 1)} ${l.unit} | ${l.baseline ? `${l.baseline.name}: ${fmt(l.baseline.value, 1)} ${l.unit}` : ''} | ${fmt(ratio, 3)} | ${target} | ${verdict === undefined ? '' : verdict ? 'pass' : 'MISS'} |`;
+    const digits = DIGITS[l.unit] ?? 1;
+    const unit = l.unit ? ` ${l.unit}` : '';
+    const baseline = l.baseline ? `${l.baseline.name}: ${fmt(l.baseline.value, digits)}${unit}` : '';
+    return `| ${l.name} | ${fmt(l.value, digits)}${unit} | ${baseline} | ${fmt(ratio, 3)} | ${target} | ${verdict === undefined ? '' : verdict ? 'pass' : 'MISS'} |`;
   });
   return [
     `## ${m.id}. ${m.title}`,

@@ -94,7 +94,7 @@ export async function overload(ctx: BenchContext): Promise<Measurement> {
   notes.push(`RSS (MiB): baseline ${fmt(value.rssKiB.baseline / 1024, 0)}, peak ${fmt(value.rssKiB.peak / 1024, 0)}, after ${fmt(value.rssKiB.after / 1024, 0)}.`);
   return {
     id: 4,
-    title: `Overload: ${OVERLOAD_FACTOR} x ${value.connections} connections (${value.connections} saturate the service)`,
+    title: `Overload: ${OVERLOAD_FACTOR * value.connections} connections, ${OVERLOAD_FACTOR}x the ${value.connections} that saturate the service`,
     lines: overloadLines(value),
     runs: [value.peak, value.overload.result],
     notes,

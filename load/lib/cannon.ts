@@ -52,8 +52,9 @@ export interface CannonRun {
 }
 
 /**
- * @param activeSeconds From the start to the last response, when known: autocannon's own duration
- *   is read at its once-a-second tick, so a short --amount run would count up to a second too much.
+ * @param activeSeconds For --amount runs, from the start to the last response: autocannon's own
+ *   duration is read at its once-a-second tick, so a short amount run would count up to a second
+ *   too much. Duration runs pass nothing: their window is their duration.
  */
 export function summarizeCannon(result: CannonResultLike, imagesPerRequest: number, activeSeconds?: number): CannonSummary {
   const statusCodes: Record<string, number> = {};
@@ -140,7 +141,9 @@ export async function runCannon(options: CannonOptions): Promise<CannonRun> {
   try {
     const result = await done;
     const latencyByClassMs = Object.fromEntries([...byClass].sort().map(([k, v]) => [k, latencyStats(v)]));
-    return { summary: summarizeCannon(result, req.images, (lastResponseAt - startedAt) / 1000), latencyByClassMs, unavailableWithoutRetryAfter };
+// A duration run's window is its duration, even when the last response came early.
+    const activeSeconds = options.amount === undefined ? undefined : (lastResponseAt - startedAt) / 1000;
+    return { summary: summarizeCannon(result, req.images, activeSeconds), latencyByClassMs, unavailableWithoutRetryAfter };
   } finally {
     clearTimeout(cap);
   }

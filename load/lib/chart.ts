@@ -89,12 +89,14 @@ function axes(f: Frame, yLabel: string): string[] {
   const out: string[] = [];
   const bottom = f.y(0);
   for (let v = 0; v <= f.xMax + 1e-9; v += f.xStep) {
-    out.push(`<line x1="${f.x(v)}" y1="${MARGIN.top}" x2="${f.x(v)}" y2="${bottom}" stroke="#eee"/>`);
-    out.push(`<text x="${f.x(v)}" y="${bottom + 16}" text-anchor="middle">${fmt(v)}</text>`);
+    const x = f.x(v).toFixed(1);
+    out.push(`<line x1="${x}" y1="${MARGIN.top}" x2="${x}" y2="${bottom}" stroke="#eee"/>`);
+    out.push(`<text x="${x}" y="${bottom + 16}" text-anchor="middle">${fmt(v)}</text>`);
   }
   for (let v = 0; v <= f.yMax + 1e-9; v += f.yStep) {
-    out.push(`<line x1="${MARGIN.left}" y1="${f.y(v)}" x2="${f.x(f.xMax)}" y2="${f.y(v)}" stroke="#eee"/>`);
-    out.push(`<text x="${MARGIN.left - 6}" y="${f.y(v) + 4}" text-anchor="end">${fmt(v)}</text>`);
+    const y = f.y(v);
+    out.push(`<line x1="${MARGIN.left}" y1="${y.toFixed(1)}" x2="${f.x(f.xMax)}" y2="${y.toFixed(1)}" stroke="#eee"/>`);
+    out.push(`<text x="${MARGIN.left - 6}" y="${(y + 4).toFixed(1)}" text-anchor="end">${fmt(v)}</text>`);
   }
   out.push(`<line x1="${MARGIN.left}" y1="${bottom}" x2="${f.x(f.xMax)}" y2="${bottom}" stroke="#333"/>`);
   out.push(`<line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${bottom}" stroke="#333"/>`);

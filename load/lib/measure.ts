@@ -3,7 +3,7 @@
 import { runCannon, type CannonOptions, type CannonRun } from './cannon.ts';
 import type { RunResult } from './report.ts';
 import { fmt } from './report.ts';
-import { scrapeMetrics, summarizeServer } from './server-metrics.ts';
+import { scrapeMetrics, summarizeServer, waitIdle } from './server-metrics.ts';
 import type { Scrape } from './prometheus.ts';
 
 export interface MeasureOptions extends CannonOptions {
@@ -22,8 +22,10 @@ async function tryScrape(baseUrl: string): Promise<Scrape | undefined> {
 }
 
 export async function measureRun(options: MeasureOptions): Promise<{ result: RunResult; run: CannonRun }> {
+  await waitIdle(options.baseUrl);
   if (options.warmupS > 0) {
     await runCannon({ ...options, durationS: options.warmupS, amount: undefined, maxSeconds: options.warmupS + options.timeoutS });
+    await waitIdle(options.baseUrl);
   }
   const before = await tryScrape(options.baseUrl);
   const run = await runCannon(options);

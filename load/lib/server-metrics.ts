@@ -1,6 +1,7 @@
 // The server's side of a load run, from /metrics scraped before and after it: how big the
 // batches were, how long images waited in the queue, how long compute and preprocessing took,
 // and what was rejected.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { METRIC_NAMES } from '../../src/server/plugins/metrics.ts';
 import {
   bucketCounts,
@@ -23,6 +24,7 @@ export const SERVER_SERIES = {
   endToEnd: METRIC_NAMES.endToEnd,
   rejections: METRIC_NAMES.rejections,
   images: METRIC_NAMES.imagesClassified,
+  queueDepth: METRIC_NAMES.queueDepth,
 } as const;
 
 export interface DurationSummary {
@@ -96,4 +98,36 @@ export function batchSizeCounts(buckets: readonly Bucket[]): BatchSizeCount[] {
     const size = b.le === Number.POSITIVE_INFINITY ? `>${from - 1}` : from >= b.le ? String(b.le) : `${from}-${b.le}`;
     return [{ size, count: b.count }];
   });
+}
+
+/** Queue depth, batches finished so far and their mean compute time (s), from one scrape. */
+export function backlogOf(scrape: Scrape): { queueDepth: number; batches: number; meanComputeS: number } {
+  const queueDepth = counterDelta(undefined, scrape, SERVER_SERIES.queueDepth);
+  const batches = histogramDelta(undefined, scrape, SERVER_SERIES.batchSize)?.count ?? 0;
+  const compute = histogramDelta(undefined, scrape, SERVER_SERIES.compute);
+  return { queueDepth, batches, meanComputeS: compute ? histogramMean(compute) : Number.NaN };
+}
+
+/**
+ * Waits until the work a previous run left behind is done: when autocannon stops, it drops its
+ * connections, but images already queued or computing still hold the CPU for a while and would
+ * count in the next window. Idle = an empty queue and no batch finished for 1.5 mean batch times.
+ * Returns false when /metrics does not answer or the time is up.
+ */
+export async function waitIdle(baseUrl: string, timeoutMs = 60_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  let previous: number | undefined;
+  while (Date.now() < deadline) {
+    let backlog: ReturnType<typeof backlogOf>;
+    try {
+      backlog = backlogOf(await scrapeMetrics(baseUrl));
+    } catch {
+      return false;
+    }
+    if (backlog.queueDepth === 0 && backlog.batches === previous) return true;
+    previous = backlog.queueDepth === 0 ? backlog.batches : undefined;
+    const meanMs = 1000 * backlog.meanComputeS;
+    await sleep(Number.isFinite(meanMs) ? Math.min(5000, Math.max(250, 1.5 * meanMs)) : 250);
+  }
+  return false;
 }

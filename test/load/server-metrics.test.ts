@@ -1,6 +1,7 @@
+import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { parsePrometheus } from '../../load/lib/prometheus.ts';
-import { batchSizeCounts, summarizeServer } from '../../load/lib/server-metrics.ts';
+import { backlogOf, batchSizeCounts, summarizeServer, waitIdle } from '../../load/lib/server-metrics.ts';
 import { createMetrics } from '../../src/server/plugins/metrics.ts';
 
 describe('summarizeServer on the service\'s own metrics', () => {
@@ -52,5 +53,54 @@ describe('batchSizeCounts', () => {
       { size: '33-64', count: 3 },
       { size: '>128', count: 1 },
     ]);
+  });
+});
+
+describe('waitIdle', () => {
+  async function serve(handler: (scrapes: number) => Promise<string> | string): Promise<{ baseUrl: string; scrapes: () => number; close(): Promise<void> }> {
+    let scrapes = 0;
+    const server = createServer((req, res) => {
+      if (req.url !== '/metrics') return void res.writeHead(404).end();
+      void Promise.resolve(handler(++scrapes)).then((text) => res.writeHead(200, { 'content-type': 'text/plain' }).end(text));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    return {
+      baseUrl: `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`,
+      scrapes: () => scrapes,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  it('returns once the queue is empty and no batch finished between two scrapes', async () => {
+    const m = createMetrics(8);
+    m.inference.observe(0.01);
+    // Scrapes 1-2: two images queued; 3: queue empty but a batch just finished; 4: nothing new.
+    const target = await serve(async (n) => {
+      m.queueDepth.set(n <= 2 ? 2 : 0);
+      if (n <= 3) m.batchSize.observe(2);
+      return m.registry.metrics();
+    });
+    try {
+      expect(backlogOf(parsePrometheus(await m.registry.metrics()))).toMatchObject({ queueDepth: 0, batches: 0 });
+      expect(await waitIdle(target.baseUrl, 10_000)).toBe(true);
+      expect(target.scrapes()).toBe(4);
+    } finally {
+      await target.close();
+    }
+  });
+
+  it('gives up when the time is up or the target has no /metrics', async () => {
+    const m = createMetrics(8);
+    m.queueDepth.set(5);
+    const busy = await serve(() => m.registry.metrics());
+    try {
+      const started = Date.now();
+      expect(await waitIdle(busy.baseUrl, 600)).toBe(false);
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(await waitIdle(`${busy.baseUrl}/nothing`, 5000)).toBe(false);
+    } finally {
+      await busy.close();
+    }
   });
 });
