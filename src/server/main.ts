@@ -3,12 +3,7 @@
 // (close-with-grace): readiness turns false and new work gets 503 SHUTTING_DOWN at once, in-flight
 // and queued work finishes, the engine stops, and the process exits 0 within SHUTDOWN_TIMEOUT_MS
 // (1 if the drain does not finish in time).
-import closeWithGrace from 'close-with-grace';
-import { pino } from 'pino';
-import { configureSharp } from '../preprocess/index.ts';
-import { buildApp } from './app.ts';
 import { ConfigError, configHelp, loadConfig, type Config } from './config.ts';
-import { prepareModel } from './model-files.ts';
 import type { Lifecycle } from './types.ts';
 
 function readConfig(argv: readonly string[]): Config {
@@ -27,6 +22,14 @@ function readConfig(argv: readonly string[]): Config {
 
 async function main(): Promise<void> {
   let config = readConfig(process.argv.slice(2));
+  // Loaded after the configuration is known good, so --help and config errors answer at once.
+  const [{ default: closeWithGrace }, { pino }, { configureSharp }, { buildApp }, { prepareModel }] = await Promise.all([
+    import('close-with-grace'),
+    import('pino'),
+    import('../preprocess/index.ts'),
+    import('./app.ts'),
+    import('./model-files.ts'),
+  ]);
   const bootLog = pino({ level: config.logLevel, base: { service: 'resnet-serve' } });
   configureSharp({ concurrency: config.sharpConcurrency });
   config = await prepareModel(config, bootLog);

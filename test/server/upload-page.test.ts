@@ -1,0 +1,103 @@
+// The upload page in a real browser: Debian's headless Chromium driven by playwright-core (no
+// browser download), a fresh profile, the app on a real socket. The page must work under its own
+// strict CSP: no console errors, no CSP violations.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expectedPredictions, fixture, startApp } from './helpers.ts';
+
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const jpegPath = fileURLToPath(new URL('../fixtures/images/landscape-500x375.jpg', import.meta.url));
+
+let app: FastifyInstance;
+let base: string;
+let profile: string;
+let context: BrowserContext;
+let page: Page;
+const problems: string[] = [];
+
+beforeAll(async () => {
+  app = await startApp();
+  base = await app.listen({ host: '127.0.0.1', port: 0 });
+  profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
+  context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (message) => {
+    if (message.type() === 'error' || message.type() === 'warning') problems.push(`${message.type()}: ${message.text()}`);
+  });
+  page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
+  await page.goto(`${base}/`);
+});
+
+afterAll(async () => {
+  await context?.close();
+  await app?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+async function results(): Promise<{ label: string; score: string; width: number }[]> {
+  await page.locator('#results li').nth(4).waitFor({ timeout: 15_000 });
+  return page.locator('#results li').evaluateAll((items) =>
+    items.map((item) => ({
+      label: item.querySelector('.label')!.textContent!,
+      score: item.querySelector('.score')!.textContent!,
+      width: item.querySelector('.bar')!.getBoundingClientRect().width,
+    })),
+  );
+}
+
+describe('the upload page in headless Chromium', () => {
+  it('shows the seeded-weights note', async () => {
+    await expect(page.locator('#seeded-note').isVisible()).resolves.toBe(true);
+    expect(await page.locator('#seeded-note').textContent()).toContain('meaningless');
+  });
+
+  it('classifies a picked file: shows the image and the top 5 with bars, as the API ranks them', async () => {
+    await page.setInputFiles('#file', jpegPath);
+    const shown = await results();
+    const expected = await expectedPredictions(app, fixture('landscape-500x375.jpg'), 5);
+    expect(shown.map((r) => r.label)).toEqual(expected.map((p) => p.label));
+    expect(shown.map((r) => r.score)).toEqual(expected.map((p) => `${(p.score * 100).toFixed(1)}%`));
+    for (const row of shown) expect(row.width).toBeGreaterThan(0);
+    // bars are as long as the scores say, relative to each other
+    expect(shown[0]!.width).toBeGreaterThanOrEqual(shown[4]!.width);
+    const natural = await page.locator('#preview').evaluate((img) => {
+      const image = img as unknown as { decode(): Promise<void>; naturalWidth: number };
+      return image.decode().then(() => image.naturalWidth);
+    });
+    expect(natural).toBe(500);
+    expect(await page.locator('#status').textContent()).toContain('seeded weights');
+  });
+
+  it('classifies a dropped file', async () => {
+    await page.locator('#results').evaluate((list) => list.replaceChildren());
+    const png = fixture('tiny-120x90.png').toString('base64');
+    // Runs in the page (the test's tsconfig has no DOM types, hence the local shape).
+    type PageGlobals = { DataTransfer: new () => { items: { add(file: unknown): void } }; File: new (parts: unknown[], name: string, options: { type: string }) => unknown };
+    const transfer = await page.evaluateHandle((data) => {
+      const { DataTransfer, File } = globalThis as unknown as PageGlobals;
+      const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], 'dropped.png', { type: 'image/png' }));
+      return dt;
+    }, png);
+    await page.dispatchEvent('#drop', 'drop', { dataTransfer: transfer });
+    const shown = await results();
+    const expected = await expectedPredictions(app, fixture('tiny-120x90.png'), 5);
+    expect(shown.map((r) => r.label)).toEqual(expected.map((p) => p.label));
+  });
+
+  it('shows the error code when the file is not an image', async () => {
+    await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') });
+    await page.locator('#status.error').waitFor({ timeout: 15_000 });
+    expect(await page.locator('#status').textContent()).toContain('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('ran without console errors or CSP violations (the failed upload above aside)', () => {
+    expect(problems.filter((p) => !p.includes('415'))).toEqual([]);
+  });
+});
