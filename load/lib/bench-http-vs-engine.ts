@@ -29,8 +29,9 @@ export function engineOptionsFrom(config: Config, modelPath: string) {
 
 async function engineImagesPerSecond(ctx: BenchContext, connections: number) {
   const tensor = await tensorFor(ctx.image.bytes);
-  // The defaults the service would start with, minus anything in this shell's environment.
-  const engine = await createEngine(engineOptionsFrom(loadConfig({}, []), ctx.args.modelPath));
+  // The settings the service gets: its defaults and this shell's environment (the started
+  // servers inherit it too), so both sides run the same engine configuration.
+  const engine = await createEngine(engineOptionsFrom(loadConfig(process.env, []), ctx.args.modelPath));
   try {
     const readyBy = Date.now() + 300_000;
     while (!engine.ready && Date.now() < readyBy) await sleep(100);
