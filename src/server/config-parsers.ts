@@ -66,6 +66,18 @@ export function oneOf<const T extends string>(choices: readonly T[]): Parser<T> 
   };
 }
 
+export function integerOneOf<const T extends number>(choices: readonly T[]): Parser<T> {
+  const allowed = `one of ${choices.join(', ')}`;
+  return {
+    allowed,
+    parse(raw) {
+      const value = Number(raw.trim());
+      if (!(choices as readonly number[]).includes(value) || !/^\d+$/.test(raw.trim())) throw new ConfigValueError(allowed);
+      return value as T;
+    },
+  };
+}
+
 export function text(pattern: RegExp, allowed: string): Parser<string> {
   return {
     allowed,

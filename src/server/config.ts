@@ -4,7 +4,7 @@
 // An invalid value stops startup with a message naming the variable, the value and what is allowed.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ConfigValueError, boolean, decimal, integer, oneOf, origin, text, type Parser } from './config-parsers.ts';
+import { ConfigValueError, boolean, decimal, integer, integerOneOf, oneOf, origin, text, type Parser } from './config-parsers.ts';
 
 interface Variable<T> {
   readonly env: string;
@@ -31,6 +31,10 @@ export const CONFIG_VARIABLES = {
   modelName: variable('MODEL_NAME', text(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (1 to 64)'), 'resnet50', 'Model name in responses and V2 URLs', 'DESIGN.md'),
   modelWeights: variable<string | undefined>('MODEL_WEIGHTS', path, undefined, 'A .safetensors file built into ONNX at start (replaces MODEL_PATH)', 'off'),
   modelCacheDir: variable('MODEL_CACHE_DIR', path, 'models/cache', 'Where MODEL_WEIGHTS builds are cached, keyed by the weights\' sha256', 'git-ignored folder'),
+  modelDepth: variable('MODEL_DEPTH', integerOneOf([18, 34, 50, 101, 152] as const), 50, 'ResNet depth of MODEL_WEIGHTS', 'ResNet-50'),
+  modelVariant: variable('MODEL_VARIANT', oneOf(['v1.5', 'v1'] as const), 'v1.5', 'Stride placement of MODEL_WEIGHTS (v1.5: torchvision/timm)', 'torchvision/timm weights'),
+  modelWidth: variable('MODEL_WIDTH', decimal(0.01, 16), 1, 'Channel multiplier of MODEL_WEIGHTS', 'published widths'),
+  modelClasses: variable('MODEL_CLASSES', integer(1, 100_000), 1000, 'Classes of MODEL_WEIGHTS (1000: ImageNet labels)', 'ImageNet'),
   executionProvider: variable('EXECUTION_PROVIDER', oneOf(['cpu', 'cuda', 'auto'] as const), 'cpu', 'onnxruntime execution provider', 'DESIGN.md'),
   cudaDeviceId: variable('CUDA_DEVICE_ID', integer(0, 63), 0, 'GPU index for the CUDA provider', 'first GPU'),
   intraOpThreads: variable('INTRA_OP_THREADS', integer(1, 1024), () => availableParallelism(), 'onnxruntime intra-op threads', 'DESIGN.md: available cores'),

@@ -1,6 +1,7 @@
 // Which .onnx file the service runs, made ready before the engine starts:
-// - MODEL_WEIGHTS (a .safetensors file) is built into ONNX once and cached in MODEL_CACHE_DIR,
-//   keyed by the weights' sha256, the build options and the builder version;
+// - MODEL_WEIGHTS (a .safetensors file) is built into ONNX once (architecture from MODEL_DEPTH,
+//   MODEL_VARIANT, MODEL_WIDTH, MODEL_CLASSES) and cached in MODEL_CACHE_DIR, keyed by the
+//   weights' sha256, the build options and the builder version;
 // - otherwise MODEL_PATH; the default path is built with seeded weights on first start (so
 //   `npm start` works on a fresh clone), any other missing path is an error.
 // Slow builds log their progress.
@@ -66,7 +67,15 @@ export async function cachedModelPath(config: Config, options: Partial<BuildOpti
 export async function prepareModel(config: Config, log: ProgressLogger): Promise<Config> {
   if (config.modelWeights !== undefined) {
     if (!(await exists(config.modelWeights))) throw new Error(`MODEL_WEIGHTS file ${config.modelWeights} does not exist`);
-    const options: Partial<BuildOptions> = { ...DEFAULT_BUILD_OPTIONS, weightsFile: config.modelWeights, name: config.modelName };
+    const options: Partial<BuildOptions> = {
+      ...DEFAULT_BUILD_OPTIONS,
+      depth: config.modelDepth,
+      variant: config.modelVariant,
+      width: config.modelWidth,
+      classes: config.modelClasses,
+      weightsFile: config.modelWeights,
+      name: config.modelName,
+    };
     const modelPath = await cachedModelPath(config, { ...options, weightsFile: undefined });
     if (await exists(manifestPathFor(modelPath))) log.info({ modelPath }, 'using the cached build of MODEL_WEIGHTS');
     else {
