@@ -60,14 +60,14 @@ fi
 # ---- build ------------------------------------------------------------------------------------
 if [ "${SMOKE_NO_BUILD:-0}" = 1 ]; then
   say "using the existing image $IMAGE"
-  BUILD_S=skipped
+  BUILD=skipped
 else
   say "building $IMAGE from $DOCKERFILE"
   t0=$(now)
   # shellcheck disable=SC2086 # SMOKE_BUILD_ARGS is a list of words on purpose
   docker build "${NET_BUILD[@]}" -f "$DOCKERFILE" -t "$IMAGE" ${SMOKE_BUILD_ARGS:-} . >"$WORKDIR/build.log" 2>&1 \
     || { tail -40 "$WORKDIR/build.log"; fail "docker build failed"; }
-  BUILD_S=$(elapsed "$t0" "$(now)")
+  BUILD="$(elapsed "$t0" "$(now)")s"
 fi
 SIZE_MB=$(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{ printf "%.0f", $1 / 1e6 }')
 
@@ -127,7 +127,7 @@ docker logs "$NAME" >"$WORKDIR/container.log" 2>&1 || true
 CONTAINER_UP=0
 docker rm "$NAME" >/dev/null
 
-say "image $IMAGE: ${SIZE_MB} MB; build ${BUILD_S}s; ready after ${READY_S}s; docker stop took ${STOP_S}s, exit code $EXIT_CODE"
+say "image $IMAGE: ${SIZE_MB} MB; build $BUILD; ready after ${READY_S}s; docker stop took ${STOP_S}s, exit code $EXIT_CODE"
 if [ "$EXIT_CODE" != 0 ]; then
   tail -20 "$WORKDIR/container.log"
   fail "the container did not exit 0 on SIGTERM"
