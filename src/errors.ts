@@ -45,5 +45,6 @@ export interface ServiceError extends Error {
 }
 
 export function isServiceError(err: unknown): err is ServiceError {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code in errors;
+  const code = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'string' && Object.hasOwn(errors, code);
 }
