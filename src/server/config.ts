@@ -50,7 +50,7 @@ export const CONFIG_VARIABLES = {
   maxBodyBytes: variable('MAX_BODY_BYTES', integer(1), 64 * MIB, 'Largest request body of any kind (413 BODY_TOO_LARGE)', 'fits 32 images as base64 JSON or a binary V2 tensor of 32 rows'),
   bodyTimeoutMs: variable('BODY_TIMEOUT_MS', integer(1, 3_600_000), 30_000, 'Time a client has to send the whole request (408 REQUEST_TIMEOUT)', 'guards against slow-body clients'),
   shutdownTimeoutMs: variable('SHUTDOWN_TIMEOUT_MS', integer(1, 3_600_000), 20_000, 'Bound on the graceful drain after SIGTERM/SIGINT', 'inside Kubernetes\' default 30 s grace period'),
-  sharpConcurrency: variable('SHARP_CONCURRENCY', integer(1, 1024), 1, 'libvips threads per image (images also run in parallel on libuv\'s pool)', `${PROVISIONAL}; cores are shared with onnxruntime`),
+  sharpConcurrency: variable('SHARP_CONCURRENCY', integer(1, 1024), 1, 'libvips threads per image (images also run in parallel on libuv\'s pool)', 'the preprocess measurements (section "preprocess"): cores are shared with onnxruntime'),
   logLevel: variable('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info', 'pino log level (batch details at debug)', 'pino'),
   corsOrigin: variable<string | undefined>('CORS_ORIGIN', origin(), undefined, 'Allowed CORS origin; CORS is off unless set', 'off'),
 } as const;

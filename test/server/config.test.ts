@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { CONFIG_VARIABLES, ConfigError, configHelp, flagFor, loadConfig } from '../../src/server/config.ts';
@@ -94,5 +95,13 @@ describe('loadConfig', () => {
       expect(help).toContain(`--${flagFor(spec.env)} (${spec.env})`);
     }
     expect(flagFor('MAX_BATCH_DELAY_MS')).toBe('max-batch-delay-ms');
+  });
+
+  it('is documented: the README config table lists every variable with its flag and default', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    for (const spec of Object.values(CONFIG_VARIABLES)) {
+      const fallback = typeof spec.fallback === 'function' ? 'available cores' : String(spec.fallback ?? 'unset');
+      expect(readme).toContain(`| \`${spec.env}\` | \`--${flagFor(spec.env)}\` | ${fallback} |`);
+    }
   });
 });
