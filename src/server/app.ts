@@ -10,7 +10,7 @@ import type { Config } from './config.ts';
 import { corsPlugin } from './plugins/cors.ts';
 import { docsPlugin } from './plugins/docs.ts';
 import { enginePlugin } from './plugins/engine.ts';
-import { errorsPlugin } from './plugins/errors.ts';
+import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
 import { OneLinePerRequest, requestIdFor, requestLogPlugin } from './plugins/request-log.ts';
 import { securityHeadersPlugin } from './plugins/security-headers.ts';
@@ -42,6 +42,8 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
     return503OnClosing: false,
     bodyLimit: config.maxBodyBytes,
     routerOptions: { ignoreTrailingSlash: true },
+    // URLs that do not decode get a registry error too, not fastify's own body.
+    frameworkErrors: frameworkErrorHandler(config),
   });
   app.decorate('config', config);
 

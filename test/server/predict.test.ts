@@ -121,6 +121,18 @@ describe('POST /predict errors', () => {
     expect(response.json<{ error: { message: string } }>().error.message).toContain('1');
   });
 
+  it('refuses a long almost-base64 string at once (the check does not backtrack)', async () => {
+    expectError(await post('/predict', { images: [`${'Ab+_'.repeat(2000)}!`] }), 400, 'INVALID_BASE64');
+  });
+
+  it('decodes URL-safe base64 like standard base64', async () => {
+    const urlSafe = png.toString('base64url');
+    expect(urlSafe).toMatch(/[-_]/);
+    const response = await post('/predict?topk=2', { images: [urlSafe] });
+    expect(response.statusCode).toBe(200);
+    expectSamePredictions(response.json<PredictBody>().results[0]!.predictions, await expectedPredictions(app, png, 2));
+  });
+
   it('answers 400 INVALID_PARAMETER for a multipart field where files are expected', async () => {
     const body = multipart([{ field: 'note', data: 'hello' }, { field: 'image', filename: 'a.png', data: png }]);
     expectError(await post('/predict', body.payload, body.headers), 400, 'INVALID_PARAMETER');

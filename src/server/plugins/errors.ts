@@ -7,6 +7,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errors, isServiceError, type ServiceError } from '../../errors.ts';
 import type { Config } from '../config.ts';
+import { applySecurityHeaders } from './security-headers.ts';
 
 type Factory = (...args: string[]) => ServiceError;
 type Limits = Pick<Config, 'maxBodyBytes' | 'maxImageBytes' | 'maxImagesPerRequest'>;
@@ -32,6 +33,7 @@ const FRAMEWORK_CODES: Readonly<Record<string, (err: FastifyError, context: Erro
   FST_MP_PREMATURE_CLOSE: () => make(errors.MALFORMED_BODY)('the multipart body ended early'),
   FST_ERR_VALIDATION: (err) => make(errors.INVALID_PARAMETER)(err.message),
   FST_ERR_BAD_URL: () => make(errors.INVALID_PARAMETER)('the URL is malformed'),
+  FST_ERR_MAX_PARAM_LENGTH: () => make(errors.INVALID_PARAMETER)('a path segment is too long'),
 };
 
 /** Maps any thrown value to a registry error; unknown errors become INTERNAL. */
@@ -65,6 +67,18 @@ function render(request: FastifyRequest, reply: FastifyReply, err: ServiceError,
   if (!request.raw.complete) reply.header('connection', 'close');
   reply.code(err.statusCode).type('application/json; charset=utf-8');
   return reply.send(isV2Request(request) ? { error: message } : { error: { code: err.code, message } });
+}
+
+/**
+ * Fastify's `frameworkErrors`: a URL that does not decode or a path segment over maxParamLength is
+ * answered before routing, where no hook runs, so the request id and security headers are set here.
+ */
+export function frameworkErrorHandler(context: ErrorContext): (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+  return (err, request, reply) => {
+    reply.header('x-request-id', request.id);
+    applySecurityHeaders(reply);
+    render(request, reply, toServiceError(err, context), () => 1);
+  };
 }
 
 export const errorsPlugin = fp(

@@ -93,7 +93,8 @@ export function decodeBase64Image(text: string, index: number, maxImageBytes: nu
   const payload = text.replace(DATA_URL_PREFIX, '').replace(/\s+/g, '');
   if (!BASE64.test(payload) || payload.length % 4 === 1) throw errors.INVALID_BASE64(String(index));
   if (Math.floor((payload.length * 3) / 4) > maxImageBytes + 2) throw errors.IMAGE_TOO_LARGE(String(maxImageBytes));
-  const bytes = Buffer.from(payload, payload.includes('-') || payload.includes('_') ? 'base64url' : 'base64');
+  // Node's base64 decoder reads both alphabets.
+  const bytes = Buffer.from(payload, 'base64');
   if (bytes.length > maxImageBytes) throw errors.IMAGE_TOO_LARGE(String(maxImageBytes));
   return bytes;
 }
