@@ -6,7 +6,8 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { errors } from '../../errors.ts';
-import { createEngine, type Engine } from '../../model/runtime/engine.ts';
+import { createEngine, type Engine, type EngineOptions } from '../../model/runtime/engine.ts';
+import type { Config } from '../config.ts';
 import { loadManifest } from '../../model/runtime/load-manifest.ts';
 import type { Lifecycle } from '../types.ts';
 import { observeEngine } from './metrics.ts';
@@ -33,9 +34,9 @@ export async function acceptingWork(this: FastifyInstance): Promise<void> {
   }
 }
 
-function startEngine(app: FastifyInstance): Promise<Engine> {
-  const { config } = app;
-  return createEngine({
+/** The engine this config asks for (benchmarks use it to build the same engine the server runs). */
+export function engineOptionsFor(config: Config): EngineOptions {
+  return {
     modelPath: config.modelPath,
     executionProvider: config.executionProvider,
     cudaDeviceId: config.cudaDeviceId,
@@ -45,8 +46,11 @@ function startEngine(app: FastifyInstance): Promise<Engine> {
     maxBatchDelayMs: config.maxBatchDelayMs,
     maxQueue: config.maxQueue,
     defaultDeadlineMs: config.requestTimeoutMs,
-    logger: app.log.child({ component: 'engine' }),
-  });
+  };
+}
+
+function startEngine(app: FastifyInstance): Promise<Engine> {
+  return createEngine({ ...engineOptionsFor(app.config), logger: app.log.child({ component: 'engine' }) });
 }
 
 function attach(app: FastifyInstance, engine: Engine): void {
