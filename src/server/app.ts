@@ -70,10 +70,12 @@ function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, s
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
   const status = timeout ? '408 Request Timeout' : '400 Bad Request';
-  const body = errorBody(timeout ? errors.REQUEST_TIMEOUT() : errors.MALFORMED_BODY('the HTTP request does not parse'));
+  const error = timeout ? errors.REQUEST_TIMEOUT() : errors.MALFORMED_BODY('the HTTP request does not parse');
+  const body = errorBody(error);
   this.log.debug({ code: err.code }, 'client error');
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    const headers = [`Content-Type: application/json`, `Content-Length: ${Buffer.byteLength(body)}`, `X-Error-Code: ${error.code}`, 'Connection: close'];
+    socket.write(`HTTP/1.1 ${status}\r\n${headers.join('\r\n')}\r\n\r\n${body}`);
   }
   socket.destroy();
 }

@@ -82,6 +82,8 @@ export async function runAll<T, R>(ctx: WorkContext, items: AsyncIterable<T> | I
   const pending: Promise<R>[] = [];
   try {
     for await (const item of items) {
+      // An image already failed (or the client left): stop reading and starting work.
+      if (ctx.controller.signal.aborted) break;
       if (pending.length === maxImagesPerRequest) throw errors.TOO_MANY_IMAGES(String(maxImagesPerRequest));
       const task = work(item);
       // The first failure cancels the request's other images; their CANCELLED is not reported.

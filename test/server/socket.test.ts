@@ -71,6 +71,7 @@ describe('over a real socket', () => {
     const elapsed = Date.now() - started;
     expect(reply).toMatch(/^HTTP\/1\.1 408 /);
     expect(reply).toContain('"code":"REQUEST_TIMEOUT"');
+    expect(reply).toMatch(/^X-Error-Code: REQUEST_TIMEOUT\r?$/m);
     expect(elapsed).toBeGreaterThanOrEqual(450);
     expect(elapsed).toBeLessThan(5000);
   });
