@@ -1,15 +1,17 @@
 // `npm run bench:engine`: what the engine costs, side by side in one run on the full ResNet-50.
-// 1. Throughput: images/s of the engine (worker thread + batcher) vs session.run() called directly
-//    on the main thread at the same batch size (target: the engine costs < 5%).
-// 2. Event-loop delay p99 (perf_hooks.monitorEventLoopDelay) while saturated, for both.
-// 3. onnxruntime's allow_spinning on vs off: alone, and while the main thread also preprocesses
-//    images with sharp, as the server does (spinning threads compete for the same cores).
-// Configurations run in interleaved rounds (the machine may be shared); medians are reported.
-// Options: --batch 8 --seconds 6 --rounds 3 --threads <cores> --model <path.onnx>
+// 1. Engine (worker thread + batcher) vs session.run() called directly on the main thread, same
+//    batch size and session options: images/s (target: the engine costs < 5%), process CPU time
+//    per image, and event-loop delay p99 (perf_hooks.monitorEventLoopDelay) while saturated.
+// 2. onnxruntime's allow_spinning on vs off: the engine alone, and while the main thread also
+//    preprocesses images with sharp, as the server does (spinning threads compete for the cores).
+// The machine may be shared, so each comparison is a series of short paired slices (A then B, then
+// B then A, ...) and reports the median of the per-pair ratios, which cancels slow drift in load.
+// Options: --batch 8 --slice 4 --pairs 8 --threads <cores> --model <path.onnx>
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
@@ -22,15 +24,15 @@ const IMAGE = 3 * 224 * 224;
 const { values: args } = parseArgs({
   options: {
     batch: { type: 'string', default: '8' },
-    seconds: { type: 'string', default: '6' },
-    rounds: { type: 'string', default: '3' },
+    slice: { type: 'string', default: '4' },
+    pairs: { type: 'string', default: '8' },
     threads: { type: 'string', default: String(availableParallelism()) },
     model: { type: 'string', default: 'models/resnet50.onnx' },
   },
 });
 const batch = boundedInt('batch', args.batch, 1, 64);
-const seconds = boundedInt('seconds', args.seconds, 1, 60);
-const rounds = boundedInt('rounds', args.rounds, 1, 10);
+const sliceS = boundedInt('slice', args.slice, 1, 60);
+const pairs = boundedInt('pairs', args.pairs, 1, 40);
 const threads = boundedInt('threads', args.threads, 1, 64);
 
 function boundedInt(name: string, text: string, min: number, max: number): number {
@@ -39,11 +41,18 @@ function boundedInt(name: string, text: string, min: number, max: number): numbe
   return value;
 }
 
-interface Sample {
+/** Keeps the model busy until `until` (no new work after it) and returns the images completed. */
+type Load = (until: number) => Promise<number>;
+
+interface Slice {
   readonly imagesPerSecond: number;
+  /** Process CPU time (all threads) per image. */
+  readonly cpuMsPerImage: number;
+  /** Main-thread busy time (event-loop utilization) per image: what inference takes from HTTP. */
+  readonly mainMsPerImage: number;
+  /** Event-loop delay p99 (monitorEventLoopDelay) over the slice. */
   readonly loopP99Ms: number;
-  /** Preprocessed images/s of the concurrent sharp load, when there is one. */
-  readonly sidePerSecond?: number;
+  readonly sidePerSecond: number;
 }
 
 /** The full ResNet-50: the served one when present, else built from code once into /tmp. */
@@ -61,20 +70,32 @@ function randomImages(count: number): Float32Array {
   return Float32Array.from({ length: count * IMAGE }, () => Math.random() * 4 - 2);
 }
 
-/** Runs `work` until the deadline while measuring event-loop delay; returns images/s and p99. */
-async function measure(work: (until: number) => Promise<number>, side?: (until: number) => Promise<number>): Promise<Sample> {
-  const histogram = monitorEventLoopDelay({ resolution: 5 });
-  histogram.enable();
+/** One slice: the load (and optional side load) for sliceS seconds, measured. */
+async function slice(load: Load, side?: Load): Promise<Slice> {
+  const delay = monitorEventLoopDelay({ resolution: 5 });
+  delay.enable();
+  // The histogram records from its second timer tick on; a batch run at once would go unseen.
+  await sleep(15);
+  const cpu = process.cpuUsage();
+  const elu = performance.eventLoopUtilization();
   const start = performance.now();
-  const until = start + seconds * 1000;
-  const [images, sideCount] = await Promise.all([work(until), side ? side(until) : Promise.resolve(undefined)]);
-  const elapsed = (performance.now() - start) / 1000;
-  histogram.disable();
-  const sample = { imagesPerSecond: images / elapsed, loopP99Ms: histogram.percentile(99) / 1e6 };
-  return sideCount === undefined ? sample : { ...sample, sidePerSecond: sideCount / elapsed };
+  const until = start + sliceS * 1000;
+  const [images, sideCount] = await Promise.all([load(until), side ? side(until) : Promise.resolve(0)]);
+  const elapsedS = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  const busy = performance.eventLoopUtilization(elu);
+  await sleep(15);
+  delay.disable();
+  return {
+    imagesPerSecond: images / elapsedS,
+    cpuMsPerImage: (used.user + used.system) / 1000 / images,
+    mainMsPerImage: busy.active / images,
+    loopP99Ms: delay.percentile(99) / 1e6,
+    sidePerSecond: sideCount / elapsedS,
+  };
 }
 
-function direct(session: ort.InferenceSession): (until: number) => Promise<number> {
+function direct(session: ort.InferenceSession): Load {
   const input = new ort.Tensor('float32', randomImages(batch), [batch, 3, 224, 224]);
   return async (until) => {
     let images = 0;
@@ -87,7 +108,8 @@ function direct(session: ort.InferenceSession): (until: number) => Promise<numbe
 }
 
 // Twice the batch size in flight: one full batch computing, the next one formed behind it.
-function throughEngine(engine: Engine): (until: number) => Promise<number> {
+function throughEngine(engine: Engine): Load {
+  const inputs = Array.from({ length: 2 * batch }, () => randomImages(1));
   return async (until) => {
     let images = 0;
     const loop = async (input: Float32Array) => {
@@ -96,13 +118,14 @@ function throughEngine(engine: Engine): (until: number) => Promise<number> {
         images++;
       }
     };
-    await Promise.all(Array.from({ length: 2 * batch }, () => loop(randomImages(1))));
+    await Promise.all(inputs.map(loop));
     return images;
   };
 }
 
-// The server's preprocessing, roughly: decode a 640x480 JPEG, resize, crop, normalize to CHW f32.
-async function preprocessLoad(): Promise<(until: number) => Promise<number>> {
+// The server's preprocessing, roughly: decode a 640x480 JPEG, resize, crop, normalize to CHW f32,
+// two images at a time.
+async function preprocessing(): Promise<Load> {
   // A smooth gradient with some noise: closer to a photo's JPEG than pure noise.
   const pixels = Uint8Array.from({ length: 640 * 480 * 3 }, (_, i) => ((i % 1920) / 8 + Math.random() * 32) & 255);
   const jpeg = await sharp(pixels, { raw: { width: 640, height: 480, channels: 3 } }).jpeg().toBuffer();
@@ -130,61 +153,70 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-async function main(): Promise<void> {
-  const modelPath = await resnet50();
-  console.log(`model ${modelPath}; batch ${batch}; intra-op threads ${threads}; ${rounds} rounds x ${seconds} s per configuration`);
-  const engineFor = (allowSpinning: boolean) =>
-    createEngine({ modelPath, executionProvider: 'cpu', intraOpThreads: threads, allowSpinning, maxBatchSize: batch, maxBatchDelayMs: 0, maxQueue: 4 * batch, defaultDeadlineMs: 120_000 });
-  const sessionFor = (allowSpinning: boolean) => ort.InferenceSession.create(modelPath, sessionOptionsFor({ provider: { name: 'cpu' }, intraOpThreads: threads, allowSpinning }));
-  const [engineOff, engineOn] = [await engineFor(false), await engineFor(true)];
-  const [sessionOff, sessionOn] = [await sessionFor(false), await sessionFor(true)];
-  const side = await preprocessLoad();
-  for (const s of [sessionOff, sessionOn]) await direct(s)(0);
-
-  const configs: [string, () => Promise<Sample>][] = [
-    ['direct session.run, spinning off', () => measure(direct(sessionOff))],
-    ['engine, spinning off', () => measure(throughEngine(engineOff))],
-    ['direct session.run, spinning on', () => measure(direct(sessionOn))],
-    ['engine, spinning on', () => measure(throughEngine(engineOn))],
-    ['preprocessing alone', () => measure(async () => 0, side)],
-    ['engine + preprocessing, spinning off', () => measure(throughEngine(engineOff), side)],
-    ['engine + preprocessing, spinning on', () => measure(throughEngine(engineOn), side)],
-  ];
-  const samples = new Map<string, Sample[]>(configs.map(([name]) => [name, []]));
-  for (let round = 0; round < rounds; round++) {
-    // Rotate the order each round so no configuration always runs first or last.
-    for (let i = 0; i < configs.length; i++) {
-      const [name, run] = configs[(i + round) % configs.length] as [string, () => Promise<Sample>];
-      const sample = await run();
-      samples.get(name)?.push(sample);
-      console.log(`round ${round + 1}  ${name.padEnd(38)} ${sample.imagesPerSecond.toFixed(2).padStart(7)} img/s  loop p99 ${sample.loopP99Ms.toFixed(1).padStart(7)} ms${sample.sidePerSecond === undefined ? '' : `  preprocess ${sample.sidePerSecond.toFixed(1)}/s`}`);
-    }
-  }
-  await report(samples);
-  await Promise.all([engineOff.close(), engineOn.close(), sessionOff.release(), sessionOn.release()]);
+interface Comparison {
+  readonly name: string;
+  readonly a: string;
+  readonly b: string;
+  readonly slices: { a: Slice[]; b: Slice[] };
 }
 
-async function report(samples: Map<string, Sample[]>): Promise<void> {
-  const med = (name: string, key: keyof Sample) => median((samples.get(name) ?? []).map((s) => s[key] ?? Number.NaN));
-  const ratio = (a: string, b: string) => med(a, 'imagesPerSecond') / med(b, 'imagesPerSecond');
-  console.log('\nmedians');
-  for (const name of samples.keys()) {
-    const sidePart = Number.isNaN(med(name, 'sidePerSecond')) ? '' : `  preprocess ${med(name, 'sidePerSecond').toFixed(1)}/s`;
-    console.log(`  ${name.padEnd(38)} ${med(name, 'imagesPerSecond').toFixed(2).padStart(7)} img/s  loop p99 ${med(name, 'loopP99Ms').toFixed(1).padStart(7)} ms${sidePart}`);
+type Run = () => Promise<Slice>;
+
+/** Alternates A and B slices (AB, BA, AB, ...) `pairs` times. */
+async function compare(name: string, [aName, aRun]: [string, Run], [bName, bRun]: [string, Run]): Promise<Comparison> {
+  const slices = { a: [] as Slice[], b: [] as Slice[] };
+  for (let i = 0; i < pairs; i++) {
+    for (const side of i % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)) {
+      const s = await (side === 'a' ? aRun : bRun)();
+      slices[side].push(s);
+      const label = side === 'a' ? aName : bName;
+      console.log(`  ${label.padEnd(28)} ${s.imagesPerSecond.toFixed(2).padStart(6)} img/s  cpu ${s.cpuMsPerImage.toFixed(0).padStart(4)} ms/img  main thread ${s.mainMsPerImage.toFixed(1).padStart(6)} ms/img  loop p99 ${s.loopP99Ms.toFixed(0).padStart(5)} ms${s.sidePerSecond > 0 ? `  preprocess ${s.sidePerSecond.toFixed(1)}/s` : ''}`);
+    }
   }
+  return { name, a: aName, b: bName, slices };
+}
+
+function summarize(c: Comparison): string[] {
+  const ratio = (key: keyof Slice) => median(c.slices.a.map((s, i) => s[key] / ((c.slices.b[i] as Slice)[key] || Number.NaN)));
+  const med = (side: Slice[], key: keyof Slice) => median(side.map((s) => s[key]));
+  const both = (key: keyof Slice, digits: number) => `${med(c.slices.a, key).toFixed(digits)} vs ${med(c.slices.b, key).toFixed(digits)}`;
   const lines = [
-    `engine / direct images/s, spinning off: ${ratio('engine, spinning off', 'direct session.run, spinning off').toFixed(3)} (target >= 0.95)`,
-    `engine / direct images/s, spinning on:  ${ratio('engine, spinning on', 'direct session.run, spinning on').toFixed(3)} (target >= 0.95)`,
-    `event-loop p99, direct / engine (spinning off): ${(med('direct session.run, spinning off', 'loopP99Ms') / med('engine, spinning off', 'loopP99Ms')).toFixed(1)}x`,
-    `spinning on / off, engine alone: ${ratio('engine, spinning on', 'engine, spinning off').toFixed(3)}`,
-    `spinning on / off, engine with preprocessing: ${ratio('engine + preprocessing, spinning on', 'engine + preprocessing, spinning off').toFixed(3)} img/s, ` +
-      `${(med('engine + preprocessing, spinning on', 'sidePerSecond') / med('engine + preprocessing, spinning off', 'sidePerSecond')).toFixed(3)} preprocess/s`,
+    `${c.name}: ${c.a} / ${c.b} (median of ${pairs} paired ratios; medians in brackets)`,
+    `  images/s ${ratio('imagesPerSecond').toFixed(3)} (${both('imagesPerSecond', 2)})`,
+    `  process CPU ms per image ${ratio('cpuMsPerImage').toFixed(3)} (${both('cpuMsPerImage', 0)})`,
+    `  main-thread busy ms per image: ${both('mainMsPerImage', 1)}`,
+    `  event-loop delay p99 ms: ${both('loopP99Ms', 1)}`,
   ];
-  console.log(`\n${lines.join('\n')}`);
+  if (med(c.slices.a, 'sidePerSecond') > 0) lines.push(`  preprocess/s ${ratio('sidePerSecond').toFixed(3)} (${both('sidePerSecond', 1)})`);
+  return lines;
+}
+
+async function main(): Promise<void> {
+  const modelPath = await resnet50();
+  console.log(`model ${modelPath}; batch ${batch}; intra-op threads ${threads}; ${pairs} pairs of ${sliceS} s slices per comparison`);
+  const engineFor = (allowSpinning: boolean) =>
+    createEngine({ modelPath, executionProvider: 'cpu', intraOpThreads: threads, allowSpinning, maxBatchSize: batch, maxBatchDelayMs: 0, maxQueue: 4 * batch, defaultDeadlineMs: 120_000 });
+  const engineOff = await engineFor(false);
+  const engineOn = await engineFor(true);
+  const session = await ort.InferenceSession.create(modelPath, sessionOptionsFor({ provider: { name: 'cpu' }, intraOpThreads: threads, allowSpinning: false }));
+  await direct(session)(0);
+  const side = await preprocessing();
+
+  const comparisons: Comparison[] = [];
+  console.log('\n1. engine vs direct session.run on the main thread (allow_spinning off for both)');
+  comparisons.push(await compare('engine vs direct', ['engine', () => slice(throughEngine(engineOff))], ['direct session.run', () => slice(direct(session))]));
+  console.log('\n2. allow_spinning on vs off, engine alone');
+  comparisons.push(await compare('spinning, alone', ['engine, spinning on', () => slice(throughEngine(engineOn))], ['engine, spinning off', () => slice(throughEngine(engineOff))]));
+  console.log('\n3. allow_spinning on vs off, engine + sharp preprocessing on the main thread');
+  comparisons.push(await compare('spinning, with preprocessing', ['engine+pre, spinning on', () => slice(throughEngine(engineOn), side)], ['engine+pre, spinning off', () => slice(throughEngine(engineOff), side)]));
+
+  const summary = comparisons.flatMap(summarize);
+  console.log(`\n${summary.join('\n')}`);
   await mkdir('load/reports', { recursive: true });
   const file = `load/reports/bench-engine-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-  await writeFile(file, JSON.stringify({ batch, seconds, rounds, threads, samples: Object.fromEntries(samples), summary: lines }, null, 2));
+  await writeFile(file, JSON.stringify({ modelPath, batch, sliceS, pairs, threads, comparisons, summary }, null, 2));
   console.log(`report: ${file}`);
+  await Promise.all([engineOff.close(), engineOn.close(), session.release()]);
 }
 
 await main();
