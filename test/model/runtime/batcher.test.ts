@@ -170,10 +170,7 @@ describe('Backpressure', () => {
     await expect(batcher.submit('d')).rejects.toMatchObject({ code: 'QUEUE_FULL', statusCode: 503 });
     expect(batcher.queueDepth).toBe(2);
     expect(rejections).toEqual(['QUEUE_FULL']);
-    for (let i = 0; i < 3; i++) {
-      runner.complete(i, upper);
-      await settle();
-    }
+    await runner.completeInTurn(0, 2, upper);
     expect(runner.batches.flat()).toEqual(['a', 'b', 'c']);
     expect(accepted.map((s) => s.outcome)).toEqual(['A', 'B', 'C']);
   });
@@ -219,10 +216,7 @@ describe('Deadlines', () => {
     await settle();
     expect(late.outcome).toBe('DEADLINE_EXCEEDED');
     expect(batcher.queueDepth).toBe(1);
-    runner.complete(0, upper);
-    await settle();
-    runner.complete(1, upper);
-    await settle();
+    await runner.completeInTurn(0, 1, upper);
     expect(runner.batches).toEqual([['busy'], ['patient']]);
     expect(patient.outcome).toBe('PATIENT');
     expect(rejections).toEqual(['DEADLINE_EXCEEDED']);
@@ -263,10 +257,7 @@ describe('Cancellation', () => {
     controller.abort();
     await settle();
     expect(gone.outcome).toBe('CANCELLED');
-    runner.complete(0, upper);
-    await settle();
-    runner.complete(1, upper);
-    await settle();
+    await runner.completeInTurn(0, 1, upper);
     expect(runner.batches).toEqual([['busy'], ['stays']]);
     expect(stays.outcome).toBe('STAYS');
     expect(rejections).toEqual(['CANCELLED']);

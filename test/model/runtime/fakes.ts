@@ -73,6 +73,14 @@ export class ManualRunner<TIn, TOut> {
     const call = this.call(index);
     call.resolve(call.inputs.map(compute));
   }
+
+  /** Completes batches `from`..`to` (inclusive) one after another, as each gets dispatched. */
+  async completeInTurn(from: number, to: number, compute: (input: TIn) => TOut): Promise<void> {
+    for (let i = from; i <= to; i++) {
+      this.complete(i, compute);
+      await settle();
+    }
+  }
 }
 
 /** Let pending promise callbacks run. */
