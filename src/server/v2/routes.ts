@@ -18,6 +18,26 @@ export const EXTENSIONS = ['binary_tensor_data', 'classification'] as const;
 
 type ModelParams = { model: string; version?: string };
 
+// Schemas for validation, serialization and /docs (the protocol's $metadata_* objects).
+const errorSchema = { type: 'object', required: ['error'], properties: { error: { type: 'string' } } } as const;
+const tensorSchema = {
+  type: 'object',
+  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
+} as const;
+const errors4xx5xx = { '4xx': errorSchema, '5xx': errorSchema } as const;
+const health = (summary: string, url?: string) => ({
+  tags: ['v2'],
+  summary,
+  ...(url === undefined ? {} : { params: paramsOf(url) }),
+  response: { 200: { type: 'null', description: 'true (empty body)' }, ...errors4xx5xx },
+});
+
+const modelParam = { model: { type: 'string' } } as const;
+const paramsOf = (url: string) => ({
+  type: 'object',
+  properties: url.includes(':version') ? { ...modelParam, version: { type: 'string' } } : modelParam,
+});
+
 function modelRoutes(path: string): string[] {
   return [`/models/:model${path}`, `/models/:model/versions/:version${path}`];
 }
@@ -35,26 +55,47 @@ export async function v2Routes(app: FastifyInstance): Promise<void> {
     }
   };
   const tags = ['v2'];
+  const serverMetadata = {
+    type: 'object',
+    properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+  } as const;
+  const modelMetadataSchema = {
+    type: 'object',
+    properties: {
+      name: { type: 'string' },
+      versions: { type: 'array', items: { type: 'string' } },
+      platform: { type: 'string' },
+      inputs: { type: 'array', items: tensorSchema },
+      outputs: { type: 'array', items: tensorSchema },
+    },
+  } as const;
 
-  app.get('', { schema: { tags, summary: 'Server metadata' } }, async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [...EXTENSIONS] }));
-  app.get('/health/live', { schema: { tags, summary: 'Server live (200 while the process serves)' } }, async (_request, reply) => reply.code(200).send());
-  app.get('/health/ready', { schema: { tags, summary: 'Server ready (model loaded and warm, not draining)' } }, async (_request, reply) => {
+  app.get('', { schema: { tags, summary: 'Server metadata', response: { 200: serverMetadata, ...errors4xx5xx } } }, async () => ({
+    name: SERVER_NAME,
+    version: SERVER_VERSION,
+    extensions: [...EXTENSIONS],
+  }));
+  app.get('/health/live', { schema: health('Server live (200 while the process serves)') }, async (_request, reply) => reply.code(200).send());
+  app.get('/health/ready', { schema: health('Server ready (model loaded and warm, not draining)') }, async (_request, reply) => {
     if (!isReady(app)) throw notReady();
     return reply.code(200).send();
   });
   for (const url of modelRoutes('/ready')) {
-    app.get(url, { onRequest: checkModel, schema: { tags, summary: 'Model ready' } }, async (_request, reply) => {
+    app.get(url, { onRequest: checkModel, schema: health('Model ready', url) }, async (_request, reply) => {
       if (!isReady(app)) throw notReady();
       return reply.code(200).send();
     });
   }
   for (const url of modelRoutes('')) {
-    app.get(url, { onRequest: checkModel, schema: { tags, summary: 'Model metadata' } }, async () => modelMetadata(app));
+    app.get(url, { onRequest: checkModel, schema: { tags, summary: 'Model metadata', params: paramsOf(url), response: { 200: modelMetadataSchema, ...errors4xx5xx } } }, async () =>
+      modelMetadata(app),
+    );
   }
   for (const url of modelRoutes('/infer')) {
     app.post(url, {
       onRequest: [checkModel, acceptingWork],
-      schema: { tags, summary: 'Inference: FP32 "input" [N,3,224,224] (JSON or binary) or a BYTES tensor of encoded images' },
+      // The body is JSON, or JSON + binary tensors: parsed and checked in infer-request.ts.
+      schema: { tags, summary: 'Inference: FP32 "input" [N,3,224,224] (JSON or binary) or a BYTES tensor of encoded images', params: paramsOf(url) },
       handler: (request, reply) => infer(app, request, reply),
     });
   }
