@@ -162,6 +162,10 @@ describe('POST /predict errors', () => {
     expectError(await post('/predict', { images: Array(5).fill(png.toString('base64')) }), 413, 'TOO_MANY_IMAGES');
   });
 
+  it('answers a URL that does not decode with 400 INVALID_PARAMETER', async () => {
+    expectError(await app.inject({ method: 'POST', url: '/predict%', payload: png, headers: { 'content-type': 'image/png' } }), 400, 'INVALID_PARAMETER');
+  });
+
   it('answers 404 NOT_FOUND for other methods and unknown routes', async () => {
     expectError(await app.inject({ method: 'GET', url: '/predict' }), 404, 'NOT_FOUND');
     expectError(await app.inject({ method: 'GET', url: '/nowhere' }), 404, 'NOT_FOUND');

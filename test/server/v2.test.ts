@@ -77,6 +77,15 @@ describe('V2 metadata and health', () => {
     },
   );
 
+  it('answers URLs that do not decode, or a model name over the path-segment limit, with a V2 400 and the usual headers', async () => {
+    for (const url of ['/v2/models/%zz/ready', `/v2/models/${'a'.repeat(150)}`]) {
+      const response = await app.inject({ method: 'GET', url });
+      expectV2Error(response, 400, 'INVALID_PARAMETER');
+      expect(response.headers['x-request-id']).toEqual(expect.any(String));
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+    }
+  });
+
   it('answers unknown /v2 routes with a V2 404', async () => {
     expectV2Error(await app.inject({ method: 'GET', url: '/v2/repository/index' }), 404, 'NOT_FOUND');
   });
