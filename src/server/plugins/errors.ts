@@ -81,9 +81,25 @@ export function frameworkErrorHandler(context: ErrorContext): (err: FastifyError
   };
 }
 
+/**
+ * Ajv coerces the query strings "Infinity" and "1e400" to Infinity, then skips minimum/maximum for
+ * non-finite numbers (ajv-validator/ajv#2212, fastify/fastify#6718): `?topk=Infinity` reached the
+ * handler and ended in a 500. Refused here, after validation, for every route.
+ */
+export async function rejectNonFiniteQuery(request: FastifyRequest): Promise<void> {
+  const query = request.query;
+  if (typeof query !== 'object' || query === null) return;
+  for (const [name, value] of Object.entries(query)) {
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      throw make(errors.INVALID_PARAMETER)(`querystring/${name.slice(0, 64)} must be a finite number`);
+    }
+  }
+}
+
 export const errorsPlugin = fp(
   async (app) => {
     app.decorateRequest('errorCode', null);
+    app.addHook('preHandler', rejectNonFiniteQuery);
     const retryAfter = (): number => (app.hasDecorator('engine') ? (app.engine?.retryAfterSeconds() ?? 1) : 1);
 
     app.setErrorHandler((err, request, reply) => {

@@ -61,20 +61,41 @@ export function checkDeclaredLength(request: FastifyRequest, limit: number, tooL
   if (Number.isFinite(declared) && declared > limit) throw tooLarge();
 }
 
-/** Multipart: each file part is an image named by its filename; a non-file field is an error. */
+/** `promise`, or `onTimeout()` thrown once the clock passes `deadline` (epoch ms). */
+export async function beforeDeadline<T>(promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), Math.max(0, deadline - Date.now()));
+  });
+  try {
+    return await Promise.race([promise, expired]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Multipart: each file part is an image named by its filename; a non-file field is an error.
+ * Parsing must end within BODY_TIMEOUT_MS: busboy (@fastify/busboy 3.2.6) never finishes a body
+ * whose part it skips (e.g. one with over 2000 header lines) when more than 16 kB follow, and
+ * Node's requestTimeout no longer applies once the body has arrived.
+ */
 export async function* multipartImages(app: FastifyInstance, request: FastifyRequest): AsyncGenerator<NamedImage> {
-  const { maxImageBytes, maxImagesPerRequest, maxBodyBytes } = app.config;
+  const { maxImageBytes, maxImagesPerRequest, maxBodyBytes, bodyTimeoutMs } = app.config;
   checkDeclaredLength(request, maxBodyBytes, () => errors.BODY_TOO_LARGE(String(maxBodyBytes)));
   const parts = request.parts({
     limits: { fileSize: maxImageBytes, files: maxImagesPerRequest, fields: 0, parts: maxImagesPerRequest },
-  });
+  })[Symbol.asyncIterator]();
+  const deadline = Date.now() + bodyTimeoutMs;
+  const inTime = <T>(promise: Promise<T>): Promise<T> => beforeDeadline(promise, deadline, () => errors.REQUEST_TIMEOUT());
   let index = 0;
   let total = 0;
-  for await (const part of parts) {
+  for (let next = await inTime(parts.next()); next.done !== true; next = await inTime(parts.next())) {
+    const part = next.value;
     if (part.type !== 'file') {
       throw errors.INVALID_PARAMETER(`multipart field "${part.fieldname.slice(0, 64)}" is not a file; send images as file parts`);
     }
-    const bytes = await part.toBuffer();
+    const bytes = await inTime(part.toBuffer());
     total += bytes.length;
     if (total > maxBodyBytes) throw errors.BODY_TOO_LARGE(String(maxBodyBytes));
     yield { name: part.filename || String(index), bytes };
