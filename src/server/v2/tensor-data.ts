@@ -24,7 +24,8 @@ export function flattenNumbers(data: unknown, shape: readonly number[], out: Flo
       for (const item of value) visit(item, depth + 1);
       return;
     }
-    if (typeof value !== 'number') throw errors.INVALID_TENSOR(`"${name}" data must hold numbers only`);
+    // Non-finite input (1e400, or 1e39 past float32) makes NaN outputs, which JSON can only send as null.
+    if (typeof value !== 'number' || !Number.isFinite(Math.fround(value))) throw errors.INVALID_TENSOR(`"${name}" data must hold finite float32 numbers only`);
     if (written === out.length) throw errors.INVALID_TENSOR(`"${name}" holds more than the ${out.length} elements of its shape`);
     out[written++] = value;
   };
@@ -40,7 +41,11 @@ export function readFloat32(bytes: Uint8Array, count: number, name: string): Flo
   }
   const out = new Float32Array(count);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let i = 0; i < count; i++) out[i] = view.getFloat32(i * 4, true);
+  for (let i = 0; i < count; i++) {
+    const value = view.getFloat32(i * 4, true);
+    if (!Number.isFinite(value)) throw errors.INVALID_TENSOR(`"${name}" holds a NaN or infinite value at element ${i}`);
+    out[i] = value;
+  }
   return out;
 }
 
