@@ -8,6 +8,7 @@ import fp from 'fastify-plugin';
 import { errors } from '../../errors.ts';
 import { createEngine, type Engine, type EngineOptions } from '../../model/runtime/engine.ts';
 import type { Config } from '../config.ts';
+import { manifestPathFor, type ModelManifest } from '../../model/manifest.ts';
 import { loadManifest } from '../../model/runtime/load-manifest.ts';
 import type { Lifecycle } from '../types.ts';
 import { observeEngine } from './metrics.ts';
@@ -60,11 +61,27 @@ function attach(app: FastifyInstance, engine: Engine): void {
   engine.stats.on('readiness', (ready) => app.log.info({ ready }, 'engine readiness changed'));
 }
 
+/** The model's manifest, or an error naming the file and what is wrong with it (a bare JSON.parse message named neither). */
+async function readManifest(modelPath: string): Promise<ModelManifest> {
+  const where = `The manifest of ${modelPath} (${manifestPathFor(modelPath)})`;
+  let manifest: ModelManifest;
+  try {
+    manifest = await loadManifest(modelPath);
+  } catch (err) {
+    if (err instanceof SyntaxError) throw new Error(`${where} is not valid JSON: ${err.message}`, { cause: err });
+    throw err;
+  }
+  const missing: string[] = (['inputs', 'outputs', 'labels'] as const).filter((key) => !Array.isArray(manifest[key]));
+  for (const key of ['weights', 'preprocess'] as const) if (typeof manifest[key] !== 'object' || manifest[key] === null) missing.push(key);
+  if (missing.length > 0) throw new Error(`${where} lacks ${missing.join(', ')}; rebuild the model with \`npm run build:model\``);
+  return manifest;
+}
+
 export const enginePlugin = fp<{ engine?: Engine; lifecycle: Lifecycle }>(
   async (app, options) => {
     app.decorate('lifecycle', options.lifecycle);
     app.decorate('engine', null);
-    app.decorate('manifest', options.engine?.manifest ?? (await loadManifest(app.config.modelPath)));
+    app.decorate('manifest', options.engine?.manifest ?? (await readManifest(app.config.modelPath)));
     const { weights, labels } = app.manifest;
     app.metrics.modelInfo.set({ name: app.config.modelName, weights: weights.trained ? 'trained' : 'seeded', classes: String(labels.length) }, 1);
     app.metrics.setReadinessSource(() => isReady(app));
