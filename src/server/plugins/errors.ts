@@ -34,6 +34,8 @@ const FRAMEWORK_CODES: Readonly<Record<string, (err: FastifyError, context: Erro
   FST_ERR_VALIDATION: (err) => make(errors.INVALID_PARAMETER)(err.message),
   FST_ERR_BAD_URL: () => make(errors.INVALID_PARAMETER)('the URL is malformed'),
   FST_ERR_MAX_PARAM_LENGTH: () => make(errors.INVALID_PARAMETER)('a path segment is too long'),
+  // @fastify/static (Swagger UI's assets) refusing a traversal or NUL in the path: not found, not a 500.
+  FST_STATIC_FORBIDDEN_PATH: () => make(errors.NOT_FOUND)('under /docs/static'),
 };
 
 /** Maps any thrown value to a registry error; unknown errors become INTERNAL. */
