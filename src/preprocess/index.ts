@@ -1,11 +1,12 @@
 // Image bytes -> normalized float32 CHW tensor, the way torchvision's ResNet-50 preset makes it
 // (exif_transpose -> convert('RGB') -> Resize -> CenterCrop -> ToTensor -> Normalize), with
 // hostile input refused before it costs anything. Order: byte limit, magic bytes, header-only
-// pixel limit, then one decode (see decode.ts and resize.ts for which path an image takes).
+// pixel limit, the resized size, then one decode (see decode.ts and resize.ts for which path an
+// image takes).
 import { needsFullDecode, decodeToRgb } from './decode.ts';
 import { requireSupportedFormat } from './formats.ts';
 import { planResize, type ResizePlan } from './geometry.ts';
-import { checkByteLimit, readHeader, type ImageHeader } from './limits.ts';
+import { checkByteLimit, checkResizedPixels, readHeader, type ImageHeader } from './limits.ts';
 import { normalizeInto } from './normalize.ts';
 import type { PreprocessPreset } from './preset.ts';
 import { resizeDecoded, resizeEncoded, upscaleDecoded, type CropSource, type ShrinkOnLoad } from './resize.ts';
@@ -79,6 +80,7 @@ export async function preprocessImage(bytes: Uint8Array, options: PreprocessOpti
   const format = requireSupportedFormat(bytes);
   const header = await readHeader(bytes, format, options);
   const plan = planResize(header.width, header.height, preset);
+  checkResizedPixels(plan.width, plan.height, options.maxImagePixels);
   const source = await resizeAndCrop(bytes, header, plan, options);
   normalizeInto(source, plan.crop, preset, slot.buffer, slot.offset);
   return slot.buffer.subarray(slot.offset, slot.offset + length);

@@ -23,6 +23,15 @@ export interface ImageHeader {
   readonly hasAlpha: boolean;
 }
 
+/**
+ * The resized image (short side 256, long side in proportion) is bounded like the decoded one:
+ * upscaling an extreme aspect ratio made a 16383x1 JPEG into 4194048x256 pixels, 3.4 GB and over
+ * 15 s (found by load/fuzz.ts). Only images over ~610:1 reach the default 40 MP.
+ */
+export function checkResizedPixels(width: number, height: number, maxImagePixels: number): void {
+  if (width * height > maxImagePixels) throw new errors.IMAGE_TOO_MANY_PIXELS(`${width * height} (resized to ${width}x${height})`, maxImagePixels);
+}
+
 export function checkByteLimit(bytes: Uint8Array, maxImageBytes: number): void {
   if (bytes.length === 0) throw new errors.IMAGE_UNDECODABLE('the image is empty');
   if (bytes.length > maxImageBytes) throw new errors.IMAGE_TOO_LARGE(maxImageBytes);

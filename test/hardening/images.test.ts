@@ -56,6 +56,13 @@ describe('decompression bombs (MAX_IMAGE_PIXELS 40 MP)', { timeout: 10_000 }, ()
     expectError(await post(webpWithCanvas(webp, 20_000, 20_000), 'application/octet-stream'), 400, 'IMAGE_UNDECODABLE');
   });
 
+  it('refuses images of 16383x1 and 1x16383 (16 kP) whose upscale to 256 would be 4194048x256: 413, not 3.4 GB', async () => {
+    for (const [w, h] of [[16_383, 1], [1, 16_383]] as const) {
+      expectError(await post(pngBomb(w, h), 'image/png'), 413, 'IMAGE_TOO_MANY_PIXELS');
+      expectError(await post(jpegWithFrameSize(goodJpeg, w, h), 'image/jpeg'), 413, 'IMAGE_TOO_MANY_PIXELS');
+    }
+  });
+
   it('refuses a JPEG whose frame header claims 0x0 with 400 IMAGE_UNDECODABLE', async () => {
     expectError(await post(jpegWithFrameSize(goodJpeg, 0, 0), 'image/jpeg'), 400, 'IMAGE_UNDECODABLE');
   });
