@@ -3,7 +3,8 @@
 // (the server's defaults), same concurrency, one after the other so they never share the CPU.
 // Target: ratio >= 0.90. What the gap holds: HTTP parsing, JPEG decode + resize, JSON.
 import { createEngine } from '../../src/model/runtime/engine.ts';
-import { loadConfig, type Config } from '../../src/server/config.ts';
+import { loadConfig } from '../../src/server/config.ts';
+import { engineOptionsFor } from '../../src/server/plugins/engine.ts';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SATURATING_CONNECTIONS, serverOptions, timing, type BenchContext, type Measurement } from './bench-common.ts';
 import { driveEngine } from './engine-driver.ts';
@@ -12,26 +13,11 @@ import { fmt } from './report.ts';
 import { withServer } from './server.ts';
 import { tensorFor } from './tensor.ts';
 
-/** The engine the server would create from this config (src/server/plugins/engine.ts does the same mapping). */
-export function engineOptionsFrom(config: Config, modelPath: string) {
-  return {
-    modelPath,
-    executionProvider: config.executionProvider,
-    cudaDeviceId: config.cudaDeviceId,
-    intraOpThreads: config.intraOpThreads,
-    allowSpinning: config.ortAllowSpinning,
-    maxBatchSize: config.maxBatchSize,
-    maxBatchDelayMs: config.maxBatchDelayMs,
-    maxQueue: config.maxQueue,
-    defaultDeadlineMs: config.requestTimeoutMs,
-  };
-}
-
 async function engineImagesPerSecond(ctx: BenchContext, connections: number) {
   const tensor = await tensorFor(ctx.image.bytes);
   // The settings the service gets: its defaults and this shell's environment (the started
   // servers inherit it too), so both sides run the same engine configuration.
-  const engine = await createEngine(engineOptionsFrom(loadConfig(process.env, []), ctx.args.modelPath));
+  const engine = await createEngine({ ...engineOptionsFor(loadConfig(process.env, [])), modelPath: ctx.args.modelPath });
   try {
     const readyBy = Date.now() + 300_000;
     while (!engine.ready && Date.now() < readyBy) await sleep(100);
