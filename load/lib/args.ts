@@ -11,6 +11,7 @@ export const LIMITS = {
   durationS: { min: 1, max: 600 },
   amount: { min: 1, max: 200_000 },
   warmupS: { min: 0, max: 60 },
+  rounds: { min: 1, max: 10 },
   timeoutS: { min: 1, max: 120 },
   imagesPerRequest: { min: 1, max: 64 },
   /** Server starts times connection counts: one autocannon run each. */
@@ -55,6 +56,8 @@ export interface BenchArgs {
   readonly warmupS: number;
   /** Connections that saturate the service; absent: found by a short ramp (measurement 4). */
   readonly saturate: number | undefined;
+  /** Alternating HTTP / raw-engine window pairs of measurement 1 (the median ratio is reported). */
+  readonly rounds: number;
   /** Connection counts of the batching comparison (measurement 2). */
   readonly connections: readonly number[];
   readonly image: string | undefined;
@@ -236,6 +239,7 @@ const BENCH_OPTIONS = {
   duration: { type: 'string', short: 'd', default: '10' },
   warmup: { type: 'string', default: '2' },
   saturate: { type: 'string' },
+  rounds: { type: 'string', default: '3' },
   connections: { type: 'string', short: 'c', default: '1,8,32' },
   image: { type: 'string' },
   model: { type: 'string', default: DEFAULT_MODEL_PATH },
@@ -252,6 +256,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     warmupS: parseIntInRange('--warmup', v.warmup, LIMITS.warmupS),
     // 8x this many connections is the overload of measurement 4, so it must stay within the limit.
     saturate: v.saturate === undefined ? undefined : parseIntInRange('--saturate', v.saturate, { min: 1, max: LIMITS.connections.max / 8 }),
+    rounds: parseIntInRange('--rounds', v.rounds, LIMITS.rounds),
     connections: parseIntList('--connections', v.connections, LIMITS.connections),
     image: v.image,
     modelPath: v.model,
@@ -282,6 +287,7 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
   -d, --duration S          seconds per measured window (default 10)
   --warmup S                unmeasured warm-up before each window (default 2)
   --saturate N              connections that saturate the service (default: 32 for 1 and 3; a ramp finds it for 4)
+  --rounds N                alternating HTTP / raw-engine window pairs of measurement 1 (default 3; median ratio)
   -c, --connections N,N     connection counts of measurement 2 (default 1,8,32)
   --image FILE              image to send (default: the 500x375 JPEG fixture, or a generated one)
   --model PATH              model (default ${DEFAULT_MODEL_PATH}; built if missing)

@@ -1,58 +1,123 @@
 // Benchmark 1: end-to-end images/s over HTTP (multipart 500x375 JPEG: parse, decode, resize,
 // batch, infer, JSON) against the raw engine on pre-made tensors, same model and same settings
-// (the server's defaults), same concurrency, one after the other so they never share the CPU.
-// Target: ratio >= 0.90. What the gap holds: HTTP parsing, JPEG decode + resize, JSON.
-import { createEngine } from '../../src/model/runtime/engine.ts';
+// (the server's defaults), same concurrency. Both are loaded at once but driven one at a time, in
+// alternating windows (HTTP then engine, engine then HTTP, ...), so they never share the CPU and
+// slow drift in a shared machine's speed hits both sides alike; the reported ratio is the median
+// of the per-round ratios. Target: ratio >= 0.90. What the gap holds: HTTP parsing, JPEG decode
+// + resize, JSON, the load generator itself (it shares the cores), and what that CPU work costs
+// the model's threads.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createEngine, type Engine } from '../../src/model/runtime/engine.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { engineOptionsFor } from '../../src/server/plugins/engine.ts';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { DEFAULT_SATURATING_CONNECTIONS, serverOptions, timing, type BenchContext, type Measurement } from './bench-common.ts';
-import { driveEngine } from './engine-driver.ts';
+import { driveEngine, type DriveResult } from './engine-driver.ts';
 import { measureRun, runLine } from './measure.ts';
-import { fmt } from './report.ts';
+import { fmt, type RunResult } from './report.ts';
 import { withServer } from './server.ts';
 import { tensorFor } from './tensor.ts';
 
-async function engineImagesPerSecond(ctx: BenchContext, connections: number) {
-  const tensor = await tensorFor(ctx.image.bytes);
+export interface Round {
+  readonly http: number;
+  readonly engine: number;
+}
+
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Per-round HTTP/engine images/s ratios and their median (the robust summary of a noisy series). */
+export function pairedRatios(rounds: readonly Round[]): { ratios: number[]; median: number } {
+  const ratios = rounds.map((r) => (r.engine > 0 ? r.http / r.engine : Number.NaN));
+  return { ratios, median: median(ratios) };
+}
+
+/** Round i runs HTTP first when i is even, the engine first when it is odd. */
+export function httpFirst(round: number): boolean {
+  return round % 2 === 0;
+}
+
+async function startRawEngine(ctx: BenchContext): Promise<Engine> {
   // The settings the service gets: its defaults and this shell's environment (the started
   // servers inherit it too), so both sides run the same engine configuration.
   const engine = await createEngine({ ...engineOptionsFor(loadConfig(process.env, [])), modelPath: ctx.args.modelPath });
-  try {
-    const readyBy = Date.now() + 300_000;
-    while (!engine.ready && Date.now() < readyBy) await sleep(100);
-    if (ctx.args.warmupS > 0) await driveEngine(engine, tensor, connections, ctx.args.warmupS);
-    return await driveEngine(engine, tensor, connections, ctx.args.durationS);
-  } finally {
-    await engine.close();
-  }
+  const readyBy = Date.now() + 300_000;
+  while (!engine.ready && Date.now() < readyBy) await sleep(100);
+  return engine;
 }
 
 export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
   const connections = ctx.args.saturate ?? DEFAULT_SATURATING_CONNECTIONS;
-  const { value: http } = await withServer(serverOptions(ctx, 'http-vs-engine'), (server) =>
-    measureRun({ baseUrl: server.baseUrl, request: ctx.multipart, connections, ...timing(ctx), setting: 'HTTP multipart', body: 'multipart' }),
-  );
-  console.log(runLine(http.result));
-  const engine = await engineImagesPerSecond(ctx, connections);
-  console.log(`raw engine c=${connections}: ${fmt(engine.imagesPerSecond)} images/s, latency p50 ${fmt(engine.latencyMs.p50, 0)} ms p99 ${fmt(engine.latencyMs.p99, 0)} ms`);
-  const engineErrors = Object.entries(engine.errors).map(([k, n]) => `${k}: ${n}`).join(', ');
+  const tensor = await tensorFor(ctx.image.bytes);
+  const engine = await startRawEngine(ctx);
+  const httpRuns: RunResult[] = [];
+  const engineRuns: DriveResult[] = [];
+  try {
+    await withServer(serverOptions(ctx, 'http-vs-engine'), async (server) => {
+      if (ctx.args.warmupS > 0) await driveEngine(engine, tensor, connections, ctx.args.warmupS);
+      for (let round = 0; round < ctx.args.rounds; round++) {
+        const http = async () => {
+          // Only the first HTTP window needs a warm-up; later ones follow a saturated engine window.
+          const t = round === 0 ? timing(ctx) : { ...timing(ctx), warmupS: 0 };
+          const { result } = await measureRun({ baseUrl: server.baseUrl, request: ctx.multipart, connections, ...t, setting: 'HTTP multipart', body: 'multipart' });
+          console.log(`round ${round + 1}: ${runLine(result)}`);
+          httpRuns.push(result);
+        };
+        const raw = async () => {
+          const result = await driveEngine(engine, tensor, connections, ctx.args.durationS);
+          console.log(`round ${round + 1}: raw engine c=${connections}: ${fmt(result.imagesPerSecond)} images/s, latency p50 ${fmt(result.latencyMs.p50, 0)} ms p99 ${fmt(result.latencyMs.p99, 0)} ms`);
+          engineRuns.push(result);
+        };
+        if (httpFirst(round)) {
+          await http();
+          await raw();
+        } else {
+          await raw();
+          await http();
+        }
+      }
+    });
+  } finally {
+    await engine.close();
+  }
+  return httpVsEngineMeasurement(ctx, connections, httpRuns, engineRuns);
+}
+
+/** The lines of benchmark 1 from its windows (pure, so the verdict is testable). */
+export function httpVsEngineMeasurement(
+  ctx: Pick<BenchContext, 'image'>,
+  connections: number,
+  httpRuns: readonly RunResult[],
+  engineRuns: readonly DriveResult[],
+): Measurement {
+  const rounds = httpRuns.map((h, i) => ({ http: h.cannon.imagesPerSecond, engine: engineRuns[i]?.imagesPerSecond ?? 0 }));
+  const { ratios, median: medianRatio } = pairedRatios(rounds);
+  const httpMedian = median(rounds.map((r) => r.http));
+  const engineP99 = median(engineRuns.map((r) => r.latencyMs.p99));
+  const engineErrors = engineRuns.flatMap((r) => Object.entries(r.errors)).map(([k, n]) => `${k}: ${n}`).join(', ');
+  const http = httpRuns.map((r) => r.cannon);
   return {
     id: 1,
-    title: `HTTP (multipart ${ctx.image.width}x${ctx.image.height} JPEG) vs the raw engine on pre-made tensors, ${connections} in flight`,
+    title: `HTTP (multipart ${ctx.image.width}x${ctx.image.height} JPEG) vs the raw engine on pre-made tensors, ${connections} in flight, ${rounds.length} alternating rounds`,
     lines: [
       {
-        name: 'images/s',
-        value: http.result.cannon.imagesPerSecond,
+        // value / baseline is the median of the per-round ratios, not the ratio of the medians.
+        name: 'images/s (median round)',
+        value: httpMedian,
         unit: 'images/s',
-        baseline: { name: 'raw engine', value: engine.imagesPerSecond },
+        baseline: { name: 'raw engine', value: httpMedian / medianRatio },
         target: { comparison: '>=', bound: 0.9 },
       },
-      { name: 'latency p99', value: http.result.cannon.latencyMs.p99, unit: 'ms', baseline: { name: 'raw engine', value: engine.latencyMs.p99 } },
+      { name: 'latency p99 (median round)', value: median(http.map((c) => c.latencyMs.p99)), unit: 'ms', baseline: { name: 'raw engine', value: engineP99 } },
     ],
-    runs: [http.result],
+    runs: httpRuns,
     notes: [
-      `HTTP: ${http.result.cannon.ok} 2xx, ${http.result.cannon.non2xx} non-2xx, ${http.result.cannon.errors} errors. Engine: ${engine.images} images${engineErrors ? `, errors ${engineErrors}` : ''}.`,
+      `Per-round ratios: ${ratios.map((r) => fmt(r, 3)).join(', ')} (HTTP ${rounds.map((r) => fmt(r.http)).join(', ')} images/s; engine ${rounds.map((r) => fmt(r.engine)).join(', ')} images/s).`,
+      `HTTP: ${http.reduce((a, c) => a + c.ok, 0)} 2xx, ${http.reduce((a, c) => a + c.non2xx, 0)} non-2xx, ${http.reduce((a, c) => a + c.errors, 0)} errors. ` +
+        `Engine: ${engineRuns.reduce((a, r) => a + r.images, 0)} images${engineErrors ? `, errors ${engineErrors}` : ''}.`,
     ],
   };
 }

@@ -139,7 +139,13 @@ describe('isLoopbackUrl and parseBaseUrl', () => {
 
 describe('parseBenchArgs', () => {
   it('runs all four measurements for 10 s windows at 1, 8 and 32 connections by default', () => {
-    expect(parseBenchArgs([])).toMatchObject({ only: [1, 2, 3, 4], durationS: 10, warmupS: 2, saturate: undefined, connections: [1, 8, 32] });
+    expect(parseBenchArgs([])).toMatchObject({ only: [1, 2, 3, 4], durationS: 10, warmupS: 2, saturate: undefined, connections: [1, 8, 32], rounds: 3 });
+  });
+
+  it('takes the rounds of measurement 1 and refuses counts outside 1..10', () => {
+    expect(parseBenchArgs(['--rounds', '5']).rounds).toBe(5);
+    expect(usageMessage(() => parseBenchArgs(['--rounds', '0']))).toBe('Expected `--rounds` to be an integer from 1 to 10, got `0`');
+    expect(usageMessage(() => parseBenchArgs(['--rounds', '2.5']))).toMatch(/--rounds/);
   });
 
   it('selects a subset in order and takes durations and the saturating count as flags', () => {

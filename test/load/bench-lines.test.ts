@@ -3,6 +3,7 @@ import { formatLine, measurementMarkdown, passes, ratioOf, type Line } from '../
 import { batchingLines } from '../../load/lib/bench-batching.ts';
 import { overloadLines, saturation } from '../../load/lib/bench-overload.ts';
 import type { CannonRun } from '../../load/lib/cannon.ts';
+import { httpFirst, httpVsEngineMeasurement, median, pairedRatios } from '../../load/lib/bench-http-vs-engine.ts';
 import { fakeRun } from './fake-runs.ts';
 
 describe('lines, ratios and verdicts', () => {
@@ -94,5 +95,37 @@ describe('overloadLines', () => {
   it('has no 503 latency line when nothing was rejected', () => {
     const lines = overloadLines({ peak: fakeRun('peak', 8, 300, 900), overload: run({ 200: 300 }), rssKiB: rss, liveStatus: 200 });
     expect(lines.some((l) => l.name === '503 latency p99')).toBe(false);
+  });
+});
+
+describe('HTTP vs raw engine in alternating rounds', () => {
+  it('takes the median of the per-round ratios, which one slow round cannot move', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([])).toBeNaN();
+    const { ratios, median: m } = pairedRatios([
+      { http: 27, engine: 30 },
+      { http: 10, engine: 40 },
+      { http: 36, engine: 40 },
+    ]);
+    expect(ratios).toEqual([0.9, 0.25, 0.9]);
+    expect(m).toBe(0.9);
+    expect(pairedRatios([{ http: 5, engine: 0 }]).median).toBeNaN();
+  });
+
+  it('alternates which side goes first', () => {
+    expect([0, 1, 2, 3].map(httpFirst)).toEqual([true, false, true, false]);
+  });
+
+  it('reports the median round with the median ratio as its verdict', () => {
+    const http = [fakeRun('HTTP', 32, 270, 900), fakeRun('HTTP', 32, 100, 2000), fakeRun('HTTP', 32, 360, 800)];
+    const engine = [30, 40, 40].map((imagesPerSecond) => ({ images: imagesPerSecond * 10, seconds: 10, imagesPerSecond, latencyMs: { mean: 1, p50: 1, p90: 1, p99: 700, max: 1 }, errors: {} }));
+    const m = httpVsEngineMeasurement({ image: { width: 500, height: 375 } as never }, 32, http, engine);
+    const [images, p99] = m.lines;
+    expect(images?.value).toBe(27);
+    expect(ratioOf(images as Line)).toBeCloseTo(0.9, 12);
+    expect(passes(images as Line)).toBe(true);
+    expect(p99?.value).toBe(900);
+    expect(m.notes?.[0]).toBe('Per-round ratios: 0.900, 0.250, 0.900 (HTTP 27.0, 10.0, 36.0 images/s; engine 30.0, 40.0, 40.0 images/s).');
   });
 });
