@@ -5,8 +5,9 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../errors.ts';
-import { preprocessImage } from '../preprocess/index.ts';
+import { preprocessImage, tensorLength } from '../preprocess/index.ts';
 import { startedEngine } from './plugins/engine.ts';
+import { TensorPool } from './tensor-pool.ts';
 
 export interface NamedImage {
   readonly name: string;
@@ -59,17 +60,36 @@ export async function inferTensor(ctx: WorkContext, tensor: Float32Array): Promi
   return output;
 }
 
+const pools = new WeakMap<FastifyInstance, TensorPool>();
+
+/** The app's pool of input tensors: enough idle ones for a full queue and a batch. */
+function tensorPool(app: FastifyInstance): TensorPool {
+  let pool = pools.get(app);
+  if (pool === undefined) {
+    pool = new TensorPool(tensorLength(app.manifest.preprocess), app.config.maxQueue + app.config.maxBatchSize);
+    pools.set(app, pool);
+  }
+  return pool;
+}
+
 async function classifyOne(ctx: WorkContext, image: NamedImage): Promise<ImageResult> {
   const { config, manifest, metrics } = ctx.app;
-  const started = performance.now();
-  const tensor = await preprocessImage(image.bytes, {
-    preset: manifest.preprocess,
-    maxImageBytes: config.maxImageBytes,
-    maxImagePixels: config.maxImagePixels,
-  });
-  metrics.preprocess.observe((performance.now() - started) / 1000);
-  ctx.controller.signal.throwIfAborted();
-  return { name: image.name, ...(await inferTensor(ctx, tensor)) };
+  const pool = tensorPool(ctx.app);
+  const buffer = pool.acquire();
+  try {
+    const started = performance.now();
+    const tensor = await preprocessImage(
+      image.bytes,
+      { preset: manifest.preprocess, maxImageBytes: config.maxImageBytes, maxImagePixels: config.maxImagePixels },
+      { buffer, offset: 0 },
+    );
+    metrics.preprocess.observe((performance.now() - started) / 1000);
+    ctx.controller.signal.throwIfAborted();
+    // The engine copies the tensor into its batch at dispatch, so it is free once this settles.
+    return { name: image.name, ...(await inferTensor(ctx, tensor)) };
+  } finally {
+    pool.release(buffer);
+  }
 }
 
 /**

@@ -31,5 +31,7 @@ export type FromWorker =
       readonly logits: Float32Array;
       readonly probabilities: Float32Array;
       readonly computeMs: number;
+      /** The batch's input, transferred back so the main thread can fill it again. */
+      readonly input: Float32Array;
     }
   | { readonly type: 'runFailed'; readonly id: number; readonly message: string };

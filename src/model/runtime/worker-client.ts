@@ -10,6 +10,8 @@ export interface WorkerResult {
   readonly probabilities: Float32Array;
   /** session.run() time inside the worker. */
   readonly computeMs: number;
+  /** The input, back from the worker: free to be filled with the next batch. */
+  readonly input: Float32Array;
 }
 
 export interface WorkerExit {
@@ -123,7 +125,7 @@ export class WorkerClient {
     if (pending?.id !== message.id) return;
     this.#pending = undefined;
     if (message.type === 'result') {
-      pending.resolve({ logits: message.logits, probabilities: message.probabilities, computeMs: message.computeMs });
+      pending.resolve({ logits: message.logits, probabilities: message.probabilities, computeMs: message.computeMs, input: message.input });
     } else {
       pending.reject(new errors.WORKER_FAILED({ cause: new Error(message.message) }));
     }

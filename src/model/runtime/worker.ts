@@ -53,7 +53,8 @@ async function handleRun(session: ort.InferenceSession, message: Extract<ToWorke
     }
     if (exitCode !== undefined) process.exit(exitCode);
     const computeMs = performance.now() - started;
-    post({ type: 'result', id: message.id, logits, probabilities, computeMs }, transferList(logits, probabilities));
+    const { input } = message;
+    post({ type: 'result', id: message.id, logits, probabilities, computeMs, input }, transferList(logits, probabilities, input));
   } catch (error) {
     post({ type: 'runFailed', id: message.id, message: errorMessage(error) });
   }

@@ -107,6 +107,9 @@ describe('Inference through the worker', () => {
       expect(result.probabilities.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
     });
     expect(batched[0]?.logits).not.toEqual(batched[1]?.logits);
+    // The batch buffer is reused: single images after a full batch see none of its leftovers.
+    const after = await singles(e, [...images].reverse());
+    after.reverse().forEach((result, i) => expectClose(result.logits, (alone[i] as InferResult).logits));
   });
 
   it('rejects an input of the wrong size with INVALID_TENSOR without computing it', async () => {
