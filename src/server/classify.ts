@@ -7,6 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../errors.ts';
 import { preprocessImage, tensorLength } from '../preprocess/index.ts';
 import { startedEngine } from './plugins/engine.ts';
+import { admissionLimit } from './admission.ts';
 import { TensorPool } from './tensor-pool.ts';
 
 export interface NamedImage {
@@ -66,7 +67,7 @@ const pools = new WeakMap<FastifyInstance, TensorPool>();
 function tensorPool(app: FastifyInstance): TensorPool {
   let pool = pools.get(app);
   if (pool === undefined) {
-    pool = new TensorPool(tensorLength(app.manifest.preprocess), app.config.maxQueue + app.config.maxBatchSize);
+    pool = new TensorPool(tensorLength(app.manifest.preprocess), admissionLimit(app.config));
     pools.set(app, pool);
   }
   return pool;
@@ -74,6 +75,11 @@ function tensorPool(app: FastifyInstance): TensorPool {
 
 async function classifyOne(ctx: WorkContext, image: NamedImage): Promise<ImageResult> {
   const { config, manifest, metrics } = ctx.app;
+  const { admission } = ctx.app;
+  if (!admission.tryAdmit()) {
+    metrics.rejections.inc({ reason: 'queue_full' });
+    throw errors.QUEUE_FULL();
+  }
   const pool = tensorPool(ctx.app);
   const buffer = pool.acquire();
   try {
@@ -89,6 +95,7 @@ async function classifyOne(ctx: WorkContext, image: NamedImage): Promise<ImageRe
     return { name: image.name, ...(await inferTensor(ctx, tensor)) };
   } finally {
     pool.release(buffer);
+    admission.release();
   }
 }
 

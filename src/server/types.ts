@@ -2,6 +2,7 @@
 // of the contract is src/model/runtime/engine.ts; the server only uses this much of it.
 import type { ModelManifest } from '../model/manifest.ts';
 import type { Engine } from '../model/runtime/engine.ts';
+import type { Admission } from './admission.ts';
 import type { Config } from './config.ts';
 import type { ServiceMetrics } from './plugins/metrics.ts';
 
@@ -18,6 +19,8 @@ declare module 'fastify' {
     /** Resolves when the engine has started (warm), rejects if it cannot start. */
     readonly engineStarted: Promise<Engine>;
     readonly lifecycle: Lifecycle;
+    /** Images the server holds (preprocessing, queued, computing); new work is refused when full. */
+    readonly admission: Admission;
     metrics: ServiceMetrics;
     /** The model's manifest once the engine has loaded it. */
     readonly manifest: ModelManifest;

@@ -87,6 +87,38 @@ describe('queue limits', () => {
     expectRetryAfter(response);
   });
 
+  it('refuses work before reading the body while the queue is full, and serves again once it drains', async () => {
+    // Two single-image requests fill the queue (MAX_QUEUE 2); their batch waits 1 s for company.
+    const queued = [predictPng(app), predictPng(app)];
+    while ((app.engine?.queueDepth ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    // Not an image at all: had the body been read, this would be 415, not 503.
+    const refused = await app.inject({ method: 'POST', url: '/predict', payload: Buffer.from('not an image'), headers: { 'content-type': 'image/png' } });
+    expectError(refused, 503, 'QUEUE_FULL');
+    expectRetryAfter(refused);
+    expect((await Promise.all(queued)).map((r) => r.statusCode)).toEqual([200, 200]);
+    expect((await predictPng(app)).statusCode).toBe(200);
+  });
+
+  it('refuses images beyond the admission limit before decoding them, and releases every place it took', async () => {
+    const { admission } = app;
+    expect(admission.limit).toBe(2 + 8);
+    expect(admission.inFlight).toBe(0);
+    let taken = 0;
+    while (admission.tryAdmit()) taken++;
+    try {
+      expect(taken).toBe(admission.limit);
+      const refused = await app.inject({ method: 'POST', url: '/predict', payload: Buffer.from('not an image'), headers: { 'content-type': 'image/png' } });
+      expectError(refused, 503, 'QUEUE_FULL');
+      expectRetryAfter(refused);
+    } finally {
+      for (let i = 0; i < taken; i++) admission.release();
+    }
+    expect((await predictPng(app)).statusCode).toBe(200);
+    const bad = await app.inject({ method: 'POST', url: '/predict', payload: Buffer.from('not an image'), headers: { 'content-type': 'image/png' } });
+    expect(bad.statusCode).toBe(415);
+    expect(admission.inFlight).toBe(0);
+  });
+
   it('answers V2 requests past the queue with 503 and the V2 error shape', async () => {
     const { payload, headers } = inferRequest({}, [{ json: { name: 'input', datatype: 'FP32', shape: [3, 3, 224, 224] }, bytes: float32Le(tensor(3, 2)) }]);
     const response = await app.inject({ method: 'POST', url: '/v2/models/resnet50/infer', payload, headers });

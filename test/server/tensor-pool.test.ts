@@ -23,7 +23,7 @@ describe('TensorPool', () => {
     expect(pool.idle).toBe(2);
     pool.release(new Float32Array(5));
     const detached = pool.acquire();
-    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    structuredClone(detached.buffer, { transfer: [detached.buffer as ArrayBuffer] });
     pool.release(detached);
     expect(pool.idle).toBe(1);
   });

@@ -12,6 +12,7 @@ import { manifestPathFor, type ModelManifest } from '../../model/manifest.ts';
 import { loadManifest } from '../../model/runtime/load-manifest.ts';
 import type { Lifecycle } from '../types.ts';
 import { observeEngine } from './metrics.ts';
+import { Admission, admissionLimit } from '../admission.ts';
 
 export function isReady(app: FastifyInstance): boolean {
   return !app.lifecycle.shuttingDown && app.engine !== null && app.engine.ready;
@@ -32,6 +33,10 @@ export async function acceptingWork(this: FastifyInstance): Promise<void> {
   if (!isReady(this)) {
     this.metrics.rejections.inc({ reason: 'not_ready' });
     throw errors.NOT_READY();
+  }
+  if (this.admission.full || (this.engine?.queueDepth ?? 0) >= this.config.maxQueue) {
+    this.metrics.rejections.inc({ reason: 'queue_full' });
+    throw errors.QUEUE_FULL();
   }
 }
 
@@ -81,6 +86,7 @@ export const enginePlugin = fp<{ engine?: Engine; lifecycle: Lifecycle }>(
   async (app, options) => {
     app.decorate('lifecycle', options.lifecycle);
     app.decorate('engine', null);
+    app.decorate('admission', new Admission(admissionLimit(app.config)));
     app.decorate('manifest', options.engine?.manifest ?? (await readManifest(app.config.modelPath)));
     const { weights, labels } = app.manifest;
     app.metrics.modelInfo.set({ name: app.config.modelName, weights: weights.trained ? 'trained' : 'seeded', classes: String(labels.length) }, 1);
