@@ -58,6 +58,8 @@ export function isV2Request(request: FastifyRequest): boolean {
   return request.url === '/v2' || request.url.startsWith('/v2/') || request.url.startsWith('/v2?');
 }
 
+const SHEDDING: ReadonlySet<string> = new Set(['QUEUE_FULL', 'NOT_READY', 'SHUTTING_DOWN', 'DEADLINE_EXCEEDED']);
+
 function render(request: FastifyRequest, reply: FastifyReply, err: ServiceError, retryAfterSeconds: () => number): FastifyReply {
   request.errorCode = err.code;
   // Only registry messages are sent; an INTERNAL error's cause stays in the log.
@@ -107,7 +109,9 @@ export const errorsPlugin = fp(
     app.setErrorHandler((err, request, reply) => {
       const serviceErr = toServiceError(err, { ...app.config, contentType: request.headers['content-type'] });
       if (serviceErr.code === 'INTERNAL') request.log.error({ err }, 'unexpected error');
-      else if (serviceErr.statusCode >= 500) request.log.warn({ code: serviceErr.code }, 'request failed');
+      // Load shedding (QUEUE_FULL, NOT_READY, SHUTTING_DOWN, DEADLINE_EXCEEDED) is expected and
+      // already on the request's own log line; a second line per refusal only adds to the overload.
+      else if (serviceErr.statusCode >= 500 && !SHEDDING.has(serviceErr.code)) request.log.warn({ code: serviceErr.code }, 'request failed');
       return render(request, reply, serviceErr, retryAfter);
     });
 
