@@ -53,7 +53,7 @@ describe('loadConfig', () => {
     const message = configError({ MAX_BATCH_SIZE: '0', EXECUTION_PROVIDER: 'gpu', MAX_BATCH_DELAY_MS: 'soon' }, ['--port', '70000']);
     expect(message).toContain('--port="70000" is invalid: expected an integer from 0 to 65535');
     expect(message).toContain('EXECUTION_PROVIDER="gpu" is invalid: expected one of cpu, cuda, auto');
-    expect(message).toContain('MAX_BATCH_SIZE="0" is invalid: expected an integer from 1 to 256');
+    expect(message).toContain('MAX_BATCH_SIZE="0" is invalid: expected an integer from 1 to 64');
     expect(message).toContain('MAX_BATCH_DELAY_MS="soon" is invalid: expected a number from 0 to 10000');
   });
 

@@ -105,7 +105,7 @@ describe('startup', () => {
   it('refuses an invalid value with exit code 2 and a message naming the variable, the value and what is allowed', async () => {
     const { code, stderr } = await start({ MAX_BATCH_SIZE: '0' }, ['--execution-provider', 'gpu']).exited;
     expect(code).toBe(2);
-    expect(stderr).toContain('MAX_BATCH_SIZE="0" is invalid: expected an integer from 1 to 256');
+    expect(stderr).toContain('MAX_BATCH_SIZE="0" is invalid: expected an integer from 1 to 64');
     expect(stderr).toContain('--execution-provider="gpu" is invalid: expected one of cpu, cuda, auto');
   });
 
