@@ -95,6 +95,11 @@ describe('queue limits', () => {
     const refused = await app.inject({ method: 'POST', url: '/predict', payload: Buffer.from('not an image'), headers: { 'content-type': 'image/png' } });
     expectError(refused, 503, 'QUEUE_FULL');
     expectRetryAfter(refused);
+    // A small unread body is dropped after the answer and the connection kept; a large one closes it.
+    expect(refused.headers.connection).not.toBe('close');
+    const large = await app.inject({ method: 'POST', url: '/predict', payload: Buffer.alloc(2 * 1024 * 1024), headers: { 'content-type': 'image/png' } });
+    expectError(large, 503, 'QUEUE_FULL');
+    expect(large.headers.connection).toBe('close');
     expect((await Promise.all(queued)).map((r) => r.statusCode)).toEqual([200, 200]);
     expect((await predictPng(app)).statusCode).toBe(200);
   });

@@ -60,6 +60,25 @@ export function isV2Request(request: FastifyRequest): boolean {
 
 const SHEDDING: ReadonlySet<string> = new Set(['QUEUE_FULL', 'NOT_READY', 'SHUTTING_DOWN', 'DEADLINE_EXCEEDED']);
 
+/** Refusals after which the client may send again on the same connection (draining ones close it). */
+const KEEP_ALIVE_REFUSALS: ReadonlySet<string> = new Set(['QUEUE_FULL', 'NOT_READY']);
+
+/** Bodies up to this size are read and dropped after an early refusal rather than closing the connection. */
+const DRAIN_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * Whether the connection can stay open although the body was not read: a load-shedding refusal
+ * answered before the body (onRequest), with a declared length small enough for Node to read and
+ * drop after the response. Closing instead makes every refused client reconnect, and under
+ * overload that churn cost more than the draining (load/README numbers). Any other unread body
+ * (a parser that failed halfway, a chunked or large upload) closes the connection.
+ */
+function drainable(request: FastifyRequest, err: ServiceError): boolean {
+  if (!KEEP_ALIVE_REFUSALS.has(err.code) || request.raw.readableDidRead) return false;
+  const length = Number(request.headers['content-length']);
+  return Number.isInteger(length) && length >= 0 && length <= DRAIN_LIMIT_BYTES;
+}
+
 function render(request: FastifyRequest, reply: FastifyReply, err: ServiceError, retryAfterSeconds: () => number): FastifyReply {
   request.errorCode = err.code;
   // Only registry messages are sent; an INTERNAL error's cause stays in the log.
@@ -67,8 +86,7 @@ function render(request: FastifyRequest, reply: FastifyReply, err: ServiceError,
   if (err.statusCode === 503) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds()))));
   // V2 error bodies have no code field; the header carries it there too (and everywhere, for logs and proxies).
   reply.header('x-error-code', err.code);
-  // A body left half-read cannot be followed by another request on this connection.
-  if (!request.raw.complete) reply.header('connection', 'close');
+  if (!request.raw.complete && !drainable(request, err)) reply.header('connection', 'close');
   reply.code(err.statusCode).type('application/json; charset=utf-8');
   return reply.send(isV2Request(request) ? { error: message } : { error: { code: err.code, message } });
 }
