@@ -42,6 +42,7 @@ export const CONFIG_VARIABLES = {
   maxBatchSize: variable('MAX_BATCH_SIZE', integer(1, 64), 8, 'Largest batch sent to the model (every size up to it is warmed up at start)', `${MEASURED}: on CPU batching adds 5-9% images/s; 8 keeps a batch near 0.25 s`),
   maxBatchDelayMs: variable('MAX_BATCH_DELAY_MS', decimal(0, 10_000), 0, 'How long a non-full batch may wait for company (0: dispatch when the worker is free)', `${MEASURED}: on CPU, batches fill while the worker computes; waiting only adds latency`),
   maxQueue: variable('MAX_QUEUE', integer(1, 1_000_000), 32, 'Images waiting for the model beyond which requests get 503 QUEUE_FULL', `${MEASURED}: about 1 s of work; a longer queue adds latency, not throughput`),
+  fullWaitMs: variable('FULL_WAIT_MS', integer(0, 10_000), 250, 'How long a request that finds the server full waits for room before 503 QUEUE_FULL', `${MEASURED}: paces clients that retry at once, so refusing them does not take the CPU the model needs`),
   requestTimeoutMs: variable('REQUEST_TIMEOUT_MS', integer(1, 3_600_000), 10_000, 'Default deadline for an image in the queue (504 DEADLINE_EXCEEDED after it)', 'ten times the time a full queue takes to drain'),
   maxRequestTimeoutMs: variable('MAX_REQUEST_TIMEOUT_MS', integer(1, 3_600_000), 60_000, 'Cap on the per-request deadline (header X-Request-Timeout-Ms or query timeout_ms)', 'one minute'),
   maxImageBytes: variable('MAX_IMAGE_BYTES', integer(1), 10 * MIB, 'Largest encoded image (413 IMAGE_TOO_LARGE)', '10 MiB: phone photos are 2-8 MB'),

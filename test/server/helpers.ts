@@ -10,7 +10,7 @@ import { preprocessImage } from '../../src/preprocess/index.ts';
 import { buildApp, type AppDeps } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
 
-export const TEST_ENV = { INTRA_OP_THREADS: '1', MAX_BATCH_SIZE: '4', MAX_BATCH_DELAY_MS: '1', LOG_LEVEL: 'silent' } as const;
+export const TEST_ENV = { INTRA_OP_THREADS: '1', MAX_BATCH_SIZE: '4', MAX_BATCH_DELAY_MS: '1', FULL_WAIT_MS: '0', LOG_LEVEL: 'silent' } as const;
 
 export function testConfig(env: Record<string, string> = {}) {
   return loadConfig({ MODEL_PATH: inject('tinyModelPath'), ...TEST_ENV, ...env });

@@ -151,3 +151,29 @@ describe('queue limits', () => {
     expect(body).toMatch(/^resnet_rejections_total\{reason="deadline_exceeded"\} [1-9]/m);
   });
 });
+
+describe('a full server pauses before refusing (FULL_WAIT_MS)', () => {
+  // The batch waits 1 s for company, so two queued images keep the queue full for about 1 s.
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    app = await startApp({ MAX_BATCH_SIZE: '8', MAX_BATCH_DELAY_MS: '1000', MAX_QUEUE: '2', FULL_WAIT_MS: '500' });
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('refuses after the pause while still full, and serves a request that finds room after it', async () => {
+    const queued = [predictPng(app), predictPng(app)];
+    while ((app.engine?.queueDepth ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    const t0 = performance.now();
+    const refused = await predictPng(app);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(490);
+    expectError(refused, 503, 'QUEUE_FULL');
+    expectRetryAfter(refused);
+    // Sent while full; its pause ends after the batch has gone (about 1 s after the first image).
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const served = await predictPng(app);
+    expect(served.statusCode).toBe(200);
+    expect((await Promise.all(queued)).map((r) => r.statusCode)).toEqual([200, 200]);
+  });
+});

@@ -5,6 +5,7 @@
 // owner to close; one this app started is closed on app close, after in-flight requests.
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { errors } from '../../errors.ts';
 import { createEngine, type Engine, type EngineOptions } from '../../model/runtime/engine.ts';
 import type { Config } from '../config.ts';
@@ -34,10 +35,30 @@ export async function acceptingWork(this: FastifyInstance): Promise<void> {
     this.metrics.rejections.inc({ reason: 'not_ready' });
     throw errors.NOT_READY();
   }
-  if (this.admission.full || (this.engine?.queueDepth ?? 0) >= this.config.maxQueue) {
+  if (full(this) && !(await roomAfter(this, this.config.fullWaitMs))) {
+    if (this.lifecycle.shuttingDown) {
+      this.metrics.rejections.inc({ reason: 'shutting_down' });
+      throw errors.SHUTTING_DOWN();
+    }
     this.metrics.rejections.inc({ reason: 'queue_full' });
     throw errors.QUEUE_FULL();
   }
+}
+
+function full(app: FastifyInstance): boolean {
+  return app.admission.full || (app.engine?.queueDepth ?? 0) >= app.config.maxQueue;
+}
+
+/**
+ * Waits `ms`, then tells whether the server has room. Clients that retry a 503 at once (load
+ * generators, naive retry loops) otherwise turn the refusals themselves into the overload: each
+ * costs little, but without a pause they come as fast as the CPU can answer them, and at 8x the
+ * saturating connections they took half of the model's CPU. The pause costs one timer, not CPU,
+ * and a request that finds room after it is served.
+ */
+async function roomAfter(app: FastifyInstance, ms: number): Promise<boolean> {
+  if (ms > 0) await sleep(ms);
+  return !app.lifecycle.shuttingDown && !full(app);
 }
 
 /** The engine this config asks for (benchmarks use it to build the same engine the server runs). */
