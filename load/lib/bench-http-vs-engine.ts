@@ -10,16 +10,36 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createEngine, type Engine } from '../../src/model/runtime/engine.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { engineOptionsFor } from '../../src/server/plugins/engine.ts';
-import { DEFAULT_SATURATING_CONNECTIONS, serverOptions, timing, type BenchContext, type Measurement } from './bench-common.ts';
+import { DEFAULT_SATURATING_CONNECTIONS, serverOptions, timing, type BenchContext, type Line, type Measurement } from './bench-common.ts';
 import { driveEngine, type DriveResult } from './engine-driver.ts';
 import { measureRun, runLine } from './measure.ts';
 import { fmt, type RunResult } from './report.ts';
-import { withServer } from './server.ts';
+import { readCpuSeconds, withServer } from './server.ts';
 import { tensorFor } from './tensor.ts';
 
 export interface Round {
   readonly http: number;
   readonly engine: number;
+}
+
+/** CPU seconds and images of one window: where the gap between the two sides goes. */
+export interface CpuWindow {
+  /** The server process (HTTP windows only). */
+  readonly serverS?: number;
+  /** This process: the load generator in HTTP windows, the raw engine in engine windows. */
+  readonly selfS: number;
+  readonly images: number;
+}
+
+function selfCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+/** Median milliseconds of CPU per image, over the windows after the first (which holds the warm-up). */
+export function cpuPerImageMs(windows: readonly CpuWindow[], pick: (w: CpuWindow) => number | undefined): number {
+  const measured = windows.length > 1 ? windows.slice(1) : windows;
+  return median(measured.filter((w) => w.images > 0 && pick(w) !== undefined).map((w) => ((pick(w) as number) * 1000) / w.images));
 }
 
 export function median(values: readonly number[]): number {
@@ -55,6 +75,8 @@ export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
   const engine = await startRawEngine(ctx);
   const httpRuns: RunResult[] = [];
   const engineRuns: DriveResult[] = [];
+  const httpCpu: CpuWindow[] = [];
+  const engineCpu: CpuWindow[] = [];
   try {
     await withServer(serverOptions(ctx, 'http-vs-engine'), async (server) => {
       if (ctx.args.warmupS > 0) await driveEngine(engine, tensor, connections, ctx.args.warmupS);
@@ -62,12 +84,16 @@ export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
         const http = async () => {
           // Only the first HTTP window needs a warm-up; later ones follow a saturated engine window.
           const t = round === 0 ? timing(ctx) : { ...timing(ctx), warmupS: 0 };
+          const [server0, self0] = [readCpuSeconds(server.pid), selfCpuSeconds()];
           const { result } = await measureRun({ baseUrl: server.baseUrl, request: ctx.multipart, connections, ...t, setting: 'HTTP multipart', body: 'multipart' });
+          httpCpu.push({ serverS: readCpuSeconds(server.pid) - server0, selfS: selfCpuSeconds() - self0, images: result.cannon.imagesPerSecond * result.cannon.durationS });
           console.log(`round ${round + 1}: ${runLine(result)}`);
           httpRuns.push(result);
         };
         const raw = async () => {
+          const self0 = selfCpuSeconds();
           const result = await driveEngine(engine, tensor, connections, ctx.args.durationS);
+          engineCpu.push({ selfS: selfCpuSeconds() - self0, images: result.images });
           console.log(`round ${round + 1}: raw engine c=${connections}: ${fmt(result.imagesPerSecond)} images/s, latency p50 ${fmt(result.latencyMs.p50, 0)} ms p99 ${fmt(result.latencyMs.p99, 0)} ms`);
           engineRuns.push(result);
         };
@@ -83,7 +109,7 @@ export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
   } finally {
     await engine.close();
   }
-  return httpVsEngineMeasurement(ctx, connections, httpRuns, engineRuns);
+  return httpVsEngineMeasurement(ctx, connections, httpRuns, engineRuns, { http: httpCpu, engine: engineCpu });
 }
 
 /** The lines of benchmark 1 from its windows (pure, so the verdict is testable). */
@@ -92,6 +118,7 @@ export function httpVsEngineMeasurement(
   connections: number,
   httpRuns: readonly RunResult[],
   engineRuns: readonly DriveResult[],
+  cpu?: { readonly http: readonly CpuWindow[]; readonly engine: readonly CpuWindow[] },
 ): Measurement {
   const rounds = httpRuns.map((h, i) => ({ http: h.cannon.imagesPerSecond, engine: engineRuns[i]?.imagesPerSecond ?? 0 }));
   const { ratios, median: medianRatio } = pairedRatios(rounds);
@@ -112,6 +139,7 @@ export function httpVsEngineMeasurement(
         target: { comparison: '>=', bound: 0.9 },
       },
       { name: 'latency p99 (median round)', value: median(http.map((c) => c.latencyMs.p99)), unit: 'ms', baseline: { name: 'raw engine', value: engineP99 } },
+      ...(cpu === undefined ? [] : cpuLines(cpu)),
     ],
     runs: httpRuns,
     notes: [
@@ -120,4 +148,15 @@ export function httpVsEngineMeasurement(
         `Engine: ${engineRuns.reduce((a, r) => a + r.images, 0)} images${engineErrors ? `, errors ${engineErrors}` : ''}.`,
     ],
   };
+}
+
+/** CPU per image: the server and the load generator against the raw engine (informative lines). */
+export function cpuLines(cpu: { readonly http: readonly CpuWindow[]; readonly engine: readonly CpuWindow[] }): Line[] {
+  const engine = cpuPerImageMs(cpu.engine, (w) => w.selfS);
+  const server = cpuPerImageMs(cpu.http, (w) => w.serverS);
+  const client = cpuPerImageMs(cpu.http, (w) => w.selfS);
+  return [
+    { name: 'CPU per image: server process', value: server, unit: 'ms', baseline: { name: 'raw engine', value: engine } },
+    { name: 'CPU per image: server + load generator (same cores)', value: server + client, unit: 'ms', baseline: { name: 'raw engine', value: engine } },
+  ];
 }

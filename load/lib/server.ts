@@ -39,6 +39,20 @@ export function readRssKiB(pid: number): number {
   return Number(m[1]);
 }
 
+/** User + system CPU seconds a process has used, from /proc/<pid>/stat (Linux, 100 ticks/s). */
+export function readCpuSeconds(pid: number): number {
+  return parseCpuSeconds(readFileSync(`/proc/${pid}/stat`, 'latin1'));
+}
+
+/** utime + stime of a /proc/<pid>/stat line; the command name may hold spaces and parentheses. */
+export function parseCpuSeconds(stat: string): number {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields 14 and 15 of the line; 12 and 13 counted from the state field after the name.
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  if (!Number.isFinite(ticks)) throw new Error(`Unreadable /proc stat line: ${stat.slice(0, 80)}`);
+  return ticks / 100;
+}
+
 /** A port that was free a moment ago on 127.0.0.1. */
 export async function freePort(): Promise<number> {
   const server = createServer();

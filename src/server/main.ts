@@ -36,7 +36,7 @@ async function main(): Promise<void> {
 
   const lifecycle: Lifecycle = { shuttingDown: false };
   // Asynchronous stdout: while a write is in flight, lines gather and go out in one write, instead
-  // of one blocking write per line (under overload, logging took 17% of the event loop; load/README.md).
+  // of one blocking write per line (under overload, writing log lines took 17% of the event loop).
   const logStream = pino.destination({ dest: 1, sync: false });
   const app = await buildApp(config, { lifecycle, logStream });
   const closer = closeWithGrace(

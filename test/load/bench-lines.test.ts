@@ -3,7 +3,8 @@ import { formatLine, measurementMarkdown, passes, ratioOf, type Line } from '../
 import { batchingLines } from '../../load/lib/bench-batching.ts';
 import { overloadLines, saturation } from '../../load/lib/bench-overload.ts';
 import type { CannonRun } from '../../load/lib/cannon.ts';
-import { httpFirst, httpVsEngineMeasurement, median, pairedRatios } from '../../load/lib/bench-http-vs-engine.ts';
+import { cpuLines, cpuPerImageMs, httpFirst, httpVsEngineMeasurement, median, pairedRatios } from '../../load/lib/bench-http-vs-engine.ts';
+import { parseCpuSeconds } from '../../load/lib/server.ts';
 import { fakeRun } from './fake-runs.ts';
 
 describe('lines, ratios and verdicts', () => {
@@ -127,5 +128,30 @@ describe('HTTP vs raw engine in alternating rounds', () => {
     expect(passes(images as Line)).toBe(true);
     expect(p99?.value).toBe(900);
     expect(m.notes?.[0]).toBe('Per-round ratios: 0.900, 0.250, 0.900 (HTTP 27.0, 10.0, 36.0 images/s; engine 30.0, 40.0, 40.0 images/s).');
+  });
+});
+
+describe('CPU per image in benchmark 1', () => {
+  it('reads utime + stime from a /proc stat line whose command name has spaces and parentheses', () => {
+    const line = '4242 (node (x) y) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 566 0 0 20 0 12 0 100 0 0';
+    expect(parseCpuSeconds(line)).toBe(18);
+    expect(() => parseCpuSeconds('4242 (node) S')).toThrow(/Unreadable/);
+  });
+
+  it('takes the median per-image CPU of the windows after the first, which holds the warm-up', () => {
+    const http = [
+      { serverS: 100, selfS: 50, images: 10 },
+      { serverS: 6, selfS: 0.4, images: 100 },
+      { serverS: 5.6, selfS: 0.4, images: 100 },
+      { serverS: 5.4, selfS: 0.6, images: 100 },
+    ];
+    const engine = [{ selfS: 99, images: 1 }, { selfS: 5, images: 100 }, { selfS: 5, images: 100 }, { selfS: 4.8, images: 120 }];
+    expect(cpuPerImageMs(http, (w) => w.serverS)).toBeCloseTo(56, 9);
+    expect(cpuPerImageMs(engine, (w) => w.selfS)).toBeCloseTo(50, 9);
+    expect(cpuPerImageMs([{ selfS: 1, images: 10 }], (w) => w.selfS)).toBeCloseTo(100, 9);
+    const [server, both] = cpuLines({ http, engine });
+    expect(server?.value).toBeCloseTo(56, 9);
+    expect(both?.value).toBeCloseTo(60, 9);
+    expect(ratioOf(both as Line)).toBeCloseTo(1.2, 9);
   });
 });
