@@ -121,6 +121,7 @@ class InferenceEngine implements Engine {
       logitsName: this.#io.logits.name,
       probabilitiesName: this.#io.probabilities.name,
       imageShape: this.#io.imageShape,
+      classes: this.#io.classes,
       warmupBatchSizes: Array.from({ length: options.maxBatchSize }, (_, i) => i + 1),
     };
   }

@@ -12,6 +12,8 @@ export interface WorkerInit {
   readonly probabilitiesName: string;
   /** One image's shape, without the batch dimension: [3, 224, 224]. */
   readonly imageShape: readonly number[];
+  /** Labels in the manifest: the model must give this many logits per image. */
+  readonly classes: number;
   /** Every batch size that can occur, run once with zeros before the worker reports ready. */
   readonly warmupBatchSizes: readonly number[];
 }

@@ -37,7 +37,16 @@ async function compute(session: ort.InferenceSession, input: Float32Array, size:
 
 async function warmUp(session: ort.InferenceSession): Promise<void> {
   const imageLength = init.imageShape.reduce((a, b) => a * b, 1);
-  for (const size of init.warmupBatchSizes) await compute(session, new Float32Array(size * imageLength), size);
+  for (const size of init.warmupBatchSizes) {
+    const { logits, probabilities } = await compute(session, new Float32Array(size * imageLength), size);
+    // A model paired with the wrong manifest would otherwise label its outputs with the wrong names.
+    for (const [name, output] of [[init.logitsName, logits], [init.probabilitiesName, probabilities]] as const) {
+      const perImage = (output?.length ?? 0) / size;
+      if (perImage !== init.classes) {
+        throw new Error(`${init.modelPath} gives ${perImage} values per image in \`${name}\`, but its manifest lists ${init.classes} labels`);
+      }
+    }
+  }
 }
 
 function transferList(...arrays: Float32Array[]): ArrayBuffer[] {

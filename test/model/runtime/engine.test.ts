@@ -1,6 +1,6 @@
 // The engine against the real tiny ResNet (built once by test/global-setup.ts) through the real
 // worker thread and onnxruntime session.
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
@@ -84,6 +84,14 @@ describe('createEngine on the tiny model', () => {
       writeFileSync(broken, 'not an onnx file');
       copyFileSync(modelPath.replace(/\.onnx$/, '.json'), path.join(dir, 'broken.json'));
       await expect(engine({ modelPath: broken })).rejects.toThrow(/^The inference worker could not start: .*/);
+      // The right file format, the wrong manifest: one label too many for the model's outputs.
+      const mismatched = path.join(dir, 'mismatched.onnx');
+      copyFileSync(modelPath, mismatched);
+      const manifest = JSON.parse(readFileSync(modelPath.replace(/\.onnx$/, '.json'), 'utf8'));
+      manifest.labels = [...manifest.labels, 'extra'];
+      for (const output of manifest.outputs) output.shape = [-1, manifest.labels.length];
+      writeFileSync(path.join(dir, 'mismatched.json'), JSON.stringify(manifest));
+      await expect(engine({ modelPath: mismatched })).rejects.toThrow(/gives 10 values per image in `\w+`, but its manifest lists 11 labels/);
     } finally {
       rmSync(dir, { recursive: true });
     }
