@@ -19,6 +19,7 @@ import { buildModel, writeModel } from '../src/model/build.ts';
 import { manifestPathFor } from '../src/model/manifest.ts';
 import { createEngine, type Engine } from '../src/model/runtime/engine.ts';
 import { sessionOptionsFor } from '../src/model/runtime/session-options.ts';
+import { median } from './lib/stats.ts';
 
 const IMAGE = 3 * 224 * 224;
 const { values: args } = parseArgs({
@@ -145,12 +146,6 @@ async function preprocessing(): Promise<Load> {
     await Promise.all([loop(), loop()]);
     return count;
   };
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 interface Comparison {

@@ -10,18 +10,13 @@ import * as ort from 'onnxruntime-node';
 import { buildModel } from '../src/model/build.ts';
 import { decodeModel } from '../src/model/onnx/codec.ts';
 import { encodeSafetensors } from '../src/model/weights/safetensors.ts';
+import { median } from './lib/stats.ts';
 
 const DIR = 'test/.tmp/bench-model';
 const ROUNDS = 7;
 const RUNS = { 1: 8, 8: 2 } as const;
 const BATCHES = [1, 8] as const;
 const PYTHON = '/usr/bin/python3';
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 /** The same seeded weights, unfolded, as torchvision-named tensors (the names already match). */
 async function exportTorchvision(): Promise<{ path: string; torchLogits: number[][] }> {

@@ -25,6 +25,7 @@ import {
   type ShrinkOnLoad,
 } from '../src/preprocess/index.ts';
 import { difference, fixtureBytes, IMAGES_DIR, loadReferenceSet, referenceTensor, type Difference } from '../test/preprocess/parity.ts';
+import { median } from './lib/stats.ts';
 
 const { values: args } = parseArgs({
   options: { seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' } },
@@ -98,11 +99,6 @@ async function run(bytes: Buffer, options: PreprocessOptions, inFlight: number):
   const used = process.cpuUsage(cpu);
   return { images: (wallMs.length / elapsed) * 1000, wallMs, cpuMs: (used.user + used.system) / 1000 / wallMs.length };
 }
-
-const median = (values: number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
-};
 
 interface LatencyRow {
   subject: string;

@@ -15,6 +15,7 @@ import { driveEngine, type DriveResult } from './engine-driver.ts';
 import { measureRun, runLine } from './measure.ts';
 import { fmt, type RunResult } from './report.ts';
 import { readCpuSeconds, withServer } from './server.ts';
+import { median } from './stats.ts';
 import { tensorFor } from './tensor.ts';
 
 export interface Round {
@@ -40,13 +41,6 @@ function selfCpuSeconds(): number {
 export function cpuPerImageMs(windows: readonly CpuWindow[], pick: (w: CpuWindow) => number | undefined): number {
   const measured = windows.length > 1 ? windows.slice(1) : windows;
   return median(measured.filter((w) => w.images > 0 && pick(w) !== undefined).map((w) => ((pick(w) as number) * 1000) / w.images));
-}
-
-export function median(values: readonly number[]): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Per-round HTTP/engine images/s ratios and their median (the robust summary of a noisy series). */

@@ -5,10 +5,8 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../errors.ts';
-import { preprocessImage, tensorLength } from '../preprocess/index.ts';
-import { startedEngine } from './plugins/engine.ts';
-import { admissionLimit } from './admission.ts';
-import { TensorPool } from './tensor-pool.ts';
+import { preprocessImage } from '../preprocess/index.ts';
+import { refusal, startedEngine } from './plugins/engine.ts';
 
 export interface NamedImage {
   readonly name: string;
@@ -61,26 +59,10 @@ export async function inferTensor(ctx: WorkContext, tensor: Float32Array): Promi
   return output;
 }
 
-const pools = new WeakMap<FastifyInstance, TensorPool>();
-
-/** The app's pool of input tensors: enough idle ones for a full queue and a batch. */
-function tensorPool(app: FastifyInstance): TensorPool {
-  let pool = pools.get(app);
-  if (pool === undefined) {
-    pool = new TensorPool(tensorLength(app.manifest.preprocess), admissionLimit(app.config));
-    pools.set(app, pool);
-  }
-  return pool;
-}
-
 async function classifyOne(ctx: WorkContext, image: NamedImage): Promise<ImageResult> {
-  const { config, manifest, metrics } = ctx.app;
-  const { admission } = ctx.app;
-  if (!admission.tryAdmit()) {
-    metrics.rejections.inc({ reason: 'queue_full' });
-    throw errors.QUEUE_FULL();
-  }
-  const pool = tensorPool(ctx.app);
+  const { config, manifest, metrics, admission, tensorPool: pool } = ctx.app;
+  // A request admitted in onRequest may still carry more images than there are places left.
+  if (!admission.tryAdmit()) throw refusal(ctx.app, 'QUEUE_FULL');
   const buffer = pool.acquire();
   try {
     const started = performance.now();

@@ -3,7 +3,8 @@ import { formatLine, measurementMarkdown, passes, ratioOf, type Line } from '../
 import { batchingLines } from '../../load/lib/bench-batching.ts';
 import { overloadLines, saturation } from '../../load/lib/bench-overload.ts';
 import type { CannonRun } from '../../load/lib/cannon.ts';
-import { cpuLines, cpuPerImageMs, httpFirst, httpVsEngineMeasurement, median, pairedRatios } from '../../load/lib/bench-http-vs-engine.ts';
+import { cpuLines, cpuPerImageMs, httpFirst, httpVsEngineMeasurement, pairedRatios } from '../../load/lib/bench-http-vs-engine.ts';
+import { median } from '../../load/lib/stats.ts';
 import { parseCpuSeconds } from '../../load/lib/server.ts';
 import { fakeRun } from './fake-runs.ts';
 

@@ -124,6 +124,21 @@ describe('queue limits', () => {
     expect(admission.inFlight).toBe(0);
   });
 
+  it('refuses the images of an admitted request past the last place before decoding them', async () => {
+    const { admission } = app;
+    let taken = 0;
+    while (admission.inFlight < admission.limit - 1 && admission.tryAdmit()) taken++;
+    try {
+      // One place left: onRequest admits the request, its first image takes the place, and the
+      // second (not an image at all: decoded, it would be 415) is refused before it is looked at.
+      const response = await app.inject({ method: 'POST', url: '/predict', payload: { images: [png.toString('base64'), Buffer.from('not an image').toString('base64')] } });
+      expectError(response, 503, 'QUEUE_FULL');
+    } finally {
+      for (let i = 0; i < taken; i++) admission.release();
+    }
+    expect(admission.inFlight).toBe(0);
+  });
+
   it('answers V2 requests past the queue with 503 and the V2 error shape', async () => {
     const { payload, headers } = inferRequest({}, [{ json: { name: 'input', datatype: 'FP32', shape: [3, 3, 224, 224] }, bytes: float32Le(tensor(3, 2)) }]);
     const response = await app.inject({ method: 'POST', url: '/v2/models/resnet50/infer', payload, headers });

@@ -98,14 +98,14 @@ class InferenceEngine implements Engine {
   #restartTimer: NodeJS.Timeout | undefined;
   /** Room for the largest batch, back from the worker after each run and filled again. */
   #spare: Float32Array | undefined;
-  readonly #maxBatchSize: number;
+  readonly #batchCapacity: number;
 
   constructor(options: EngineOptions, manifest: ModelManifest, provider: ExecutionProvider, logger: EngineLogger) {
     this.manifest = manifest;
     this.provider = provider;
     this.#logger = logger;
     this.#io = modelIo(manifest);
-    this.#maxBatchSize = options.maxBatchSize;
+    this.#batchCapacity = options.maxBatchSize * this.#io.imageLength;
     this.#batcher = new Batcher({
       maxBatchSize: options.maxBatchSize,
       maxDelayMs: options.maxBatchDelayMs,
@@ -186,13 +186,12 @@ class InferenceEngine implements Engine {
     const { imageLength, classes } = this.#io;
     // One buffer goes back and forth (transferred both ways), so a batch allocates nothing here:
     // 600 KB per image of fresh ArrayBuffers per batch drove most of the server's GC work.
-    const capacity = this.#maxBatchSize * imageLength;
-    const spare = this.#spare !== undefined && this.#spare.length >= capacity ? this.#spare : new Float32Array(capacity);
+    // A batch lost with a dead worker leaves no spare; the next one allocates a new buffer.
+    const batch = (this.#spare ?? new Float32Array(this.#batchCapacity)).subarray(0, inputs.length * imageLength);
     this.#spare = undefined;
-    const batch = spare.subarray(0, inputs.length * imageLength);
     inputs.forEach((input, i) => batch.set(input, i * imageLength));
     const { logits, probabilities, input } = await worker.run(batch, inputs.length);
-    this.#spare = new Float32Array(input.buffer, 0, capacity);
+    this.#spare = new Float32Array(input.buffer);
     return inputs.map((_, i) => ({
       logits: logits.subarray(i * classes, (i + 1) * classes),
       probabilities: probabilities.subarray(i * classes, (i + 1) * classes),

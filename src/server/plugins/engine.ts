@@ -14,6 +14,8 @@ import { loadManifest } from '../../model/runtime/load-manifest.ts';
 import type { Lifecycle } from '../types.ts';
 import { observeEngine } from './metrics.ts';
 import { Admission, admissionLimit } from '../admission.ts';
+import { TensorPool } from '../tensor-pool.ts';
+import { tensorLength } from '../../preprocess/index.ts';
 
 export function isReady(app: FastifyInstance): boolean {
   return !app.lifecycle.shuttingDown && app.engine !== null && app.engine.ready;
@@ -25,40 +27,32 @@ export function startedEngine(app: FastifyInstance): Engine {
   return app.engine;
 }
 
-/** onRequest hook for routes that queue inference work: refuses it before the body is read. */
-export async function acceptingWork(this: FastifyInstance): Promise<void> {
-  if (this.lifecycle.shuttingDown) {
-    this.metrics.rejections.inc({ reason: 'shutting_down' });
-    throw errors.SHUTTING_DOWN();
-  }
-  if (!isReady(this)) {
-    this.metrics.rejections.inc({ reason: 'not_ready' });
-    throw errors.NOT_READY();
-  }
-  if (full(this) && !(await roomAfter(this, this.config.fullWaitMs))) {
-    if (this.lifecycle.shuttingDown) {
-      this.metrics.rejections.inc({ reason: 'shutting_down' });
-      throw errors.SHUTTING_DOWN();
-    }
-    this.metrics.rejections.inc({ reason: 'queue_full' });
-    throw errors.QUEUE_FULL();
-  }
+/** Counts a refusal of work by its code and returns the error to throw. */
+export function refusal(app: FastifyInstance, code: 'SHUTTING_DOWN' | 'NOT_READY' | 'QUEUE_FULL'): Error {
+  app.metrics.rejections.inc({ reason: code.toLowerCase() });
+  return errors[code]();
 }
 
+/** Whether the server holds as many images as it admits, or the engine's queue is full. */
 function full(app: FastifyInstance): boolean {
   return app.admission.full || (app.engine?.queueDepth ?? 0) >= app.config.maxQueue;
 }
 
 /**
- * Waits `ms`, then tells whether the server has room. Clients that retry a 503 at once (load
- * generators, naive retry loops) otherwise turn the refusals themselves into the overload: each
- * costs little, but without a pause they come as fast as the CPU can answer them, and at 8x the
- * saturating connections they took half of the model's CPU. The pause costs one timer, not CPU,
- * and a request that finds room after it is served.
+ * onRequest hook for routes that queue inference work: refuses it before the body is read.
+ * A request that finds the server full first waits FULL_WAIT_MS and is served if there is room
+ * then. Clients that retry a 503 at once (load generators, naive retry loops) otherwise turn the
+ * refusals themselves into the overload: each costs little, but without a pause they come as fast
+ * as the CPU can answer them, and at 8x the saturating connections they took half of the model's
+ * CPU. The pause costs one timer, not CPU.
  */
-async function roomAfter(app: FastifyInstance, ms: number): Promise<boolean> {
-  if (ms > 0) await sleep(ms);
-  return !app.lifecycle.shuttingDown && !full(app);
+export async function acceptingWork(this: FastifyInstance): Promise<void> {
+  if (this.lifecycle.shuttingDown) throw refusal(this, 'SHUTTING_DOWN');
+  if (!isReady(this)) throw refusal(this, 'NOT_READY');
+  if (!full(this)) return;
+  if (this.config.fullWaitMs > 0) await sleep(this.config.fullWaitMs);
+  if (this.lifecycle.shuttingDown) throw refusal(this, 'SHUTTING_DOWN');
+  if (full(this)) throw refusal(this, 'QUEUE_FULL');
 }
 
 /** The engine this config asks for (benchmarks use it to build the same engine the server runs). */
@@ -109,6 +103,8 @@ export const enginePlugin = fp<{ engine?: Engine; lifecycle: Lifecycle }>(
     app.decorate('engine', null);
     app.decorate('admission', new Admission(admissionLimit(app.config)));
     app.decorate('manifest', options.engine?.manifest ?? (await readManifest(app.config.modelPath)));
+    // Every admitted image holds one input tensor, so the pool keeps as many idle ones as it admits.
+    app.decorate('tensorPool', new TensorPool(tensorLength(app.manifest.preprocess), admissionLimit(app.config)));
     const { weights, labels } = app.manifest;
     app.metrics.modelInfo.set({ name: app.config.modelName, weights: weights.trained ? 'trained' : 'seeded', classes: String(labels.length) }, 1);
     app.metrics.setReadinessSource(() => isReady(app));
