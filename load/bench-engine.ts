@@ -38,7 +38,8 @@ const threads = boundedInt('threads', args.threads, 1, 64);
 
 function boundedInt(name: string, text: string, min: number, max: number): number {
   const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`--${name} must be an integer in [${min}, ${max}], got ${text}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new Error(`--${name} must be an integer in [${min}, ${max}], got ${text}`);
   return value;
 }
 
@@ -129,11 +130,18 @@ function throughEngine(engine: Engine): Load {
 async function preprocessing(): Promise<Load> {
   // A smooth gradient with some noise: closer to a photo's JPEG than pure noise.
   const pixels = Uint8Array.from({ length: 640 * 480 * 3 }, (_, i) => ((i % 1920) / 8 + Math.random() * 32) & 255);
-  const jpeg = await sharp(pixels, { raw: { width: 640, height: 480, channels: 3 } }).jpeg().toBuffer();
+  const jpeg = await sharp(pixels, { raw: { width: 640, height: 480, channels: 3 } })
+    .jpeg()
+    .toBuffer();
   const one = async () => {
-    const { data } = await sharp(jpeg).resize(341, 256, { kernel: 'linear', fit: 'fill' }).extract({ left: 58, top: 16, width: 224, height: 224 }).raw().toBuffer({ resolveWithObject: true });
+    const { data } = await sharp(jpeg)
+      .resize(341, 256, { kernel: 'linear', fit: 'fill' })
+      .extract({ left: 58, top: 16, width: 224, height: 224 })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const out = new Float32Array(IMAGE);
-    for (let i = 0; i < 224 * 224; i++) for (let c = 0; c < 3; c++) out[c * 224 * 224 + i] = ((data[i * 3 + c] as number) / 255 - 0.45) / 0.225;
+    for (let i = 0; i < 224 * 224; i++)
+      for (let c = 0; c < 3; c++) out[c * 224 * 224 + i] = ((data[i * 3 + c] as number) / 255 - 0.45) / 0.225;
   };
   return async (until) => {
     let count = 0;
@@ -165,16 +173,20 @@ async function compare(name: string, [aName, aRun]: [string, Run], [bName, bRun]
       const s = await (side === 'a' ? aRun : bRun)();
       slices[side].push(s);
       const label = side === 'a' ? aName : bName;
-      console.log(`  ${label.padEnd(28)} ${s.imagesPerSecond.toFixed(2).padStart(6)} img/s  cpu ${s.cpuMsPerImage.toFixed(0).padStart(4)} ms/img  main thread ${s.mainMsPerImage.toFixed(1).padStart(6)} ms/img  loop p99 ${s.loopP99Ms.toFixed(0).padStart(5)} ms${s.sidePerSecond > 0 ? `  preprocess ${s.sidePerSecond.toFixed(1)}/s` : ''}`);
+      console.log(
+        `  ${label.padEnd(28)} ${s.imagesPerSecond.toFixed(2).padStart(6)} img/s  cpu ${s.cpuMsPerImage.toFixed(0).padStart(4)} ms/img  main thread ${s.mainMsPerImage.toFixed(1).padStart(6)} ms/img  loop p99 ${s.loopP99Ms.toFixed(0).padStart(5)} ms${s.sidePerSecond > 0 ? `  preprocess ${s.sidePerSecond.toFixed(1)}/s` : ''}`,
+      );
     }
   }
   return { name, a: aName, b: bName, slices };
 }
 
 function summarize(c: Comparison): string[] {
-  const ratio = (key: keyof Slice) => median(c.slices.a.map((s, i) => s[key] / ((c.slices.b[i] as Slice)[key] || Number.NaN)));
+  const ratio = (key: keyof Slice) =>
+    median(c.slices.a.map((s, i) => s[key] / ((c.slices.b[i] as Slice)[key] || Number.NaN)));
   const med = (side: Slice[], key: keyof Slice) => median(side.map((s) => s[key]));
-  const both = (key: keyof Slice, digits: number) => `${med(c.slices.a, key).toFixed(digits)} vs ${med(c.slices.b, key).toFixed(digits)}`;
+  const both = (key: keyof Slice, digits: number) =>
+    `${med(c.slices.a, key).toFixed(digits)} vs ${med(c.slices.b, key).toFixed(digits)}`;
   const lines = [
     `${c.name}: ${c.a} / ${c.b} (median of ${pairs} paired ratios; medians in brackets)`,
     `  images/s ${ratio('imagesPerSecond').toFixed(3)} (${both('imagesPerSecond', 2)})`,
@@ -182,28 +194,61 @@ function summarize(c: Comparison): string[] {
     `  main-thread busy ms per image: ${both('mainMsPerImage', 1)}`,
     `  event-loop delay p99 ms: ${both('loopP99Ms', 1)}`,
   ];
-  if (med(c.slices.a, 'sidePerSecond') > 0) lines.push(`  preprocess/s ${ratio('sidePerSecond').toFixed(3)} (${both('sidePerSecond', 1)})`);
+  if (med(c.slices.a, 'sidePerSecond') > 0)
+    lines.push(`  preprocess/s ${ratio('sidePerSecond').toFixed(3)} (${both('sidePerSecond', 1)})`);
   return lines;
 }
 
 async function main(): Promise<void> {
   const modelPath = await resnet50();
-  console.log(`model ${modelPath}; batch ${batch}; intra-op threads ${threads}; ${pairs} pairs of ${sliceS} s slices per comparison`);
+  console.log(
+    `model ${modelPath}; batch ${batch}; intra-op threads ${threads}; ${pairs} pairs of ${sliceS} s slices per comparison`,
+  );
   const engineFor = (allowSpinning: boolean) =>
-    createEngine({ modelPath, executionProvider: 'cpu', intraOpThreads: threads, allowSpinning, maxBatchSize: batch, maxBatchDelayMs: 0, maxQueue: 4 * batch, defaultDeadlineMs: 120_000 });
+    createEngine({
+      modelPath,
+      executionProvider: 'cpu',
+      intraOpThreads: threads,
+      allowSpinning,
+      maxBatchSize: batch,
+      maxBatchDelayMs: 0,
+      maxQueue: 4 * batch,
+      defaultDeadlineMs: 120_000,
+    });
   const engineOff = await engineFor(false);
   const engineOn = await engineFor(true);
-  const session = await ort.InferenceSession.create(modelPath, sessionOptionsFor({ provider: { name: 'cpu' }, intraOpThreads: threads, allowSpinning: false }));
+  const session = await ort.InferenceSession.create(
+    modelPath,
+    sessionOptionsFor({ provider: { name: 'cpu' }, intraOpThreads: threads, allowSpinning: false }),
+  );
   await direct(session)(0);
   const side = await preprocessing();
 
   const comparisons: Comparison[] = [];
   console.log('\n1. engine vs direct session.run on the main thread (allow_spinning off for both)');
-  comparisons.push(await compare('engine vs direct', ['engine', () => slice(throughEngine(engineOff))], ['direct session.run', () => slice(direct(session))]));
+  comparisons.push(
+    await compare(
+      'engine vs direct',
+      ['engine', () => slice(throughEngine(engineOff))],
+      ['direct session.run', () => slice(direct(session))],
+    ),
+  );
   console.log('\n2. allow_spinning on vs off, engine alone');
-  comparisons.push(await compare('spinning, alone', ['engine, spinning on', () => slice(throughEngine(engineOn))], ['engine, spinning off', () => slice(throughEngine(engineOff))]));
+  comparisons.push(
+    await compare(
+      'spinning, alone',
+      ['engine, spinning on', () => slice(throughEngine(engineOn))],
+      ['engine, spinning off', () => slice(throughEngine(engineOff))],
+    ),
+  );
   console.log('\n3. allow_spinning on vs off, engine + sharp preprocessing on the main thread');
-  comparisons.push(await compare('spinning, with preprocessing', ['engine+pre, spinning on', () => slice(throughEngine(engineOn), side)], ['engine+pre, spinning off', () => slice(throughEngine(engineOff), side)]));
+  comparisons.push(
+    await compare(
+      'spinning, with preprocessing',
+      ['engine+pre, spinning on', () => slice(throughEngine(engineOn), side)],
+      ['engine+pre, spinning off', () => slice(throughEngine(engineOff), side)],
+    ),
+  );
 
   const summary = comparisons.flatMap(summarize);
   console.log(`\n${summary.join('\n')}`);

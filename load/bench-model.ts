@@ -26,8 +26,13 @@ async function exportTorchvision(): Promise<{ path: string; torchLogits: number[
     .map((t) => ({ name: t.name, shape: t.dims, data: new Float32Array(t.rawData.slice().buffer) }));
   writeFileSync(`${DIR}/weights.safetensors`, encodeSafetensors(tensors));
   const path = `${DIR}/torchvision-resnet50.onnx`;
-  execFileSync(PYTHON, ['load/torchvision_export.py', `${DIR}/weights.safetensors`, path, `${DIR}/torch-logits.json`], { stdio: ['ignore', 'ignore', 'inherit'] });
-  return { path, torchLogits: (JSON.parse(readFileSync(`${DIR}/torch-logits.json`, 'utf8')) as { logits: number[][] }).logits };
+  execFileSync(PYTHON, ['load/torchvision_export.py', `${DIR}/weights.safetensors`, path, `${DIR}/torch-logits.json`], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return {
+    path,
+    torchLogits: (JSON.parse(readFileSync(`${DIR}/torch-logits.json`, 'utf8')) as { logits: number[][] }).logits,
+  };
 }
 
 function probe(): Float32Array {
@@ -37,7 +42,8 @@ function probe(): Float32Array {
 }
 
 async function logits(session: ort.InferenceSession, x: Float32Array, batch: number): Promise<Float32Array> {
-  return (await session.run({ input: new ort.Tensor('float32', x, [batch, 3, 224, 224]) })).logits!.data as Float32Array;
+  return (await session.run({ input: new ort.Tensor('float32', x, [batch, 3, 224, 224]) })).logits!
+    .data as Float32Array;
 }
 
 async function imagesPerSecond(session: ort.InferenceSession, batch: 1 | 8): Promise<number> {
@@ -55,8 +61,16 @@ async function main(): Promise<void> {
   writeFileSync(`${DIR}/ours-resnet50.onnx`, ours.onnx);
   const theirs = await exportTorchvision();
   const threads = availableParallelism();
-  const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential' };
-  const sessions = { ours: await ort.InferenceSession.create(ours.onnx, options), torchvision: await ort.InferenceSession.create(theirs.path, options) };
+  const options: ort.InferenceSession.SessionOptions = {
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+  };
+  const sessions = {
+    ours: await ort.InferenceSession.create(ours.onnx, options),
+    torchvision: await ort.InferenceSession.create(theirs.path, options),
+  };
 
   const p = probe();
   const [a, b] = [await logits(sessions.ours, p, 2), await logits(sessions.torchvision, p, 2)];
@@ -84,13 +98,18 @@ async function main(): Promise<void> {
     buildSeconds: Number(buildSeconds.toFixed(2)),
     bytes: { ours: ours.onnx.length, torchvision: statSync(theirs.path).size },
     agreement: { maxAbsLogit: maxLogit, oursVsTorch: diffOurs, exportVsTorch: diffExport },
-    perBatch: Object.fromEntries(Object.entries(results).map(([batch, r]) => [batch, {
-      oursImagesPerSecond: Number(median(r.ours).toFixed(2)),
-      torchvisionImagesPerSecond: Number(median(r.torchvision).toFixed(2)),
-      ratioMedian: Number(median(r.ratio).toFixed(3)),
-      ratioMin: Number(Math.min(...r.ratio).toFixed(3)),
-      ratioMax: Number(Math.max(...r.ratio).toFixed(3)),
-    }])),
+    perBatch: Object.fromEntries(
+      Object.entries(results).map(([batch, r]) => [
+        batch,
+        {
+          oursImagesPerSecond: Number(median(r.ours).toFixed(2)),
+          torchvisionImagesPerSecond: Number(median(r.torchvision).toFixed(2)),
+          ratioMedian: Number(median(r.ratio).toFixed(3)),
+          ratioMin: Number(Math.min(...r.ratio).toFixed(3)),
+          ratioMax: Number(Math.max(...r.ratio).toFixed(3)),
+        },
+      ]),
+    ),
   };
   mkdirSync('load/reports', { recursive: true });
   writeFileSync('load/reports/bench-model.json', JSON.stringify(report, null, 2) + '\n');

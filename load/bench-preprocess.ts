@@ -24,7 +24,14 @@ import {
   type PreprocessOptions,
   type ShrinkOnLoad,
 } from '../src/preprocess/index.ts';
-import { difference, fixtureBytes, IMAGES_DIR, loadReferenceSet, referenceTensor, type Difference } from '../test/preprocess/parity.ts';
+import {
+  difference,
+  fixtureBytes,
+  IMAGES_DIR,
+  loadReferenceSet,
+  referenceTensor,
+  type Difference,
+} from '../test/preprocess/parity.ts';
 import { median } from './lib/stats.ts';
 
 const { values: args } = parseArgs({
@@ -37,7 +44,8 @@ const OPTIONS: PreprocessOptions = { preset: IMAGENET_PRESET, maxImageBytes: 50_
 
 function boundedNumber(name: string, text: string, min: number, max: number): number {
   const value = Number(text);
-  if (!Number.isFinite(value) || value < min || value > max) throw new Error(`--${name} must be in [${min}, ${max}], got ${text}`);
+  if (!Number.isFinite(value) || value < min || value > max)
+    throw new Error(`--${name} must be in [${min}, ${max}], got ${text}`);
   return value;
 }
 
@@ -53,11 +61,18 @@ async function bigJpeg(): Promise<Subject> {
   const ref = `${BIG_DIR}/large-4000x3000.ref.png`;
   if (!existsSync(image) || !existsSync(ref)) {
     try {
-      execFileSync('/usr/bin/python3', ['scripts/fixtures/preprocess_reference.py', '--large', BIG_DIR], { stdio: 'ignore' });
+      execFileSync('/usr/bin/python3', ['scripts/fixtures/preprocess_reference.py', '--large', BIG_DIR], {
+        stdio: 'ignore',
+      });
     } catch {
-      console.log('no /usr/bin/python3 with torchvision: 4000x3000 JPEG upscaled from the fixture, parity not measured');
+      console.log(
+        'no /usr/bin/python3 with torchvision: 4000x3000 JPEG upscaled from the fixture, parity not measured',
+      );
       await mkdir(BIG_DIR, { recursive: true });
-      const bytes = await sharp(fixtureBytes('landscape-500x375.jpg')).resize(4000, 3000).jpeg({ quality: 90 }).toBuffer();
+      const bytes = await sharp(fixtureBytes('landscape-500x375.jpg'))
+        .resize(4000, 3000)
+        .jpeg({ quality: 90 })
+        .toBuffer();
       return { name: '4000x3000.jpg', bytes };
     }
   }
@@ -177,7 +192,9 @@ function printThroughput(rows: ThroughputRow[]): void {
   console.log('\n| images in flight | libvips threads per image | images/s | vs 1x1 | CPU ms/image |');
   console.log('|---|---|---|---|---|');
   for (const row of rows) {
-    console.log(`| ${row.inFlight} | ${row.concurrency} | ${f(row.imagesPerSecond, 0)} | ${f(row.imagesPerSecond / base, 2)}x | ${f(row.cpuMs)} |`);
+    console.log(
+      `| ${row.inFlight} | ${row.concurrency} | ${f(row.imagesPerSecond, 0)} | ${f(row.imagesPerSecond / base, 2)}x | ${f(row.cpuMs)} |`,
+    );
   }
 }
 
@@ -185,7 +202,9 @@ async function main(): Promise<void> {
   const all = await subjects();
   // Informational only: libuv reads it once at its first use of the pool.
   const pool = process.env.UV_THREADPOOL_SIZE ?? '4 (default)';
-  console.log(`cores: ${availableParallelism()}, UV_THREADPOOL_SIZE: ${pool}, ${rounds} rounds x ${seconds} s per configuration`);
+  console.log(
+    `cores: ${availableParallelism()}, UV_THREADPOOL_SIZE: ${pool}, ${rounds} rounds x ${seconds} s per configuration`,
+  );
   const latencyRows = await latency(all);
   printLatency(latencyRows);
   const small = all[0];
@@ -194,7 +213,10 @@ async function main(): Promise<void> {
   printThroughput(throughputRows);
   await mkdir('load/reports', { recursive: true });
   const path = `load/reports/bench-preprocess-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
-  await writeFile(path, JSON.stringify({ cores: availableParallelism(), pool, rounds, seconds, latencyRows, throughputRows }, null, 1));
+  await writeFile(
+    path,
+    JSON.stringify({ cores: availableParallelism(), pool, rounds, seconds, latencyRows, throughputRows }, null, 1),
+  );
   console.log(`\nreport: ${path}`);
 }
 

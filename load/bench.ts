@@ -22,7 +22,12 @@ const MEASUREMENTS: Readonly<Record<number, () => Promise<Runner>>> = {
 
 async function context(args: BenchArgs): Promise<BenchContext> {
   const image = await loadImage(args.image);
-  const multipart = buildRequest('multipart', { image: image.bytes, imageName: image.name, imagesPerRequest: 1, modelName: 'resnet50' });
+  const multipart = buildRequest('multipart', {
+    image: image.bytes,
+    imageName: image.name,
+    imagesPerRequest: 1,
+    modelName: 'resnet50',
+  });
   return { args, image, multipart, startedAt: new Date() };
 }
 
@@ -34,7 +39,9 @@ async function main(argv: readonly string[]): Promise<void> {
   }
   const machine = machineInfo();
   const ctx = await context(args);
-  console.log(`image: ${ctx.image.name} ${ctx.image.width}x${ctx.image.height} (${ctx.image.source}); measurements ${args.only.join(', ')}; ${args.durationS} s windows`);
+  console.log(
+    `image: ${ctx.image.name} ${ctx.image.width}x${ctx.image.height} (${ctx.image.source}); measurements ${args.only.join(', ')}; ${args.durationS} s windows`,
+  );
   const results: (Measurement & { chart?: string })[] = [];
   for (const id of args.only) {
     const runner = await MEASUREMENTS[id]?.();
@@ -50,21 +57,39 @@ async function main(argv: readonly string[]): Promise<void> {
   console.log(missed.length === 0 ? '\nall targets met' : `\ntargets missed:\n  ${missed.join('\n  ')}`);
 }
 
-async function writeBenchReport(ctx: BenchContext, argv: readonly string[], machine: ReturnType<typeof machineInfo>, results: readonly (Measurement & { chart?: string })[]) {
+async function writeBenchReport(
+  ctx: BenchContext,
+  argv: readonly string[],
+  machine: ReturnType<typeof machineInfo>,
+  results: readonly (Measurement & { chart?: string })[],
+) {
   const meta = {
     kind: 'bench' as const,
     title: 'Benchmarks: side by side in one run',
     startedAt: ctx.startedAt,
     command: `npm run bench -- ${argv.join(' ')}`.trim(),
     target: `services started on 127.0.0.1 with ${ctx.args.modelPath}`,
-    image: { name: ctx.image.name, width: ctx.image.width, height: ctx.image.height, bytes: ctx.image.bytes.length, source: ctx.image.source },
+    image: {
+      name: ctx.image.name,
+      width: ctx.image.width,
+      height: ctx.image.height,
+      bytes: ctx.image.bytes.length,
+      source: ctx.image.source,
+    },
     machine,
   };
   const base = reportBaseName(meta);
   const charts = results.filter((m) => m.chart !== undefined);
-  const markdown = results.flatMap((m) => [...measurementMarkdown(m), ...(m.chart ? [`![measurement ${m.id}](${base}-${m.id}.svg)`, ''] : [])]);
+  const markdown = results.flatMap((m) => [
+    ...measurementMarkdown(m),
+    ...(m.chart ? [`![measurement ${m.id}](${base}-${m.id}.svg)`, ''] : []),
+  ]);
   // Charts are per measurement: one chart of all runs would mix unrelated settings.
-  const report = buildReport(meta, results.flatMap((m) => m.runs), { preamble: [...markdown, '## All runs', ''], chart: false });
+  const report = buildReport(
+    meta,
+    results.flatMap((m) => m.runs),
+    { preamble: [...markdown, '## All runs', ''], chart: false },
+  );
   const files = await writeReport(ctx.args.outDir, meta, report);
   for (const m of charts) {
     const path = join(ctx.args.outDir, `${base}-${m.id}.svg`);

@@ -26,7 +26,15 @@ const TINY_MODEL = 'load/reports/fuzz/tiny-resnet.onnx';
 // A body that busboy never finishes parsing ends in 408 after BODY_TIMEOUT_MS (predict-bodies.ts):
 // 5 s keeps such cases inside the per-case timeout.
 const SERVER_ENV = { LOG_LEVEL: 'warn', BODY_TIMEOUT_MS: '5000' } as const;
-const TINY_OPTIONS = { depth: 50, variant: 'v1.5', shortcut: 'B', width: 0.125, classes: 10, foldBatchNorm: true, seed: 1 } as const;
+const TINY_OPTIONS = {
+  depth: 50,
+  variant: 'v1.5',
+  shortcut: 'B',
+  width: 0.125,
+  classes: 10,
+  foldBatchNorm: true,
+  seed: 1,
+} as const;
 
 interface FuzzArgs {
   seed: number;
@@ -44,17 +52,28 @@ function parseFuzzArgs(argv: readonly string[]): FuzzArgs {
   const flags = ['seed', 'iterations', 'concurrency', 'timeout-ms', 'only', 'url', 'model', 'out'] as const;
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: [...argv], options: { ...Object.fromEntries(flags.map((f) => [f, { type: 'string' as const }])), help: { type: 'boolean', short: 'h' } }, strict: true }).values;
+    values = parseArgs({
+      args: [...argv],
+      options: {
+        ...Object.fromEntries(flags.map((f) => [f, { type: 'string' as const }])),
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const int = (flag: string, fallback: number, max: number, min = 1) => (typeof values[flag] === 'string' ? parseIntInRange(`--${flag}`, values[flag], { min, max }) : fallback);
+  const int = (flag: string, fallback: number, max: number, min = 1) =>
+    typeof values[flag] === 'string' ? parseIntInRange(`--${flag}`, values[flag], { min, max }) : fallback;
   return {
     seed: int('seed', 1, 2 ** 32 - 1, 0),
     iterations: int('iterations', 500, 100_000),
     concurrency: int('concurrency', 4, 64),
     timeoutMs: int('timeout-ms', 15_000, 120_000),
-    only: typeof values['only'] === 'string' ? parseIntInRange('--only', values['only'], { min: 0, max: 10_000_000 }) : undefined,
+    only:
+      typeof values['only'] === 'string'
+        ? parseIntInRange('--only', values['only'], { min: 0, max: 10_000_000 })
+        : undefined,
     url: typeof values['url'] === 'string' ? parseBaseUrl(values['url']) : undefined,
     model: typeof values['model'] === 'string' ? values['model'] : TINY_MODEL,
     out: typeof values['out'] === 'string' ? values['out'] : DEFAULT_REPORT_DIR,
@@ -75,8 +94,13 @@ async function ensureTinyModel(path: string): Promise<void> {
 /** The server's own memory figures from prom-client's default metrics, MiB. */
 async function processMemory(baseUrl: string): Promise<Record<string, number>> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
-  const read = (name: string) => Math.round(Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20);
-  return { rss: read('process_resident_memory_bytes'), heapUsed: read('nodejs_heap_size_used_bytes'), external: read('nodejs_external_memory_bytes') };
+  const read = (name: string) =>
+    Math.round(Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20);
+  return {
+    rss: read('process_resident_memory_bytes'),
+    heapUsed: read('nodejs_heap_size_used_bytes'),
+    external: read('nodejs_external_memory_bytes'),
+  };
 }
 
 /** Valid requests until the process has settled, then its RSS (KiB). */
@@ -93,7 +117,8 @@ async function main(): Promise<void> {
   const dir = join(args.out, `${stamp(startedAt)}-cases`);
   const logFile = join(args.out, `${stamp(startedAt)}-server.log`);
   if (args.url === undefined) await ensureTinyModel(args.model);
-  let server = args.url === undefined ? await startServer({ modelPath: args.model, env: SERVER_ENV, logFile }) : undefined;
+  let server =
+    args.url === undefined ? await startServer({ modelPath: args.model, env: SERVER_ENV, logFile }) : undefined;
   const baseUrl = args.url ?? server?.baseUrl ?? '';
   const corpus = await buildCorpus('resnet50');
 
@@ -105,7 +130,8 @@ async function main(): Promise<void> {
     return;
   }
 
-  const rssBefore = server === undefined ? undefined : await baselineRss(server, () => send(baseUrl, corpus.png, args.timeoutMs));
+  const rssBefore =
+    server === undefined ? undefined : await baselineRss(server, () => send(baseUrl, corpus.png, args.timeoutMs));
   const memoryBefore = await processMemory(baseUrl);
   let rssPeak = rssBefore ?? 0;
   const sampler = setInterval(() => server?.alive() && (rssPeak = Math.max(rssPeak, server.rssKiB())), 250);
@@ -150,16 +176,43 @@ async function main(): Promise<void> {
 
   const byStatus = Object.fromEntries([...statuses].sort(([a], [b]) => a.localeCompare(b)));
   const report = {
-    kind: 'fuzz', startedAt: startedAt.toISOString(), machine: machineInfo(), seed: args.seed, iterations: args.iterations, concurrency: args.concurrency,
-    seconds: Math.round(seconds * 10) / 10, byStatus, findings, crashes, serverExitCode: exitCode, memoryMiB: { before: memoryBefore, after: memoryAfter },
-    rssKiB: rssBefore === undefined ? undefined : { before: rssBefore, peak: rssPeak, after: rssAfter, afterOverBefore: rssAfter === undefined ? undefined : Math.round((rssAfter / rssBefore) * 100) / 100 },
+    kind: 'fuzz',
+    startedAt: startedAt.toISOString(),
+    machine: machineInfo(),
+    seed: args.seed,
+    iterations: args.iterations,
+    concurrency: args.concurrency,
+    seconds: Math.round(seconds * 10) / 10,
+    byStatus,
+    findings,
+    crashes,
+    serverExitCode: exitCode,
+    memoryMiB: { before: memoryBefore, after: memoryAfter },
+    rssKiB:
+      rssBefore === undefined
+        ? undefined
+        : {
+            before: rssBefore,
+            peak: rssPeak,
+            after: rssAfter,
+            afterOverBefore: rssAfter === undefined ? undefined : Math.round((rssAfter / rssBefore) * 100) / 100,
+          },
   };
   await mkdir(args.out, { recursive: true });
   const reportFile = join(args.out, `${stamp(startedAt)}.json`);
   await writeFile(reportFile, JSON.stringify(report, null, 2));
-  console.log(`${args.iterations} cases in ${report.seconds} s (seed ${args.seed}): ${findings.length} findings, ${crashes} crashes`);
-  console.log(`answers: ${Object.entries(byStatus).map(([k, v]) => `${k} x${v}`).join(', ')}`);
-  if (report.rssKiB) console.log(`server RSS: ${report.rssKiB.before} KiB before, ${report.rssKiB.peak} peak, ${report.rssKiB.after} after (x${report.rssKiB.afterOverBefore})`);
+  console.log(
+    `${args.iterations} cases in ${report.seconds} s (seed ${args.seed}): ${findings.length} findings, ${crashes} crashes`,
+  );
+  console.log(
+    `answers: ${Object.entries(byStatus)
+      .map(([k, v]) => `${k} x${v}`)
+      .join(', ')}`,
+  );
+  if (report.rssKiB)
+    console.log(
+      `server RSS: ${report.rssKiB.before} KiB before, ${report.rssKiB.peak} peak, ${report.rssKiB.after} after (x${report.rssKiB.afterOverBefore})`,
+    );
   console.log(`server memory (MiB) before: ${JSON.stringify(memoryBefore)}, after: ${JSON.stringify(memoryAfter)}`);
   console.log(`report: ${reportFile}`);
   if (findings.length > 0 || crashes > 0 || exitCode !== 0) process.exitCode = 1;

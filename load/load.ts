@@ -10,7 +10,12 @@ import { measureRun, runLine } from './lib/measure.ts';
 import { buildReport, machineInfo, reportBaseName, writeReport, type RunResult } from './lib/report.ts';
 import { withServer } from './lib/server.ts';
 
-async function runSeries(args: LoadArgs, baseUrl: string, setting: Setting, request: PreparedRequest): Promise<RunResult[]> {
+async function runSeries(
+  args: LoadArgs,
+  baseUrl: string,
+  setting: Setting,
+  request: PreparedRequest,
+): Promise<RunResult[]> {
   const results: RunResult[] = [];
   for (const connections of args.connections) {
     const { result } = await measureRun({
@@ -52,7 +57,9 @@ async function main(argv: readonly string[]): Promise<void> {
   const machine = machineInfo();
   const image = await loadImage(args.image);
   const request = await prepareRequest(args, image);
-  console.log(`${request.method} ${request.path}: ${request.body.length} bytes, ${request.images} image(s) of ${image.name} (${image.width}x${image.height}, ${image.source})`);
+  console.log(
+    `${request.method} ${request.path}: ${request.body.length} bytes, ${request.images} image(s) of ${image.name} (${image.width}x${image.height}, ${image.source})`,
+  );
   const runs: RunResult[] = [];
   for (const [i, setting] of settingsOf(args).entries()) {
     if (args.url !== undefined) {
@@ -73,7 +80,13 @@ async function main(argv: readonly string[]): Promise<void> {
     startedAt,
     command: `npm run load -- ${argv.join(' ')}`.trim(),
     target: args.url ?? `started on 127.0.0.1 with ${args.modelPath}`,
-    image: { name: image.name, width: image.width, height: image.height, bytes: image.bytes.length, source: image.source },
+    image: {
+      name: image.name,
+      width: image.width,
+      height: image.height,
+      bytes: image.bytes.length,
+      source: image.source,
+    },
     machine,
   };
   const files = await writeReport(args.outDir, meta, buildReport(meta, runs));

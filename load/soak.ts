@@ -6,7 +6,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL_PATH, DEFAULT_REPORT_DIR, UsageError, parseBaseUrl, parseIntInRange, runCli } from './lib/args.ts';
+import {
+  DEFAULT_MODEL_PATH,
+  DEFAULT_REPORT_DIR,
+  UsageError,
+  parseBaseUrl,
+  parseIntInRange,
+  runCli,
+} from './lib/args.ts';
 import { buildRequest } from './lib/bodies.ts';
 import { runCannon } from './lib/cannon.ts';
 import { loadImage } from './lib/image.ts';
@@ -37,16 +44,36 @@ interface SoakArgs {
 }
 
 function parseSoakArgs(argv: readonly string[]): SoakArgs {
-  const names = ['minutes', 'rate-fraction', 'connections', 'probe-seconds', 'sample-seconds', 'url', 'model', 'out'] as const;
+  const names = [
+    'minutes',
+    'rate-fraction',
+    'connections',
+    'probe-seconds',
+    'sample-seconds',
+    'url',
+    'model',
+    'out',
+  ] as const;
   let v: Record<string, string | boolean | undefined>;
   try {
-    v = parseArgs({ args: [...argv], options: { ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])), help: { type: 'boolean', short: 'h' } }, strict: true }).values;
+    v = parseArgs({
+      args: [...argv],
+      options: {
+        ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])),
+        help: { type: 'boolean', short: 'h' },
+      },
+      strict: true,
+    }).values;
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const int = (flag: string, fallback: number, max: number) => (typeof v[flag] === 'string' ? parseIntInRange(`--${flag}`, v[flag], { min: 1, max }) : fallback);
+  const int = (flag: string, fallback: number, max: number) =>
+    typeof v[flag] === 'string' ? parseIntInRange(`--${flag}`, v[flag], { min: 1, max }) : fallback;
   const fraction = typeof v['rate-fraction'] === 'string' ? Number(v['rate-fraction']) : 0.7;
-  if (!(fraction >= 0.05 && fraction <= 1)) throw new UsageError(`Expected \`--rate-fraction\` to be a number from 0.05 to 1, got \`${String(v['rate-fraction'])}\``);
+  if (!(fraction >= 0.05 && fraction <= 1))
+    throw new UsageError(
+      `Expected \`--rate-fraction\` to be a number from 0.05 to 1, got \`${String(v['rate-fraction'])}\``,
+    );
   return {
     minutes: int('minutes', 10, 120),
     fraction,
@@ -63,7 +90,11 @@ function parseSoakArgs(argv: readonly string[]): SoakArgs {
 async function scrapeMemory(baseUrl: string): Promise<{ rss: number; heapUsed: number; external: number }> {
   const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
   const read = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN) / 2 ** 20;
-  return { rss: read('process_resident_memory_bytes'), heapUsed: read('nodejs_heap_size_used_bytes'), external: read('nodejs_external_memory_bytes') };
+  return {
+    rss: read('process_resident_memory_bytes'),
+    heapUsed: read('nodejs_heap_size_used_bytes'),
+    external: read('nodejs_external_memory_bytes'),
+  };
 }
 
 async function main(): Promise<void> {
@@ -71,23 +102,38 @@ async function main(): Promise<void> {
   if (args.help) return console.log(USAGE);
   const startedAt = new Date();
   const base = join(args.out, `soak-${startedAt.toISOString().replace(/[:.]/g, '-')}`);
-  const server = args.url === undefined ? await startServer({ modelPath: args.model, env: {}, logFile: `${base}-server.log` }) : undefined;
+  const server =
+    args.url === undefined
+      ? await startServer({ modelPath: args.model, env: {}, logFile: `${base}-server.log` })
+      : undefined;
   const baseUrl = args.url ?? server?.baseUrl ?? '';
   try {
     const image = await loadImage(undefined);
-    const request = buildRequest('multipart', { image: image.bytes, imageName: image.name, imagesPerRequest: 1, modelName: 'resnet50' });
+    const request = buildRequest('multipart', {
+      image: image.bytes,
+      imageName: image.name,
+      imagesPerRequest: 1,
+      modelName: 'resnet50',
+    });
     const cannon = { baseUrl, request, connections: args.connections, timeoutS: 30, maxSeconds: 600 };
     await runCannon({ ...cannon, durationS: 3 });
     const probe = await runCannon({ ...cannon, durationS: args.probeSeconds });
     const capacity = probe.summary.requestsPerSecond;
     const rate = Math.max(1, Math.round(capacity * args.fraction * 10) / 10);
-    console.log(`capacity ${capacity.toFixed(1)} req/s (${args.connections} connections, ${args.probeSeconds} s); holding ${rate} req/s for ${args.minutes} min`);
+    console.log(
+      `capacity ${capacity.toFixed(1)} req/s (${args.connections} connections, ${args.probeSeconds} s); holding ${rate} req/s for ${args.minutes} min`,
+    );
 
     const samples: MemorySample[] = [];
     const soakStart = performance.now();
     const sample = async (): Promise<void> => {
       const m = await scrapeMemory(baseUrl);
-      samples.push({ t: (performance.now() - soakStart) / 1000, rssMiB: server === undefined ? m.rss : server.rssKiB() / 1024, heapUsedMiB: m.heapUsed, externalMiB: m.external });
+      samples.push({
+        t: (performance.now() - soakStart) / 1000,
+        rssMiB: server === undefined ? m.rss : server.rssKiB() / 1024,
+        heapUsedMiB: m.heapUsed,
+        externalMiB: m.external,
+      });
     };
     await sample();
     const sampler = setInterval(() => void sample().catch(() => undefined), args.sampleSeconds * 1000);
@@ -95,9 +141,19 @@ async function main(): Promise<void> {
     try {
       for (let minute = 0; minute < args.minutes; minute++) {
         const { summary } = await runCannon({ ...cannon, durationS: 60, overallRate: rate });
-        windows.push({ minute, requestsPerSecond: summary.requestsPerSecond, ok: summary.ok, non2xx: summary.non2xx, errors: summary.errors, statusCodes: summary.statusCodes, latencyMs: summary.latencyMs });
+        windows.push({
+          minute,
+          requestsPerSecond: summary.requestsPerSecond,
+          ok: summary.ok,
+          non2xx: summary.non2xx,
+          errors: summary.errors,
+          statusCodes: summary.statusCodes,
+          latencyMs: summary.latencyMs,
+        });
         const w = summary.latencyMs;
-        console.log(`minute ${minute + 1}: ${summary.requestsPerSecond.toFixed(1)} req/s, ${summary.non2xx} non-2xx, ${summary.errors} errors, p50 ${w.p50} ms, p99 ${w.p99} ms; RSS ${samples.at(-1)?.rssMiB.toFixed(0)} MiB`);
+        console.log(
+          `minute ${minute + 1}: ${summary.requestsPerSecond.toFixed(1)} req/s, ${summary.non2xx} non-2xx, ${summary.errors} errors, p50 ${w.p50} ms, p99 ${w.p99} ms; RSS ${samples.at(-1)?.rssMiB.toFixed(0)} MiB`,
+        );
       }
     } finally {
       clearInterval(sampler);
@@ -110,11 +166,22 @@ async function main(): Promise<void> {
       `machine: ${JSON.stringify(machineInfo())}`,
     ];
     await mkdir(args.out, { recursive: true });
-    await writeFile(`${base}.json`, JSON.stringify({ kind: 'soak', args, capacity, rate, machine: machineInfo(), windows, samples, summary }, null, 2));
+    await writeFile(
+      `${base}.json`,
+      JSON.stringify(
+        { kind: 'soak', args, capacity, rate, machine: machineInfo(), windows, samples, summary },
+        null,
+        2,
+      ),
+    );
     await writeFile(`${base}.md`, soakMarkdown({ title: 'Soak', lines }, windows, summary));
     const { rssMiB: r, heapUsedMiB: h, p99Ms: p } = summary;
-    console.log(`RSS ${r.first} -> ${r.last} MiB (x${r.ratio}, ${r.perMinute} MiB/min); heap ${h.first} -> ${h.last} MiB; p99 ${p.first} -> ${p.last} ms`);
-    console.log(`${summary.requests} requests, ${summary.non2xx} non-2xx, ${summary.errors} errors; report: ${base}.md`);
+    console.log(
+      `RSS ${r.first} -> ${r.last} MiB (x${r.ratio}, ${r.perMinute} MiB/min); heap ${h.first} -> ${h.last} MiB; p99 ${p.first} -> ${p.last} ms`,
+    );
+    console.log(
+      `${summary.requests} requests, ${summary.non2xx} non-2xx, ${summary.errors} errors; report: ${base}.md`,
+    );
   } finally {
     await server?.stop();
   }

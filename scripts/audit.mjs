@@ -5,16 +5,23 @@ import { execFileSync } from 'node:child_process';
 
 let raw;
 try {
-  raw = execFileSync('npm', ['audit', '--omit=dev', '--json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  raw = execFileSync('npm', ['audit', '--omit=dev', '--json'], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
 } catch (err) {
   raw = err.stdout; // npm audit exits 1 when it finds anything
 }
 const report = JSON.parse(raw || '{}');
 const counts = report.metadata?.vulnerabilities;
 if (!counts) {
-  console.log(`npm audit: advisory endpoint unavailable (${report.statusCode ?? report.error?.code ?? 'no answer'}); audit not run`);
+  console.log(
+    `npm audit: advisory endpoint unavailable (${report.statusCode ?? report.error?.code ?? 'no answer'}); audit not run`,
+  );
   process.exit(0);
 }
 const serious = (counts.high ?? 0) + (counts.critical ?? 0);
-console.log(`npm audit --omit=dev: ${counts.critical ?? 0} critical, ${counts.high ?? 0} high, ${counts.moderate ?? 0} moderate, ${counts.low ?? 0} low`);
+console.log(
+  `npm audit --omit=dev: ${counts.critical ?? 0} critical, ${counts.high ?? 0} high, ${counts.moderate ?? 0} moderate, ${counts.low ?? 0} low`,
+);
 process.exit(serious > 0 ? 1 : 0);

@@ -5,7 +5,15 @@ import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { buildModel, writeModel } from '../src/model/build.ts';
 
-export const TINY_MODEL_OPTIONS = { depth: 50, variant: 'v1.5', shortcut: 'B', width: 0.125, classes: 10, foldBatchNorm: true, seed: 1 } as const;
+export const TINY_MODEL_OPTIONS = {
+  depth: 50,
+  variant: 'v1.5',
+  shortcut: 'B',
+  width: 0.125,
+  classes: 10,
+  foldBatchNorm: true,
+  seed: 1,
+} as const;
 
 export default async function setup(project: TestProject): Promise<void> {
   const dir = fileURLToPath(new URL('./.tmp/', import.meta.url));

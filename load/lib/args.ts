@@ -96,7 +96,9 @@ export function parseBaseUrl(text: string): string {
     );
   }
   if (url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new UsageError(`Expected \`--url\` to be the service's base URL (e.g. http://127.0.0.1:8080), got \`${text}\``);
+    throw new UsageError(
+      `Expected \`--url\` to be the service's base URL (e.g. http://127.0.0.1:8080), got \`${text}\``,
+    );
   }
   return url.origin;
 }
@@ -140,7 +142,12 @@ export function parseVary(text: string): Vary {
   const eq = text.indexOf('=');
   const key = eq > 0 ? text.slice(0, eq) : '';
   const values = text.slice(eq + 1).split(',');
-  if (!ENV_KEY.test(key) || values.length < 2 || values.some((v) => v === '') || new Set(values).size !== values.length) {
+  if (
+    !ENV_KEY.test(key) ||
+    values.length < 2 ||
+    values.some((v) => v === '') ||
+    new Set(values).size !== values.length
+  ) {
     throw new UsageError(`Expected \`--vary\` as NAME=V1,V2[,...] with distinct values, got \`${text}\``);
   }
   return { key, values };
@@ -148,7 +155,8 @@ export function parseVary(text: string): Vary {
 
 function parseBodyKind(text: string): BodyKind {
   const kind = BODY_KINDS.find((k) => k === text);
-  if (kind === undefined) throw new UsageError(`Expected \`--body\` to be one of ${BODY_KINDS.join(', ')}, got \`${text}\``);
+  if (kind === undefined)
+    throw new UsageError(`Expected \`--body\` to be one of ${BODY_KINDS.join(', ')}, got \`${text}\``);
   return kind;
 }
 
@@ -169,10 +177,16 @@ export interface Setting {
 
 /** The settings a load run compares: one per --vary value, or just the --env (or --url) given. */
 export function settingsOf(args: LoadArgs): Setting[] {
-  const base = Object.entries(args.env).map(([k, v]) => `${k}=${v}`).join(' ');
-  if (args.vary === undefined) return [{ label: args.url !== undefined ? args.url : base || 'defaults', env: args.env }];
+  const base = Object.entries(args.env)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
+  if (args.vary === undefined)
+    return [{ label: args.url !== undefined ? args.url : base || 'defaults', env: args.env }];
   const { key, values } = args.vary;
-  return values.map((value) => ({ label: [`${key}=${value}`, base].filter(Boolean).join(' '), env: { ...args.env, [key]: value } }));
+  return values.map((value) => ({
+    label: [`${key}=${value}`, base].filter(Boolean).join(' '),
+    env: { ...args.env, [key]: value },
+  }));
 }
 
 const LOAD_OPTIONS = {
@@ -203,9 +217,12 @@ export function parseLoadArgs(argv: readonly string[]): LoadArgs {
   const env = parseEnvPairs(v.env);
   const vary = v.vary === undefined ? undefined : parseVary(v.vary);
   if (url !== undefined && (Object.keys(env).length > 0 || vary !== undefined)) {
-    throw new UsageError('`--env` and `--vary` configure the server this script starts; they cannot be combined with `--url`');
+    throw new UsageError(
+      '`--env` and `--vary` configure the server this script starts; they cannot be combined with `--url`',
+    );
   }
-  if (vary !== undefined && vary.key in env) throw new UsageError(`\`${vary.key}\` is given both in \`--env\` and \`--vary\``);
+  if (vary !== undefined && vary.key in env)
+    throw new UsageError(`\`${vary.key}\` is given both in \`--env\` and \`--vary\``);
   const connections = parseIntList('--connections', v.connections, LIMITS.connections);
   const runs = connections.length * (vary?.values.length ?? 1);
   if (runs > LIMITS.runs.max) {
@@ -255,7 +272,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     durationS: parseIntInRange('--duration', v.duration, LIMITS.durationS),
     warmupS: parseIntInRange('--warmup', v.warmup, LIMITS.warmupS),
     // 8x this many connections is the overload of measurement 4, so it must stay within the limit.
-    saturate: v.saturate === undefined ? undefined : parseIntInRange('--saturate', v.saturate, { min: 1, max: LIMITS.connections.max / 8 }),
+    saturate:
+      v.saturate === undefined
+        ? undefined
+        : parseIntInRange('--saturate', v.saturate, { min: 1, max: LIMITS.connections.max / 8 }),
     rounds: parseIntInRange('--rounds', v.rounds, LIMITS.rounds),
     connections: parseIntList('--connections', v.connections, LIMITS.connections),
     image: v.image,

@@ -17,7 +17,14 @@ async function curve(ctx: BenchContext, label: string, env: Readonly<Record<stri
   const { value } = await withServer(serverOptions(ctx, logLabel, env), async (server) => {
     const runs: RunResult[] = [];
     for (const connections of ctx.args.connections) {
-      const { result } = await measureRun({ baseUrl: server.baseUrl, request: ctx.multipart, connections, ...timing(ctx), setting: label, body: 'multipart' });
+      const { result } = await measureRun({
+        baseUrl: server.baseUrl,
+        request: ctx.multipart,
+        connections,
+        ...timing(ctx),
+        setting: label,
+        body: 'multipart',
+      });
       console.log(runLine(result));
       runs.push(result);
     }
@@ -34,8 +41,18 @@ export function batchingLines(on: readonly RunResult[], off: readonly RunResult[
     if (b === undefined) continue;
     const c = a.cannon.connections;
     lines.push(
-      { name: `images/s at ${c} connections`, value: a.cannon.imagesPerSecond, unit: 'images/s', baseline: { name: 'off', value: b.cannon.imagesPerSecond } },
-      { name: `latency p99 at ${c} connections`, value: a.cannon.latencyMs.p99, unit: 'ms', baseline: { name: 'off', value: b.cannon.latencyMs.p99 } },
+      {
+        name: `images/s at ${c} connections`,
+        value: a.cannon.imagesPerSecond,
+        unit: 'images/s',
+        baseline: { name: 'off', value: b.cannon.imagesPerSecond },
+      },
+      {
+        name: `latency p99 at ${c} connections`,
+        value: a.cannon.latencyMs.p99,
+        unit: 'ms',
+        baseline: { name: 'off', value: b.cannon.latencyMs.p99 },
+      },
     );
   }
   return lines;

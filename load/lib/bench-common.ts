@@ -61,10 +61,15 @@ export function formatLine(line: Line): string {
   const ratio = ratioOf(line);
   const digits = DIGITS[line.unit] ?? 1;
   const value = `${fmt(line.value, digits)}${line.unit ? ` ${line.unit}` : ''}`;
-  const vs = line.baseline === undefined ? '' : ` vs ${line.baseline.name} ${fmt(line.baseline.value, digits)} ${line.unit} = ratio ${fmt(ratio, 3)}`;
+  const vs =
+    line.baseline === undefined
+      ? ''
+      : ` vs ${line.baseline.name} ${fmt(line.baseline.value, digits)} ${line.unit} = ratio ${fmt(ratio, 3)}`;
   const verdict = passes(line);
   const target =
-    line.target === undefined ? '' : ` (target ${ratio === undefined ? '' : 'ratio '}${line.target.comparison} ${line.target.bound}: ${verdict ? 'PASS' : 'MISS'})`;
+    line.target === undefined
+      ? ''
+      : ` (target ${ratio === undefined ? '' : 'ratio '}${line.target.comparison} ${line.target.bound}: ${verdict ? 'PASS' : 'MISS'})`;
   return `${line.name}: ${value}${vs}${target}`;
 }
 
@@ -72,7 +77,8 @@ export function measurementMarkdown(m: Measurement): string[] {
   const rows = m.lines.map((l) => {
     const ratio = ratioOf(l);
     const verdict = passes(l);
-    const target = l.target === undefined ? '' : `${ratio === undefined ? '' : 'ratio '}${l.target.comparison} ${l.target.bound}`;
+    const target =
+      l.target === undefined ? '' : `${ratio === undefined ? '' : 'ratio '}${l.target.comparison} ${l.target.bound}`;
     const digits = DIGITS[l.unit] ?? 1;
     const unit = l.unit ? ` ${l.unit}` : '';
     const baseline = l.baseline ? `${l.baseline.name}: ${fmt(l.baseline.value, digits)}${unit}` : '';
@@ -89,7 +95,11 @@ export function measurementMarkdown(m: Measurement): string[] {
   ];
 }
 
-export function serverOptions(ctx: BenchContext, label: string, env: Readonly<Record<string, string>> = {}): StartOptions {
+export function serverOptions(
+  ctx: BenchContext,
+  label: string,
+  env: Readonly<Record<string, string>> = {},
+): StartOptions {
   const logFile = join(ctx.args.outDir, `${reportBaseName({ kind: 'bench', startedAt: ctx.startedAt })}-${label}.log`);
   return { modelPath: ctx.args.modelPath, env, logFile };
 }

@@ -1,7 +1,13 @@
 // Benchmark 3: is the event loop free while the model is busy? A second autocannon instance asks
 // GET /v2/health/live at a low fixed rate, first on the idle server (the baseline), then while
 // the first instance saturates POST /predict. Target: p99 < 50 ms while saturated.
-import { DEFAULT_SATURATING_CONNECTIONS, serverOptions, timing, type BenchContext, type Measurement } from './bench-common.ts';
+import {
+  DEFAULT_SATURATING_CONNECTIONS,
+  serverOptions,
+  timing,
+  type BenchContext,
+  type Measurement,
+} from './bench-common.ts';
 import { runCannon } from './cannon.ts';
 import { measureRun, runLine } from './measure.ts';
 import { fmt } from './report.ts';
@@ -28,9 +34,19 @@ export async function healthWhileSaturated(ctx: BenchContext): Promise<Measureme
     const idle = await probe(server.baseUrl, ctx.args.durationS);
     // The probe starts with the measured window, after measureRun's warm-up has saturated the server.
     const saturatedProbe = new Promise<Awaited<ReturnType<typeof probe>>>((resolve, reject) => {
-      setTimeout(() => probe(server.baseUrl, Math.max(1, ctx.args.durationS - 1)).then(resolve, reject), ctx.args.warmupS * 1000 + 500);
+      setTimeout(
+        () => probe(server.baseUrl, Math.max(1, ctx.args.durationS - 1)).then(resolve, reject),
+        ctx.args.warmupS * 1000 + 500,
+      );
     });
-    const load = await measureRun({ baseUrl: server.baseUrl, request: ctx.multipart, connections, ...timing(ctx), setting: 'saturating load', body: 'multipart' });
+    const load = await measureRun({
+      baseUrl: server.baseUrl,
+      request: ctx.multipart,
+      connections,
+      ...timing(ctx),
+      setting: 'saturating load',
+      body: 'multipart',
+    });
     return { idle, saturated: await saturatedProbe, load };
   });
   console.log(runLine(value.load.result));
@@ -41,9 +57,19 @@ export async function healthWhileSaturated(ctx: BenchContext): Promise<Measureme
     id: 3,
     title: `p99 of GET ${HEALTH_PROBE.path} (${HEALTH_PROBE.ratePerSecond}/s) while ${connections} connections saturate POST /predict`,
     lines: [
-      { name: 'health p99 while saturated', value: p99, unit: 'ms', target: { comparison: '<', bound: HEALTH_P99_TARGET_MS } },
+      {
+        name: 'health p99 while saturated',
+        value: p99,
+        unit: 'ms',
+        target: { comparison: '<', bound: HEALTH_P99_TARGET_MS },
+      },
       { name: 'health p99 saturated vs idle', value: p99, unit: 'ms', baseline: { name: 'idle', value: idleP99 } },
-      { name: 'health p50 while saturated', value: value.saturated.summary.latencyMs.p50, unit: 'ms', baseline: { name: 'idle', value: value.idle.summary.latencyMs.p50 } },
+      {
+        name: 'health p50 while saturated',
+        value: value.saturated.summary.latencyMs.p50,
+        unit: 'ms',
+        baseline: { name: 'idle', value: value.idle.summary.latencyMs.p50 },
+      },
     ],
     runs: [value.load.result],
     notes: [

@@ -10,7 +10,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createEngine, type Engine } from '../../src/model/runtime/engine.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { engineOptionsFor } from '../../src/server/plugins/engine.ts';
-import { DEFAULT_SATURATING_CONNECTIONS, serverOptions, timing, type BenchContext, type Line, type Measurement } from './bench-common.ts';
+import {
+  DEFAULT_SATURATING_CONNECTIONS,
+  serverOptions,
+  timing,
+  type BenchContext,
+  type Line,
+  type Measurement,
+} from './bench-common.ts';
 import { driveEngine, type DriveResult } from './engine-driver.ts';
 import { measureRun, runLine } from './measure.ts';
 import { fmt, type RunResult } from './report.ts';
@@ -40,7 +47,9 @@ function selfCpuSeconds(): number {
 /** Median milliseconds of CPU per image, over the windows after the first (which holds the warm-up). */
 export function cpuPerImageMs(windows: readonly CpuWindow[], pick: (w: CpuWindow) => number | undefined): number {
   const measured = windows.length > 1 ? windows.slice(1) : windows;
-  return median(measured.filter((w) => w.images > 0 && pick(w) !== undefined).map((w) => ((pick(w) as number) * 1000) / w.images));
+  return median(
+    measured.filter((w) => w.images > 0 && pick(w) !== undefined).map((w) => ((pick(w) as number) * 1000) / w.images),
+  );
 }
 
 /** Per-round HTTP/engine images/s ratios and their median (the robust summary of a noisy series). */
@@ -57,7 +66,10 @@ export function httpFirst(round: number): boolean {
 async function startRawEngine(ctx: BenchContext): Promise<Engine> {
   // The settings the service gets: its defaults and this shell's environment (the started
   // servers inherit it too), so both sides run the same engine configuration.
-  const engine = await createEngine({ ...engineOptionsFor(loadConfig(process.env, [])), modelPath: ctx.args.modelPath });
+  const engine = await createEngine({
+    ...engineOptionsFor(loadConfig(process.env, [])),
+    modelPath: ctx.args.modelPath,
+  });
   const readyBy = Date.now() + 300_000;
   while (!engine.ready && Date.now() < readyBy) await sleep(100);
   return engine;
@@ -79,8 +91,19 @@ export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
           // Only the first HTTP window needs a warm-up; later ones follow a saturated engine window.
           const t = round === 0 ? timing(ctx) : { ...timing(ctx), warmupS: 0 };
           const [server0, self0] = [readCpuSeconds(server.pid), selfCpuSeconds()];
-          const { result } = await measureRun({ baseUrl: server.baseUrl, request: ctx.multipart, connections, ...t, setting: 'HTTP multipart', body: 'multipart' });
-          httpCpu.push({ serverS: readCpuSeconds(server.pid) - server0, selfS: selfCpuSeconds() - self0, images: result.cannon.imagesPerSecond * result.cannon.durationS });
+          const { result } = await measureRun({
+            baseUrl: server.baseUrl,
+            request: ctx.multipart,
+            connections,
+            ...t,
+            setting: 'HTTP multipart',
+            body: 'multipart',
+          });
+          httpCpu.push({
+            serverS: readCpuSeconds(server.pid) - server0,
+            selfS: selfCpuSeconds() - self0,
+            images: result.cannon.imagesPerSecond * result.cannon.durationS,
+          });
           console.log(`round ${round + 1}: ${runLine(result)}`);
           httpRuns.push(result);
         };
@@ -88,7 +111,9 @@ export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
           const self0 = selfCpuSeconds();
           const result = await driveEngine(engine, tensor, connections, ctx.args.durationS);
           engineCpu.push({ selfS: selfCpuSeconds() - self0, images: result.images });
-          console.log(`round ${round + 1}: raw engine c=${connections}: ${fmt(result.imagesPerSecond)} images/s, latency p50 ${fmt(result.latencyMs.p50, 0)} ms p99 ${fmt(result.latencyMs.p99, 0)} ms`);
+          console.log(
+            `round ${round + 1}: raw engine c=${connections}: ${fmt(result.imagesPerSecond)} images/s, latency p50 ${fmt(result.latencyMs.p50, 0)} ms p99 ${fmt(result.latencyMs.p99, 0)} ms`,
+          );
           engineRuns.push(result);
         };
         if (httpFirst(round)) {
@@ -114,11 +139,17 @@ export function httpVsEngineMeasurement(
   engineRuns: readonly DriveResult[],
   cpu?: { readonly http: readonly CpuWindow[]; readonly engine: readonly CpuWindow[] },
 ): Measurement {
-  const rounds = httpRuns.map((h, i) => ({ http: h.cannon.imagesPerSecond, engine: engineRuns[i]?.imagesPerSecond ?? 0 }));
+  const rounds = httpRuns.map((h, i) => ({
+    http: h.cannon.imagesPerSecond,
+    engine: engineRuns[i]?.imagesPerSecond ?? 0,
+  }));
   const { ratios, median: medianRatio } = pairedRatios(rounds);
   const httpMedian = median(rounds.map((r) => r.http));
   const engineP99 = median(engineRuns.map((r) => r.latencyMs.p99));
-  const engineErrors = engineRuns.flatMap((r) => Object.entries(r.errors)).map(([k, n]) => `${k}: ${n}`).join(', ');
+  const engineErrors = engineRuns
+    .flatMap((r) => Object.entries(r.errors))
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(', ');
   const http = httpRuns.map((r) => r.cannon);
   return {
     id: 1,
@@ -132,7 +163,12 @@ export function httpVsEngineMeasurement(
         baseline: { name: 'raw engine', value: httpMedian / medianRatio },
         target: { comparison: '>=', bound: 0.9 },
       },
-      { name: 'latency p99 (median round)', value: median(http.map((c) => c.latencyMs.p99)), unit: 'ms', baseline: { name: 'raw engine', value: engineP99 } },
+      {
+        name: 'latency p99 (median round)',
+        value: median(http.map((c) => c.latencyMs.p99)),
+        unit: 'ms',
+        baseline: { name: 'raw engine', value: engineP99 },
+      },
       ...(cpu === undefined ? [] : cpuLines(cpu)),
     ],
     runs: httpRuns,
@@ -150,7 +186,17 @@ export function cpuLines(cpu: { readonly http: readonly CpuWindow[]; readonly en
   const server = cpuPerImageMs(cpu.http, (w) => w.serverS);
   const client = cpuPerImageMs(cpu.http, (w) => w.selfS);
   return [
-    { name: 'CPU per image: server process', value: server, unit: 'ms', baseline: { name: 'raw engine', value: engine } },
-    { name: 'CPU per image: server + load generator (same cores)', value: server + client, unit: 'ms', baseline: { name: 'raw engine', value: engine } },
+    {
+      name: 'CPU per image: server process',
+      value: server,
+      unit: 'ms',
+      baseline: { name: 'raw engine', value: engine },
+    },
+    {
+      name: 'CPU per image: server + load generator (same cores)',
+      value: server + client,
+      unit: 'ms',
+      baseline: { name: 'raw engine', value: engine },
+    },
   ];
 }

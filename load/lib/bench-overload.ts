@@ -28,7 +28,14 @@ async function ramp(ctx: BenchContext, server: ServerHandle): Promise<RunResult[
   const runs: RunResult[] = [];
   for (const connections of RAMP_CONNECTIONS) {
     const t = timing(ctx, Math.max(3, Math.round(ctx.args.durationS / 2)));
-    const { result } = await measureRun({ baseUrl: server.baseUrl, request: ctx.multipart, connections, ...t, setting: 'ramp', body: 'multipart' });
+    const { result } = await measureRun({
+      baseUrl: server.baseUrl,
+      request: ctx.multipart,
+      connections,
+      ...t,
+      setting: 'ramp',
+      body: 'multipart',
+    });
     console.log(runLine(result));
     runs.push(result);
   }
@@ -54,22 +61,63 @@ export function overloadLines(o: {
 }): Line[] {
   const c = o.overload.result.cannon;
   const codes = c.statusCodes;
-  const unexpected = Object.entries(codes).filter(([code]) => code !== '200' && code !== '503').reduce((a, [, n]) => a + n, 0) + c.errors;
+  const unexpected =
+    Object.entries(codes)
+      .filter(([code]) => code !== '200' && code !== '503')
+      .reduce((a, [, n]) => a + n, 0) + c.errors;
   const mib = (kib: number) => kib / 1024;
   const lines: Line[] = [
-    { name: `images/s at ${c.connections} connections`, value: c.imagesPerSecond, unit: 'images/s', baseline: { name: `peak (${o.peak.cannon.connections} connections)`, value: o.peak.cannon.imagesPerSecond }, target: { comparison: '>=', bound: 0.9 } },
-    { name: 'responses other than 200/503, plus connection errors', value: unexpected, unit: 'responses', target: { comparison: '<=', bound: 0 } },
-    { name: '503 without Retry-After', value: o.overload.run.unavailableWithoutRetryAfter, unit: 'responses', target: { comparison: '<=', bound: 0 } },
+    {
+      name: `images/s at ${c.connections} connections`,
+      value: c.imagesPerSecond,
+      unit: 'images/s',
+      baseline: { name: `peak (${o.peak.cannon.connections} connections)`, value: o.peak.cannon.imagesPerSecond },
+      target: { comparison: '>=', bound: 0.9 },
+    },
+    {
+      name: 'responses other than 200/503, plus connection errors',
+      value: unexpected,
+      unit: 'responses',
+      target: { comparison: '<=', bound: 0 },
+    },
+    {
+      name: '503 without Retry-After',
+      value: o.overload.run.unavailableWithoutRetryAfter,
+      unit: 'responses',
+      target: { comparison: '<=', bound: 0 },
+    },
   ];
   const rejected = o.overload.run.latencyByClassMs['5xx'];
   const served = o.overload.run.latencyByClassMs['2xx'];
   if ((codes['503'] ?? 0) > 0 && rejected && served) {
-    lines.push({ name: '503 latency p99', value: rejected.p99, unit: 'ms', baseline: { name: '200 latency p50', value: served.p50 }, target: { comparison: '<', bound: 1 } });
+    lines.push({
+      name: '503 latency p99',
+      value: rejected.p99,
+      unit: 'ms',
+      baseline: { name: '200 latency p50', value: served.p50 },
+      target: { comparison: '<', bound: 1 },
+    });
   }
   lines.push(
-    { name: 'RSS peak during overload', value: mib(o.rssKiB.peak), unit: 'MiB', baseline: { name: 'baseline', value: mib(o.rssKiB.baseline) } },
-    { name: `RSS ${SETTLE_MS / 1000} s after`, value: mib(o.rssKiB.after), unit: 'MiB', baseline: { name: 'baseline', value: mib(o.rssKiB.baseline) }, target: { comparison: '<=', bound: RSS_AFTER_TARGET } },
-    { name: `service up after (1: /v2/health/live answered 200; it answered ${o.liveStatus || 'nothing'})`, value: o.liveStatus === 200 ? 1 : 0, unit: '', target: { comparison: '>=', bound: 1 } },
+    {
+      name: 'RSS peak during overload',
+      value: mib(o.rssKiB.peak),
+      unit: 'MiB',
+      baseline: { name: 'baseline', value: mib(o.rssKiB.baseline) },
+    },
+    {
+      name: `RSS ${SETTLE_MS / 1000} s after`,
+      value: mib(o.rssKiB.after),
+      unit: 'MiB',
+      baseline: { name: 'baseline', value: mib(o.rssKiB.baseline) },
+      target: { comparison: '<=', bound: RSS_AFTER_TARGET },
+    },
+    {
+      name: `service up after (1: /v2/health/live answered 200; it answered ${o.liveStatus || 'nothing'})`,
+      value: o.liveStatus === 200 ? 1 : 0,
+      unit: '',
+      target: { comparison: '>=', bound: 1 },
+    },
   );
   return lines;
 }
@@ -78,20 +126,43 @@ export async function overload(ctx: BenchContext): Promise<Measurement> {
   const { value } = await withServer(serverOptions(ctx, 'overload'), async (server) => {
     const curve = ctx.args.saturate === undefined ? (ctx.batchingCurve ?? (await ramp(ctx, server))) : [];
     const connections = ctx.args.saturate ?? saturation(curve).connections;
-    const peak = await measureRun({ baseUrl: server.baseUrl, request: ctx.multipart, connections, ...timing(ctx), setting: 'peak', body: 'multipart' });
+    const peak = await measureRun({
+      baseUrl: server.baseUrl,
+      request: ctx.multipart,
+      connections,
+      ...timing(ctx),
+      setting: 'peak',
+      body: 'multipart',
+    });
     console.log(runLine(peak.result));
     await sleep(SETTLE_MS);
     const baseline = server.rssKiB();
     const sampler = sampleRss(server);
-    const over = await measureRun({ baseUrl: server.baseUrl, request: ctx.multipart, connections: OVERLOAD_FACTOR * connections, ...timing(ctx), setting: `overload x${OVERLOAD_FACTOR}`, body: 'multipart' });
+    const over = await measureRun({
+      baseUrl: server.baseUrl,
+      request: ctx.multipart,
+      connections: OVERLOAD_FACTOR * connections,
+      ...timing(ctx),
+      setting: `overload x${OVERLOAD_FACTOR}`,
+      body: 'multipart',
+    });
     const rssPeak = sampler.stop();
     console.log(runLine(over.result));
     await sleep(SETTLE_MS);
-    return { peak: peak.result, overload: over, rssKiB: { baseline, peak: rssPeak, after: server.rssKiB() }, liveStatus: await liveAfter(server), connections };
+    return {
+      peak: peak.result,
+      overload: over,
+      rssKiB: { baseline, peak: rssPeak, after: server.rssKiB() },
+      liveStatus: await liveAfter(server),
+      connections,
+    };
   });
   const notes = [`Status codes under overload: ${JSON.stringify(value.overload.result.cannon.statusCodes)}.`];
-  if ((value.overload.result.cannon.statusCodes['503'] ?? 0) === 0) notes.push('No 503 at all: the overload never filled the queue (MAX_QUEUE).');
-  notes.push(`RSS (MiB): baseline ${fmt(value.rssKiB.baseline / 1024, 0)}, peak ${fmt(value.rssKiB.peak / 1024, 0)}, after ${fmt(value.rssKiB.after / 1024, 0)}.`);
+  if ((value.overload.result.cannon.statusCodes['503'] ?? 0) === 0)
+    notes.push('No 503 at all: the overload never filled the queue (MAX_QUEUE).');
+  notes.push(
+    `RSS (MiB): baseline ${fmt(value.rssKiB.baseline / 1024, 0)}, peak ${fmt(value.rssKiB.peak / 1024, 0)}, after ${fmt(value.rssKiB.after / 1024, 0)}.`,
+  );
   return {
     id: 4,
     title: `Overload: ${OVERLOAD_FACTOR * value.connections} connections, ${OVERLOAD_FACTOR}x the ${value.connections} that saturate the service`,

@@ -74,7 +74,12 @@ function multipartRequest(input: BodyInput, topk: number): PreparedRequest {
     );
   }
   parts.push(Buffer.from(`--${boundary}--\r\n`));
-  return post(`/predict?topk=${topk}`, `multipart/form-data; boundary=${boundary}`, Buffer.concat(parts), input.imagesPerRequest);
+  return post(
+    `/predict?topk=${topk}`,
+    `multipart/form-data; boundary=${boundary}`,
+    Buffer.concat(parts),
+    input.imagesPerRequest,
+  );
 }
 
 function rawRequest(input: BodyInput, topk: number): PreparedRequest {
@@ -85,7 +90,12 @@ function rawRequest(input: BodyInput, topk: number): PreparedRequest {
 function jsonRequest(input: BodyInput, topk: number): PreparedRequest {
   const b64 = Buffer.from(input.image).toString('base64');
   const images = Array.from({ length: input.imagesPerRequest }, () => b64);
-  return post(`/predict?topk=${topk}`, 'application/json', Buffer.from(JSON.stringify({ images })), input.imagesPerRequest);
+  return post(
+    `/predict?topk=${topk}`,
+    'application/json',
+    Buffer.from(JSON.stringify({ images })),
+    input.imagesPerRequest,
+  );
 }
 
 /** KServe V2 binary tensor extension: JSON header, then the raw little-endian FP32 input. */
@@ -101,11 +111,18 @@ function v2BinaryRequest(input: BodyInput, topk: number): PreparedRequest {
   for (let i = 0; i < n; i++) writeLittleEndianFloats(tensor, bytes, data, i * perImage * 4);
   const header = Buffer.from(
     JSON.stringify({
-      inputs: [{ name: 'input', shape: [n, 3, side, side], datatype: 'FP32', parameters: { binary_data_size: data.length } }],
+      inputs: [
+        { name: 'input', shape: [n, 3, side, side], datatype: 'FP32', parameters: { binary_data_size: data.length } },
+      ],
       outputs: [{ name: 'probabilities', parameters: { classification: topk } }],
     }),
   );
-  const req = post(`/v2/models/${encodeURIComponent(input.modelName)}/infer`, 'application/octet-stream', Buffer.concat([header, data]), n);
+  const req = post(
+    `/v2/models/${encodeURIComponent(input.modelName)}/infer`,
+    'application/octet-stream',
+    Buffer.concat([header, data]),
+    n,
+  );
   return { ...req, headers: { ...req.headers, 'Inference-Header-Content-Length': String(header.length) } };
 }
 

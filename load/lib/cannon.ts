@@ -10,7 +10,13 @@ import type { PreparedRequest } from './bodies.ts';
 export interface CannonResultLike {
   readonly duration: number;
   readonly connections: number;
-  readonly latency: { readonly mean: number; readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number };
+  readonly latency: {
+    readonly mean: number;
+    readonly p50: number;
+    readonly p90: number;
+    readonly p99: number;
+    readonly max: number;
+  };
   readonly '2xx': number;
   readonly non2xx: number;
   readonly errors: number;
@@ -56,7 +62,11 @@ export interface CannonRun {
  *   duration is read at its once-a-second tick, so a short amount run would count up to a second
  *   too much. Duration runs pass nothing: their window is their duration.
  */
-export function summarizeCannon(result: CannonResultLike, imagesPerRequest: number, activeSeconds?: number): CannonSummary {
+export function summarizeCannon(
+  result: CannonResultLike,
+  imagesPerRequest: number,
+  activeSeconds?: number,
+): CannonSummary {
   const statusCodes: Record<string, number> = {};
   for (const [code, stats] of Object.entries(result.statusCodeStats ?? {})) statusCodes[code] = stats.count ?? 0;
   const responses = Object.values(statusCodes).reduce((a, n) => a + n, 0);
@@ -81,9 +91,11 @@ export function summarizeCannon(result: CannonResultLike, imagesPerRequest: numb
 
 /** Nearest-rank percentiles of a list of latencies (ms); NaN for an empty list. */
 export function latencyStats(values: readonly number[]): LatencyMs {
-  if (values.length === 0) return { mean: Number.NaN, p50: Number.NaN, p90: Number.NaN, p99: Number.NaN, max: Number.NaN };
+  if (values.length === 0)
+    return { mean: Number.NaN, p50: Number.NaN, p90: Number.NaN, p99: Number.NaN, max: Number.NaN };
   const sorted = [...values].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
+  const at = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
   const mean = sorted.reduce((a, v) => a + v, 0) / sorted.length;
   return { mean, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted.at(-1) ?? Number.NaN };
 }
@@ -110,40 +122,51 @@ export async function runCannon(options: CannonOptions): Promise<CannonRun> {
   const done = new Promise<autocannon.Result>((resolve, reject) => {
     settle = (err, result) => (err ? reject(err instanceof Error ? err : new Error(String(err))) : resolve(result));
   });
-  const instance = autocannon({
-    url: options.baseUrl,
-    connections: options.connections,
-    ...(options.amount === undefined ? { duration: options.durationS ?? 10 } : { amount: options.amount }),
-    timeout: options.timeoutS,
-    ...(options.overallRate ? { overallRate: options.overallRate } : {}),
-    requests: [
-      {
-        method: req.method,
-        path: req.path,
-        ...('body' in req ? { headers: { ...req.headers }, body: req.body } : {}),
-        onResponse: (status: number, _body: string, _context: object, headers: IncomingHttpHeaders | undefined) => {
-          if (status === 503 && !Object.keys(headers ?? {}).some((h) => h.toLowerCase() === 'retry-after')) unavailableWithoutRetryAfter++;
+  const instance = autocannon(
+    {
+      url: options.baseUrl,
+      connections: options.connections,
+      ...(options.amount === undefined ? { duration: options.durationS ?? 10 } : { amount: options.amount }),
+      timeout: options.timeoutS,
+      ...(options.overallRate ? { overallRate: options.overallRate } : {}),
+      requests: [
+        {
+          method: req.method,
+          path: req.path,
+          ...('body' in req ? { headers: { ...req.headers }, body: req.body } : {}),
+          onResponse: (status: number, _body: string, _context: object, headers: IncomingHttpHeaders | undefined) => {
+            if (status === 503 && !Object.keys(headers ?? {}).some((h) => h.toLowerCase() === 'retry-after'))
+              unavailableWithoutRetryAfter++;
+          },
         },
-      },
-    ],
-  }, (err, result) => settle(err, result));
+      ],
+    },
+    (err, result) => settle(err, result),
+  );
   // autocannon emits (client, statusCode, bytes, responseTime ms); its typings omit the client.
   const startedAt = performance.now();
   let lastResponseAt = startedAt;
-  (instance as unknown as NodeJS.EventEmitter).on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
-    lastResponseAt = performance.now();
-    const key = `${Math.floor(status / 100)}xx`;
-    const list = byClass.get(key) ?? [];
-    list.push(ms);
-    byClass.set(key, list);
-  });
+  (instance as unknown as NodeJS.EventEmitter).on(
+    'response',
+    (_client: unknown, status: number, _bytes: number, ms: number) => {
+      lastResponseAt = performance.now();
+      const key = `${Math.floor(status / 100)}xx`;
+      const list = byClass.get(key) ?? [];
+      list.push(ms);
+      byClass.set(key, list);
+    },
+  );
   const cap = setTimeout(() => instance.stop(), options.maxSeconds * 1000);
   try {
     const result = await done;
     const latencyByClassMs = Object.fromEntries([...byClass].sort().map(([k, v]) => [k, latencyStats(v)]));
-// A duration run's window is its duration, even when the last response came early.
+    // A duration run's window is its duration, even when the last response came early.
     const activeSeconds = options.amount === undefined ? undefined : (lastResponseAt - startedAt) / 1000;
-    return { summary: summarizeCannon(result, req.images, activeSeconds), latencyByClassMs, unavailableWithoutRetryAfter };
+    return {
+      summary: summarizeCannon(result, req.images, activeSeconds),
+      latencyByClassMs,
+      unavailableWithoutRetryAfter,
+    };
   } finally {
     clearTimeout(cap);
   }

@@ -59,12 +59,18 @@ export function latencyThroughputSvg(points: readonly ChartPoint[], options: Cha
   series.forEach((name, i) => {
     const color = PALETTE[i % PALETTE.length] ?? '#000';
     const own = finite.filter((p) => p.series === name).sort((a, b) => a.connections - b.connections);
-    parts.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${own.map((p) => `${x(p.imagesPerSecond).toFixed(1)},${y(p.latencyMs).toFixed(1)}`).join(' ')}"/>`);
+    parts.push(
+      `<polyline fill="none" stroke="${color}" stroke-width="2" points="${own.map((p) => `${x(p.imagesPerSecond).toFixed(1)},${y(p.latencyMs).toFixed(1)}`).join(' ')}"/>`,
+    );
     for (const p of own) {
       const cx = x(p.imagesPerSecond).toFixed(1);
       const cy = y(p.latencyMs).toFixed(1);
-      parts.push(`<circle cx="${cx}" cy="${cy}" r="4" fill="${color}"><title>${escapeXml(`${name}, ${p.connections} connections: ${fmt(p.imagesPerSecond)} images/s, ${fmt(p.latencyMs)} ms`)}</title></circle>`);
-      parts.push(`<text x="${Number(cx) + 6}" y="${Number(cy) - 6}" fill="${color}" font-size="10">c=${p.connections}</text>`);
+      parts.push(
+        `<circle cx="${cx}" cy="${cy}" r="4" fill="${color}"><title>${escapeXml(`${name}, ${p.connections} connections: ${fmt(p.imagesPerSecond)} images/s, ${fmt(p.latencyMs)} ms`)}</title></circle>`,
+      );
+      parts.push(
+        `<text x="${Number(cx) + 6}" y="${Number(cy) - 6}" fill="${color}" font-size="10">c=${p.connections}</text>`,
+      );
     }
     const ly = MARGIN.top + 16 * i;
     parts.push(`<rect x="${width - MARGIN.right + 12}" y="${ly - 9}" width="12" height="12" fill="${color}"/>`);
@@ -101,6 +107,8 @@ function axes(f: Frame, yLabel: string): string[] {
   out.push(`<line x1="${MARGIN.left}" y1="${bottom}" x2="${f.x(f.xMax)}" y2="${bottom}" stroke="#333"/>`);
   out.push(`<line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${bottom}" stroke="#333"/>`);
   out.push(`<text x="${f.x(f.xMax / 2)}" y="${f.height - 10}" text-anchor="middle">throughput (images/s)</text>`);
-  out.push(`<text transform="translate(16 ${(MARGIN.top + bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`);
+  out.push(
+    `<text transform="translate(16 ${(MARGIN.top + bottom) / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
+  );
   return out;
 }

@@ -16,7 +16,12 @@ export interface DriveResult {
   readonly errors: Readonly<Record<string, number>>;
 }
 
-export async function driveEngine(target: InferTarget, tensor: Float32Array, concurrency: number, durationS: number): Promise<DriveResult> {
+export async function driveEngine(
+  target: InferTarget,
+  tensor: Float32Array,
+  concurrency: number,
+  durationS: number,
+): Promise<DriveResult> {
   const latencies: number[] = [];
   const errors: Record<string, number> = {};
   const start = performance.now();
@@ -38,5 +43,11 @@ export async function driveEngine(target: InferTarget, tensor: Float32Array, con
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
   const seconds = (performance.now() - start) / 1000;
-  return { images: latencies.length, seconds, imagesPerSecond: latencies.length / seconds, latencyMs: latencyStats(latencies), errors };
+  return {
+    images: latencies.length,
+    seconds,
+    imagesPerSecond: latencies.length / seconds,
+    latencyMs: latencyStats(latencies),
+    errors,
+  };
 }

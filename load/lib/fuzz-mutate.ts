@@ -82,14 +82,27 @@ function reshape(body: Buffer, rng: Rng, corpus: Corpus): { body: Buffer; what: 
     case 0:
       return { body: body.subarray(0, at), what: `truncate at ${at}` };
     case 1:
-      return { body: Buffer.concat([body.subarray(0, at), body.subarray(at + length)]), what: `remove ${length} at ${at}` };
+      return {
+        body: Buffer.concat([body.subarray(0, at), body.subarray(at + length)]),
+        what: `remove ${length} at ${at}`,
+      };
     case 2:
-      return { body: Buffer.concat([body.subarray(0, at + length), body.subarray(at, at + length), body.subarray(at + length)]), what: `repeat ${length} at ${at}` };
+      return {
+        body: Buffer.concat([
+          body.subarray(0, at + length),
+          body.subarray(at, at + length),
+          body.subarray(at + length),
+        ]),
+        what: `repeat ${length} at ${at}`,
+      };
     default: {
       const donor = corpus[rng.pick(SEED_KINDS)].body;
       const from = rng.int(donor.length);
       const piece = donor.subarray(from, from + length);
-      return { body: Buffer.concat([body.subarray(0, at), piece, body.subarray(at)]), what: `splice ${piece.length} at ${at}` };
+      return {
+        body: Buffer.concat([body.subarray(0, at), piece, body.subarray(at)]),
+        what: `splice ${piece.length} at ${at}`,
+      };
     }
   }
 }
@@ -117,18 +130,51 @@ function editImageSize(body: Buffer, rng: Rng): string | undefined {
 }
 
 const JSON_EDITS: readonly [RegExp, readonly string[]][] = [
-  [/"shape":\[[^\]]*\]/, ['"shape":[]', '"shape":[-1,3,224,224]', '"shape":[1e15,3,224,224]', '"shape":[2,3,224,224]', '"shape":"1"', '"shape":[1,3,224]']],
-  [/"datatype":"[A-Z0-9]+"/, ['"datatype":"FP16"', '"datatype":"BYTES"', '"datatype":"FP32"', '"datatype":null', '"datatype":"UINT8"']],
-  [/"binary_data_size":\d+/, ['"binary_data_size":-1', '"binary_data_size":0', '"binary_data_size":1e30', '"binary_data_size":"4"', '"binary_data_size":4']],
+  [
+    /"shape":\[[^\]]*\]/,
+    [
+      '"shape":[]',
+      '"shape":[-1,3,224,224]',
+      '"shape":[1e15,3,224,224]',
+      '"shape":[2,3,224,224]',
+      '"shape":"1"',
+      '"shape":[1,3,224]',
+    ],
+  ],
+  [
+    /"datatype":"[A-Z0-9]+"/,
+    ['"datatype":"FP16"', '"datatype":"BYTES"', '"datatype":"FP32"', '"datatype":null', '"datatype":"UINT8"'],
+  ],
+  [
+    /"binary_data_size":\d+/,
+    [
+      '"binary_data_size":-1',
+      '"binary_data_size":0',
+      '"binary_data_size":1e30',
+      '"binary_data_size":"4"',
+      '"binary_data_size":4',
+    ],
+  ],
   [/"name":"[^"]*"/, ['"name":""', '"name":"../../etc/passwd"', '"name":null', '"name":"logits"']],
   [/"images":\[/, ['"images":[[', '"images":{', '"images":[null,', '"images":["!!!",']],
 ];
 
 /** A textual edit of a JSON field, a multipart boundary or part header, or the binary header length. */
-function editFields(request: { path: string; headers: Record<string, string>; body: Buffer }, rng: Rng): string | undefined {
+function editFields(
+  request: { path: string; headers: Record<string, string>; body: Buffer },
+  rng: Rng,
+): string | undefined {
   const lengthHeader = 'Inference-Header-Content-Length';
   if (request.headers[lengthHeader] !== undefined && rng.int(2) === 0) {
-    const value = rng.pick(['-1', '0', 'abc', '1.5', String(request.body.length + 1), String(rng.int(request.body.length)), '']);
+    const value = rng.pick([
+      '-1',
+      '0',
+      'abc',
+      '1.5',
+      String(request.body.length + 1),
+      String(rng.int(request.body.length)),
+      '',
+    ]);
     request.headers[lengthHeader] = value;
     return `${lengthHeader}: ${JSON.stringify(value)}`;
   }
@@ -136,9 +182,29 @@ function editFields(request: { path: string; headers: Record<string, string>; bo
   const boundary = /boundary=(\S+)/.exec(request.headers['Content-Type'] ?? '')?.[1];
   if (boundary !== undefined) {
     const edit = rng.pick(['boundary', 'disposition', 'type'] as const);
-    if (edit === 'boundary') request.headers['Content-Type'] = `multipart/form-data; boundary=${boundary.slice(0, rng.int(boundary.length))}`;
-    else if (edit === 'disposition') request.body = Buffer.from(text.replace(/Content-Disposition: [^\r]*/, rng.pick(['Content-Disposition: form-data', 'Content-Disposition: form-data; name="x"', 'Content-Disposition: attachment; filename="../../x"', ''])), 'latin1');
-    else request.body = Buffer.from(text.replace(/Content-Type: [^\r]*/, rng.pick(['Content-Type: text/plain', 'Content-Type: image/svg+xml', 'Content-Type:'])), 'latin1');
+    if (edit === 'boundary')
+      request.headers['Content-Type'] = `multipart/form-data; boundary=${boundary.slice(0, rng.int(boundary.length))}`;
+    else if (edit === 'disposition')
+      request.body = Buffer.from(
+        text.replace(
+          /Content-Disposition: [^\r]*/,
+          rng.pick([
+            'Content-Disposition: form-data',
+            'Content-Disposition: form-data; name="x"',
+            'Content-Disposition: attachment; filename="../../x"',
+            '',
+          ]),
+        ),
+        'latin1',
+      );
+    else
+      request.body = Buffer.from(
+        text.replace(
+          /Content-Type: [^\r]*/,
+          rng.pick(['Content-Type: text/plain', 'Content-Type: image/svg+xml', 'Content-Type:']),
+        ),
+        'latin1',
+      );
     return `multipart ${edit}`;
   }
   const applicable = JSON_EDITS.filter(([pattern]) => pattern.test(text));
@@ -154,7 +220,11 @@ export function makeCase(corpus: Corpus, seed: number, index: number): FuzzCase 
   const rng = new Rng(seed, index);
   const kind = SEED_KINDS[index % SEED_KINDS.length] as SeedKind;
   const valid = corpus[kind];
-  const request: { path: string; headers: Record<string, string>; body: Buffer } = { path: valid.path, headers: { ...valid.headers }, body: Buffer.from(valid.body) };
+  const request: { path: string; headers: Record<string, string>; body: Buffer } = {
+    path: valid.path,
+    headers: { ...valid.headers },
+    body: Buffer.from(valid.body),
+  };
   const mutations: string[] = [];
   const count = 1 + rng.int(3);
   for (let i = 0; i < count && request.body.length > 0; i++) {

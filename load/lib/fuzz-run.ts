@@ -12,7 +12,9 @@ export const FUZZ_BOUNDARY = 'fuzz-boundary-1b9d';
 
 function multipartOf(files: readonly { name: string; type: string; bytes: Buffer }[]): Buffer {
   const parts = files.flatMap((f) => [
-    Buffer.from(`--${FUZZ_BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="${f.name}"\r\nContent-Type: ${f.type}\r\n\r\n`),
+    Buffer.from(
+      `--${FUZZ_BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="${f.name}"\r\nContent-Type: ${f.type}\r\n\r\n`,
+    ),
     f.bytes,
     Buffer.from('\r\n'),
   ]);
@@ -27,7 +29,14 @@ export async function buildCorpus(modelName: string): Promise<Corpus> {
   const tensor = await tensorFor(png);
   const header = Buffer.from(
     JSON.stringify({
-      inputs: [{ name: 'input', shape: [1, 3, 224, 224], datatype: 'FP32', parameters: { binary_data_size: tensor.byteLength } }],
+      inputs: [
+        {
+          name: 'input',
+          shape: [1, 3, 224, 224],
+          datatype: 'FP32',
+          parameters: { binary_data_size: tensor.byteLength },
+        },
+      ],
       outputs: [{ name: 'probabilities', parameters: { classification: 3 } }],
     }),
   );
@@ -43,11 +52,18 @@ export async function buildCorpus(modelName: string): Promise<Corpus> {
         { name: 'b.png', type: 'image/png', bytes: png },
       ]),
     },
-    json: { path: '/predict?topk=3', headers: { 'Content-Type': 'application/json' }, body: json({ images: [png.toString('base64'), jpeg.toString('base64')] }) },
+    json: {
+      path: '/predict?topk=3',
+      headers: { 'Content-Type': 'application/json' },
+      body: json({ images: [png.toString('base64'), jpeg.toString('base64')] }),
+    },
     'v2-json': {
       path: infer,
       headers: { 'Content-Type': 'application/json' },
-      body: json({ inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: [jpeg.toString('base64')] }], outputs: [{ name: 'probabilities', parameters: { classification: 3 } }] }),
+      body: json({
+        inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: [jpeg.toString('base64')] }],
+        outputs: [{ name: 'probabilities', parameters: { classification: 3 } }],
+      }),
     },
     'v2-binary': {
       path: infer,
@@ -70,7 +86,8 @@ export interface Outcome {
 const ACCEPTABLE_5XX = new Set(['QUEUE_FULL']);
 
 export function judge(status: number, code: string | undefined, body: string): string | undefined {
-  if (status >= 500 && !(status === 503 && code !== undefined && ACCEPTABLE_5XX.has(code))) return `${status} ${code ?? ''}`.trim();
+  if (status >= 500 && !(status === 503 && code !== undefined && ACCEPTABLE_5XX.has(code)))
+    return `${status} ${code ?? ''}`.trim();
   if (status >= 400 && code === undefined) return `${status} without a registry code`;
   try {
     JSON.parse(body);
@@ -83,13 +100,28 @@ export function judge(status: number, code: string | undefined, body: string): s
 export async function send(baseUrl: string, request: FuzzRequest, timeoutMs: number): Promise<Outcome> {
   const started = performance.now();
   try {
-    const response = await fetch(`${baseUrl}${request.path}`, { method: 'POST', headers: request.headers, body: request.body, signal: AbortSignal.timeout(timeoutMs) });
+    const response = await fetch(`${baseUrl}${request.path}`, {
+      method: 'POST',
+      headers: request.headers,
+      body: request.body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     const text = Buffer.from(await response.arrayBuffer()).toString('latin1');
     const code = response.headers.get('x-error-code') ?? undefined;
-    const finding = response.headers.get('content-type')?.startsWith('application/octet-stream') ? undefined : judge(response.status, code, text);
-    return { status: response.status, ms: performance.now() - started, ...(code === undefined ? {} : { code }), ...(finding === undefined ? {} : { finding }) };
+    const finding = response.headers.get('content-type')?.startsWith('application/octet-stream')
+      ? undefined
+      : judge(response.status, code, text);
+    return {
+      status: response.status,
+      ms: performance.now() - started,
+      ...(code === undefined ? {} : { code }),
+      ...(finding === undefined ? {} : { finding }),
+    };
   } catch (err) {
-    const name = (err as Error).name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : `connection error: ${(err as Error).message}`;
+    const name =
+      (err as Error).name === 'TimeoutError'
+        ? `no answer within ${timeoutMs} ms`
+        : `connection error: ${(err as Error).message}`;
     return { status: 0, ms: performance.now() - started, finding: name };
   }
 }
@@ -97,7 +129,18 @@ export async function send(baseUrl: string, request: FuzzRequest, timeoutMs: num
 /** A saved finding: enough to replay the request byte for byte. */
 export function savedCase(seed: number, c: FuzzCase, outcome: Outcome): string {
   return JSON.stringify(
-    { seed, index: c.index, kind: c.kind, mutations: c.mutations, status: outcome.status, code: outcome.code, finding: outcome.finding, path: c.path, headers: c.headers, body: c.body.toString('base64') },
+    {
+      seed,
+      index: c.index,
+      kind: c.kind,
+      mutations: c.mutations,
+      status: outcome.status,
+      code: outcome.code,
+      finding: outcome.finding,
+      path: c.path,
+      headers: c.headers,
+      body: c.body.toString('base64'),
+    },
     null,
     2,
   );
@@ -107,7 +150,11 @@ export function savedCase(seed: number, c: FuzzCase, outcome: Outcome): string {
  * Runs tasks 0..count-1 with `concurrency` in flight, in index order. A task that throws stops
  * the pool (the others finish their current task) and its error is thrown once all have stopped.
  */
-export async function runPool(count: number, concurrency: number, task: (index: number) => Promise<void>): Promise<void> {
+export async function runPool(
+  count: number,
+  concurrency: number,
+  task: (index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | undefined;
   const worker = async (): Promise<void> => {

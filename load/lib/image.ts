@@ -21,7 +21,11 @@ export async function loadImage(file: string | undefined, fixtureDir = FIXTURE_D
   if (file !== undefined) return describe(await readFile(file), basename(file), 'file');
   const fixture = await findFixture(fixtureDir);
   if (fixture !== undefined) return fixture;
-  return describe(await generateJpeg(BENCH_IMAGE_SIZE.width, BENCH_IMAGE_SIZE.height), 'generated-500x375.jpg', 'generated');
+  return describe(
+    await generateJpeg(BENCH_IMAGE_SIZE.width, BENCH_IMAGE_SIZE.height),
+    'generated-500x375.jpg',
+    'generated',
+  );
 }
 
 async function describe(bytes: Uint8Array, name: string, source: LoadImage['source']): Promise<LoadImage> {
@@ -66,7 +70,9 @@ export async function generateJpeg(width: number, height: number, seed = 1): Pro
       for (let c = 0; c < 3; c++) rgb[i + c] = clampByte((base[c] ?? 0) + noise());
     }
   }
-  return sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(rgb, { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 function clampByte(v: number): number {

@@ -24,7 +24,12 @@ async function tryScrape(baseUrl: string): Promise<Scrape | undefined> {
 export async function measureRun(options: MeasureOptions): Promise<{ result: RunResult; run: CannonRun }> {
   await waitIdle(options.baseUrl);
   if (options.warmupS > 0) {
-    await runCannon({ ...options, durationS: options.warmupS, amount: undefined, maxSeconds: options.warmupS + options.timeoutS });
+    await runCannon({
+      ...options,
+      durationS: options.warmupS,
+      amount: undefined,
+      maxSeconds: options.warmupS + options.timeoutS,
+    });
     await waitIdle(options.baseUrl);
   }
   const before = await tryScrape(options.baseUrl);

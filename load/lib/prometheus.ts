@@ -43,7 +43,8 @@ export function parsePrometheus(text: string): Map<string, Family> {
     }
     if (line.startsWith('#')) continue;
     const sample = parseSampleLine(line);
-    const family = current !== undefined && belongsTo(sample.name, current) ? current : untypedFamily(families, sample.name);
+    const family =
+      current !== undefined && belongsTo(sample.name, current) ? current : untypedFamily(families, sample.name);
     family.samples.push(sample);
   }
   return families;
@@ -100,14 +101,26 @@ function parseValue(text: string): number {
 type LabelFilter = (labels: Readonly<Record<string, string>>) => boolean;
 
 /** Sum of a counter's (or gauge's) samples after minus before, over the label sets that pass. */
-export function counterDelta(before: Scrape | undefined, after: Scrape, name: string, filter: LabelFilter = () => true): number {
+export function counterDelta(
+  before: Scrape | undefined,
+  after: Scrape,
+  name: string,
+  filter: LabelFilter = () => true,
+): number {
   const total = (scrape: Scrape | undefined): number =>
-    (scrape?.get(name)?.samples ?? []).filter((s) => s.name !== `${name}_created` && filter(s.labels)).reduce((a, s) => a + s.value, 0);
+    (scrape?.get(name)?.samples ?? [])
+      .filter((s) => s.name !== `${name}_created` && filter(s.labels))
+      .reduce((a, s) => a + s.value, 0);
   return total(after) - total(before);
 }
 
 /** A counter's delta split by one label: { reason: delta }; zero deltas are left out. */
-export function counterDeltaByLabel(before: Scrape | undefined, after: Scrape, name: string, label: string): Record<string, number> {
+export function counterDeltaByLabel(
+  before: Scrape | undefined,
+  after: Scrape,
+  name: string,
+  label: string,
+): Record<string, number> {
   const values = new Set((after.get(name)?.samples ?? []).map((s) => s.labels[label] ?? ''));
   const out: Record<string, number> = {};
   for (const value of [...values].sort()) {
@@ -156,7 +169,9 @@ export function histogramDelta(
   };
   const a = sums(after);
   const b = sums(before);
-  const buckets = [...a.buckets.keys()].sort((x, y) => x - y).map((le) => ({ le, count: (a.buckets.get(le) ?? 0) - (b.buckets.get(le) ?? 0) }));
+  const buckets = [...a.buckets.keys()]
+    .sort((x, y) => x - y)
+    .map((le) => ({ le, count: (a.buckets.get(le) ?? 0) - (b.buckets.get(le) ?? 0) }));
   return { name, buckets, count: a.count - b.count, sum: a.sum - b.sum };
 }
 

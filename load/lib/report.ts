@@ -34,7 +34,13 @@ export interface ReportMeta {
   readonly startedAt: Date;
   readonly command: string;
   readonly target: string;
-  readonly image?: { readonly name: string; readonly width: number; readonly height: number; readonly bytes: number; readonly source: string };
+  readonly image?: {
+    readonly name: string;
+    readonly width: number;
+    readonly height: number;
+    readonly bytes: number;
+    readonly source: string;
+  };
   readonly machine: MachineInfo;
   readonly notes?: readonly string[];
 }
@@ -143,16 +149,42 @@ function runsTable(runs: readonly RunResult[]): string[] {
       fmt(s?.preprocess?.meanMs),
     ];
   });
-  const head = ['setting', 'body', 'conn', 'images/s', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', '2xx', 'non-2xx', 'errors', 'batch mean', 'queue wait p50 / p99 ms', 'compute mean ms', 'preprocess mean ms'];
-  return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
+  const head = [
+    'setting',
+    'body',
+    'conn',
+    'images/s',
+    'req/s',
+    'p50 ms',
+    'p90 ms',
+    'p99 ms',
+    '2xx',
+    'non-2xx',
+    'errors',
+    'batch mean',
+    'queue wait p50 / p99 ms',
+    'compute mean ms',
+    'preprocess mean ms',
+  ];
+  return [
+    `| ${head.join(' | ')} |`,
+    `|${head.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ];
 }
 
 function serverDetails(runs: readonly RunResult[]): string[] {
   const lines = ['## Per run', ''];
   for (const r of runs) {
-    const codes = Object.entries(r.cannon.statusCodes).map(([code, n]) => `${code}: ${n}`).join(', ') || 'none';
+    const codes =
+      Object.entries(r.cannon.statusCodes)
+        .map(([code, n]) => `${code}: ${n}`)
+        .join(', ') || 'none';
     const batches = r.server?.batches?.distribution.map((b) => `${b.size}: ${b.count}`).join(', ') ?? '–';
-    const rejections = Object.entries(r.server?.rejections ?? {}).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none';
+    const rejections =
+      Object.entries(r.server?.rejections ?? {})
+        .map(([k, n]) => `${k}: ${n}`)
+        .join(', ') || 'none';
     lines.push(
       `- **${r.setting}, ${r.cannon.connections} connections** (${fmt(r.cannon.durationS)} s): status codes ${codes}; ` +
         `batch sizes (${r.server?.batches?.count ?? '–'} batches) ${batches}; rejections ${rejections}`,
@@ -162,7 +194,11 @@ function serverDetails(runs: readonly RunResult[]): string[] {
 }
 
 /** Writes <dir>/<kind>-<time>.json, .md and (if any) .svg; returns the paths written. */
-export async function writeReport(dir: string, meta: Pick<ReportMeta, 'kind' | 'startedAt'>, report: BuiltReport): Promise<string[]> {
+export async function writeReport(
+  dir: string,
+  meta: Pick<ReportMeta, 'kind' | 'startedAt'>,
+  report: BuiltReport,
+): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const base = join(dir, reportBaseName(meta));
   const files: [string, string][] = [

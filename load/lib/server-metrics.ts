@@ -42,7 +42,11 @@ export interface BatchSizeCount {
 
 export interface ServerSide {
   /** Batches computed during the run and their size distribution (per-bucket counts). */
-  readonly batches?: { readonly count: number; readonly mean: number; readonly distribution: readonly BatchSizeCount[] };
+  readonly batches?: {
+    readonly count: number;
+    readonly mean: number;
+    readonly distribution: readonly BatchSizeCount[];
+  };
   readonly queueWait?: DurationSummary;
   readonly compute?: DurationSummary;
   readonly preprocess?: DurationSummary;
@@ -72,7 +76,8 @@ function durationSummary(before: Scrape | undefined, after: Scrape, name: string
 export function summarizeServer(before: Scrape | undefined, after: Scrape): ServerSide {
   const out: { -readonly [K in keyof ServerSide]: ServerSide[K] } = {};
   const batch = histogramDelta(before, after, SERVER_SERIES.batchSize);
-  if (batch) out.batches = { count: batch.count, mean: histogramMean(batch), distribution: batchSizeCounts(batch.buckets) };
+  if (batch)
+    out.batches = { count: batch.count, mean: histogramMean(batch), distribution: batchSizeCounts(batch.buckets) };
   const queueWait = durationSummary(before, after, SERVER_SERIES.queueWait);
   if (queueWait) out.queueWait = queueWait;
   const compute = durationSummary(before, after, SERVER_SERIES.compute);
@@ -84,7 +89,8 @@ export function summarizeServer(before: Scrape | undefined, after: Scrape): Serv
   if (after.get(SERVER_SERIES.rejections)?.type === 'counter') {
     out.rejections = counterDeltaByLabel(before, after, SERVER_SERIES.rejections, 'reason');
   }
-  if (after.get(SERVER_SERIES.images)?.type === 'counter') out.imagesClassified = counterDelta(before, after, SERVER_SERIES.images);
+  if (after.get(SERVER_SERIES.images)?.type === 'counter')
+    out.imagesClassified = counterDelta(before, after, SERVER_SERIES.images);
   return out;
 }
 

@@ -68,7 +68,9 @@ export async function ensureModel(modelPath: string): Promise<void> {
   if (existsSync(modelPath) && existsSync(manifestPathFor(modelPath))) return;
   if (modelPath !== DEFAULT_MODEL_PATH) throw new Error(`Model ${modelPath} (or its manifest) does not exist`);
   process.stderr.write(`${modelPath} is missing: building the default ResNet-50 with the model CLI\n`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/model/cli.ts', '--out', modelPath], { stdio: 'inherit' });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/model/cli.ts', '--out', modelPath], {
+    stdio: 'inherit',
+  });
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`Building ${modelPath} failed (exit code ${code})`);
 }
@@ -94,7 +96,12 @@ export async function startServer(options: StartOptions): Promise<ServerHandle> 
   return handle;
 }
 
-function makeHandle(child: ChildProcess, baseUrl: string, logFile: string, exited: Promise<number | null>): ServerHandle {
+function makeHandle(
+  child: ChildProcess,
+  baseUrl: string,
+  logFile: string,
+  exited: Promise<number | null>,
+): ServerHandle {
   const pid = child.pid;
   if (pid === undefined) throw new Error('The server process did not start');
   let running = true;
@@ -121,7 +128,8 @@ async function waitReady(handle: ServerHandle, exited: Promise<number | null>, t
   const deadline = Date.now() + timeoutMs;
   let lastError = 'no answer yet';
   while (Date.now() < deadline) {
-    if (!handle.alive()) throw new Error(`The server exited (code ${await exited}) before it was ready; see ${handle.logFile}`);
+    if (!handle.alive())
+      throw new Error(`The server exited (code ${await exited}) before it was ready; see ${handle.logFile}`);
     try {
       const res = await fetch(`${handle.baseUrl}/v2/health/ready`, { signal: AbortSignal.timeout(2000) });
       await res.arrayBuffer();

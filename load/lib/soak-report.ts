@@ -52,15 +52,25 @@ export function slope(points: readonly (readonly [number, number])[]): number {
   return sxx === 0 ? 0 : sxy / sxx;
 }
 
-const mean = (values: readonly number[]): number => (values.length === 0 ? Number.NaN : values.reduce((a, v) => a + v, 0) / values.length);
+const mean = (values: readonly number[]): number =>
+  values.length === 0 ? Number.NaN : values.reduce((a, v) => a + v, 0) / values.length;
 const round = (v: number, digits = 2): number => Math.round(v * 10 ** digits) / 10 ** digits;
 
 /** Memory drift: the mean of the first minute's samples against the last minute's. */
-function memoryDrift(samples: readonly MemorySample[], key: 'rssMiB' | 'heapUsedMiB' | 'externalMiB', minutes: number): Drift {
+function memoryDrift(
+  samples: readonly MemorySample[],
+  key: 'rssMiB' | 'heapUsedMiB' | 'externalMiB',
+  minutes: number,
+): Drift {
   const inMinute = (m: number) => samples.filter((s) => s.t >= m * 60 && s.t < (m + 1) * 60).map((s) => s[key]);
   const first = mean(inMinute(0));
   const last = mean(inMinute(Math.max(0, minutes - 1)));
-  return { first: round(first, 1), last: round(last, 1), ratio: round(last / first, 3), perMinute: round(slope(samples.map((s) => [s.t / 60, s[key]] as const)), 2) };
+  return {
+    first: round(first, 1),
+    last: round(last, 1),
+    ratio: round(last / first, 3),
+    perMinute: round(slope(samples.map((s) => [s.t / 60, s[key]] as const)), 2),
+  };
 }
 
 function latencyDrift(windows: readonly MinuteWindow[], key: 'p50' | 'p99'): Drift {
@@ -83,7 +93,11 @@ export function summarizeSoak(samples: readonly MemorySample[], windows: readonl
   };
 }
 
-export function soakMarkdown(meta: { title: string; lines: readonly string[] }, windows: readonly MinuteWindow[], summary: SoakSummary): string {
+export function soakMarkdown(
+  meta: { title: string; lines: readonly string[] },
+  windows: readonly MinuteWindow[],
+  summary: SoakSummary,
+): string {
   const drift = (name: string, d: Drift, unit: string) =>
     `| ${name} | ${d.first} ${unit} | ${d.last} ${unit} | x${d.ratio} | ${d.perMinute === undefined ? '' : `${d.perMinute} ${unit}/min`} |`;
   return [
@@ -93,7 +107,10 @@ export function soakMarkdown(meta: { title: string; lines: readonly string[] }, 
     '',
     '| minute | req/s | 2xx | non-2xx | errors | p50 ms | p99 ms | max ms |',
     '|---|---|---|---|---|---|---|---|',
-    ...windows.map((w) => `| ${w.minute + 1} | ${round(w.requestsPerSecond, 1)} | ${w.ok} | ${w.non2xx} | ${w.errors} | ${w.latencyMs.p50} | ${w.latencyMs.p99} | ${w.latencyMs.max} |`),
+    ...windows.map(
+      (w) =>
+        `| ${w.minute + 1} | ${round(w.requestsPerSecond, 1)} | ${w.ok} | ${w.non2xx} | ${w.errors} | ${w.latencyMs.p50} | ${w.latencyMs.p99} | ${w.latencyMs.max} |`,
+    ),
     '',
     '| series | first minute | last minute | last/first | slope |',
     '|---|---|---|---|---|',

@@ -23,7 +23,12 @@ const qualified = (g: Graph, local: string): string => (g.scope ? `${g.scope}.${
 const channels = (x: Value): number => x.shape[1] as number;
 
 /** conv (k x k, padding k/2, no bias) -> BatchNorm -> ReLU if `then` is 'relu'; BN folded into the conv or kept. */
-export function convBn(ctx: BlockContext, x: Value, names: { conv: string; bn: string }, spec: { out: number; kernel: number; stride: number; then: BatchNormRole }): Value {
+export function convBn(
+  ctx: BlockContext,
+  x: Value,
+  names: { conv: string; bn: string },
+  spec: { out: number; kernel: number; stride: number; then: BatchNormRole },
+): Value {
   const { g } = ctx;
   const convName = qualified(g, names.conv);
   const bnName = qualified(g, names.bn);
@@ -36,15 +41,26 @@ export function convBn(ctx: BlockContext, x: Value, names: { conv: string; bn: s
     let y: Value;
     if (ctx.foldBatchNorm) {
       const folded = foldBatchNorm(weight, spec.out, bn, BN_EPSILON);
-      y = conv(g, x, g.initializer(`${convName}.weight`, shape, folded.weight), g.initializer(`${convName}.bias`, [spec.out], folded.bias), geometry);
+      y = conv(
+        g,
+        x,
+        g.initializer(`${convName}.weight`, shape, folded.weight),
+        g.initializer(`${convName}.bias`, [spec.out], folded.bias),
+        geometry,
+      );
     } else {
       y = conv(g, x, g.initializer(`${convName}.weight`, shape, weight), undefined, geometry);
-      y = batchNormalization(g, y, {
-        scale: g.initializer(`${bnName}.weight`, [spec.out], bn.weight),
-        bias: g.initializer(`${bnName}.bias`, [spec.out], bn.bias),
-        mean: g.initializer(`${bnName}.running_mean`, [spec.out], bn.runningMean),
-        variance: g.initializer(`${bnName}.running_var`, [spec.out], bn.runningVar),
-      }, { epsilon: BN_EPSILON });
+      y = batchNormalization(
+        g,
+        y,
+        {
+          scale: g.initializer(`${bnName}.weight`, [spec.out], bn.weight),
+          bias: g.initializer(`${bnName}.bias`, [spec.out], bn.bias),
+          mean: g.initializer(`${bnName}.running_mean`, [spec.out], bn.runningMean),
+          variance: g.initializer(`${bnName}.running_var`, [spec.out], bn.runningVar),
+        },
+        { epsilon: BN_EPSILON },
+      );
     }
     return spec.then === 'relu' ? relu(g, y) : y;
   });

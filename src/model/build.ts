@@ -38,7 +38,14 @@ export async function buildModel(options: Partial<BuildOptions> = {}, hooks: Bui
     : new SeededWeights(o.seed, blockCount(o.depth));
   const name = o.name ?? defaultModelName(o);
   const g = new Graph(name);
-  const architecture = { depth: o.depth, variant: o.variant, shortcut: o.shortcut, width: o.width, classes: o.classes, foldBatchNorm: o.foldBatchNorm };
+  const architecture = {
+    depth: o.depth,
+    variant: o.variant,
+    shortcut: o.shortcut,
+    width: o.width,
+    classes: o.classes,
+    foldBatchNorm: o.foldBatchNorm,
+  };
   const { parameters } = buildResNet(g, architecture, weights, (done, total) => progress('graph', done, total));
   weights.finish();
   const manifest: ModelManifest = {
@@ -82,12 +89,17 @@ async function labelsFor(classes: number): Promise<string[]> {
 
 function docString(m: ModelManifest): string {
   const a = m.architecture;
-  const weights = m.weights.trained ? `weights from ${m.weights.file ?? 'a file'}` : `SEEDED UNTRAINED weights (seed ${m.weights.seed ?? 0}): predictions are meaningless`;
+  const weights = m.weights.trained
+    ? `weights from ${m.weights.file ?? 'a file'}`
+    : `SEEDED UNTRAINED weights (seed ${m.weights.seed ?? 0}): predictions are meaningless`;
   return `ResNet-${a.depth} ${a.variant}, shortcut ${a.shortcut}, width x${a.width}, ${a.classes} classes, ${blockCount(a.depth)} blocks, ${weights}. Input ${BATCH_DIM}x3x${INPUT_SIZE}x${INPUT_SIZE}. Built by ${PRODUCER_NAME} ${BUILDER_VERSION}.`;
 }
 
 /** Writes `<path>.onnx` (path may already end in .onnx) and its sidecar manifest, each atomically, creating the folder. */
-export async function writeModel(path: string, built: BuiltModel): Promise<{ modelPath: string; manifestPath: string }> {
+export async function writeModel(
+  path: string,
+  built: BuiltModel,
+): Promise<{ modelPath: string; manifestPath: string }> {
   const modelPath = /\.onnx$/i.test(path) ? path : `${path}.onnx`;
   const manifestPath = manifestPathFor(modelPath);
   await mkdir(dirname(modelPath), { recursive: true });

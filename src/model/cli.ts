@@ -44,7 +44,8 @@ const FLAGS = {
 function number(flag: string, text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const value = Number(text);
-  if (text.trim() === '' || !Number.isFinite(value)) throw new CliUsageError(`--${flag} expects a number, got \`${text}\``);
+  if (text.trim() === '' || !Number.isFinite(value))
+    throw new CliUsageError(`--${flag} expects a number, got \`${text}\``);
   return value;
 }
 
@@ -56,7 +57,8 @@ export function parseCliArgs(argv: readonly string[]): { options: BuildOptions; 
   } catch (err) {
     throw new CliUsageError((err as Error).message);
   }
-  if (values.out !== undefined && !/\.onnx$/i.test(values.out)) throw new CliUsageError(`--out must end in .onnx, got \`${values.out}\``);
+  if (values.out !== undefined && !/\.onnx$/i.test(values.out))
+    throw new CliUsageError(`--out must end in .onnx, got \`${values.out}\``);
   try {
     const options = resolveBuildOptions({
       depth: number('depth', values.depth) as BuildOptions['depth'] | undefined,
@@ -71,7 +73,8 @@ export function parseCliArgs(argv: readonly string[]): { options: BuildOptions; 
     });
     return { options, out: values.out ?? DEFAULT_OUT, help: values.help ?? false };
   } catch (err) {
-    if (err instanceof ModelOptionsError) throw new CliUsageError(err.message.replace(/`(\w+)`/, (_, flag: string) => `--${kebab(flag)}`));
+    if (err instanceof ModelOptionsError)
+      throw new CliUsageError(err.message.replace(/`(\w+)`/, (_, flag: string) => `--${kebab(flag)}`));
     throw err;
   }
 }
@@ -87,7 +90,10 @@ export interface CliIo {
   readonly err: NodeJS.WritableStream;
 }
 
-export async function main(argv: readonly string[], io: CliIo = { out: process.stdout, err: process.stderr }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: CliIo = { out: process.stdout, err: process.stderr },
+): Promise<number> {
   let parsed;
   try {
     parsed = parseCliArgs(argv);
@@ -143,5 +149,6 @@ function progressPrinter(stream: NodeJS.WritableStream): (step: string, done: nu
   };
 }
 
-const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+const invokedDirectly =
+  process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (invokedDirectly) process.exitCode = await main(process.argv.slice(2));

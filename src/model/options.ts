@@ -39,7 +39,8 @@ export class ModelOptionsError extends Error {
 }
 
 const oneOf = (name: string, value: unknown, allowed: readonly unknown[]): void => {
-  if (!allowed.includes(value)) throw new ModelOptionsError(`Expected \`${name}\` to be one of ${allowed.join(', ')}, got \`${String(value)}\``);
+  if (!allowed.includes(value))
+    throw new ModelOptionsError(`Expected \`${name}\` to be one of ${allowed.join(', ')}, got \`${String(value)}\``);
 };
 
 /** Fills in defaults and checks every option (p-queue style messages). */
@@ -57,7 +58,8 @@ export function resolveBuildOptions(options: Partial<BuildOptions> = {}): BuildO
   if (!Number.isInteger(o.seed) || o.seed < 0 || o.seed > 0xffffffff) {
     throw new ModelOptionsError(`Expected \`seed\` to be an integer in [0, 4294967295], got \`${String(o.seed)}\``);
   }
-  if (typeof o.foldBatchNorm !== 'boolean') throw new ModelOptionsError(`Expected \`foldBatchNorm\` to be a boolean, got \`${String(o.foldBatchNorm)}\``);
+  if (typeof o.foldBatchNorm !== 'boolean')
+    throw new ModelOptionsError(`Expected \`foldBatchNorm\` to be a boolean, got \`${String(o.foldBatchNorm)}\``);
   if (o.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.name)) {
     throw new ModelOptionsError(`Expected \`name\` to be 1-64 letters, digits, '.', '_' or '-', got \`${o.name}\``);
   }

@@ -45,11 +45,28 @@ export function blockCount(depth: Depth): number {
   return RESNET_FAMILY[depth].stages.reduce((a, b) => a + b, 0);
 }
 
-export function buildResNet(g: Graph, options: ResNetOptions, weights: WeightSource, onBlock?: (done: number, total: number) => void): ResNetOutputs {
-  const ctx: BlockContext = { g, weights, foldBatchNorm: options.foldBatchNorm, variant: options.variant, shortcut: options.shortcut, parameters: 0 };
+export function buildResNet(
+  g: Graph,
+  options: ResNetOptions,
+  weights: WeightSource,
+  onBlock?: (done: number, total: number) => void,
+): ResNetOutputs {
+  const ctx: BlockContext = {
+    g,
+    weights,
+    foldBatchNorm: options.foldBatchNorm,
+    variant: options.variant,
+    shortcut: options.shortcut,
+    parameters: 0,
+  };
   const { block, stages } = RESNET_FAMILY[options.depth];
   const input = g.input('input', [BATCH_DIM, 3, INPUT_SIZE, INPUT_SIZE]);
-  let x = convBn(ctx, input, { conv: 'conv1', bn: 'bn1' }, { out: scaledChannels(BASE_WIDTH, options.width), kernel: 7, stride: 2, then: 'relu' });
+  let x = convBn(
+    ctx,
+    input,
+    { conv: 'conv1', bn: 'bn1' },
+    { out: scaledChannels(BASE_WIDTH, options.width), kernel: 7, stride: 2, then: 'relu' },
+  );
   x = g.withScope('maxpool', () => maxPool(g, x, { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }));
   let done = 0;
   stages.forEach((blocks, i) => {
@@ -71,7 +88,13 @@ function head(ctx: BlockContext, x: Value, classes: number): ResNetOutputs {
   ctx.parameters += fc.weight.length + fc.bias.length;
   const logits = g.withScope('fc', () => {
     const pooled = flatten(g, globalAveragePool(g, x));
-    return gemm(g, pooled, g.initializer('fc.weight', [classes, features], fc.weight), g.initializer('fc.bias', [classes], fc.bias), { name: 'logits' });
+    return gemm(
+      g,
+      pooled,
+      g.initializer('fc.weight', [classes, features], fc.weight),
+      g.initializer('fc.bias', [classes], fc.bias),
+      { name: 'logits' },
+    );
   });
   const probabilities = g.withScope('softmax', () => softmax(g, logits, { axis: 1, name: 'probabilities' }));
   g.output(logits);

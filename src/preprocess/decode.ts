@@ -26,7 +26,12 @@ export function needsFullDecode(header: ImageHeader): boolean {
  * The whole first frame as 8-bit RGB after EXIF orientation, optionally grown by `pad` pixels on
  * every side with copies of the edge pixels. 16-bit input keeps its high byte, as PIL does.
  */
-export async function decodeToRgb(bytes: Uint8Array, header: ImageHeader, maxImagePixels: number, pad = 0): Promise<RgbImage> {
+export async function decodeToRgb(
+  bytes: Uint8Array,
+  header: ImageHeader,
+  maxImagePixels: number,
+  pad = 0,
+): Promise<RgbImage> {
   let image = sharp(asBuffer(bytes), { ...inputOptions(maxImagePixels), autoOrient: true });
   if (pad > 0) image = image.extend({ top: pad, bottom: pad, left: pad, right: pad, extendWith: 'copy' });
   const cmyk = header.space === 'cmyk';

@@ -17,8 +17,7 @@ export const SHARP_FORMAT_NAME: Readonly<Record<ImageFormat, string>> = Object.f
 });
 
 export type SniffResult =
-  | { readonly accepted: true; readonly format: ImageFormat }
-  | { readonly accepted: false; readonly name: string };
+  { readonly accepted: true; readonly format: ImageFormat } | { readonly accepted: false; readonly name: string };
 
 const ascii = (bytes: Uint8Array, start: number, end: number): string =>
   String.fromCharCode(...bytes.subarray(start, end));

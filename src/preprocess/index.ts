@@ -43,7 +43,9 @@ export function tensorLength(preset: PreprocessPreset): number {
 function checkPreset(preset: PreprocessPreset): void {
   const { resize, crop } = preset;
   if (!Number.isInteger(resize) || !Number.isInteger(crop) || crop < 1 || crop > resize) {
-    throw new TypeError(`Expected preset crop and resize to be integers with 1 <= crop <= resize, got ${crop} and ${resize}`);
+    throw new TypeError(
+      `Expected preset crop and resize to be integers with 1 <= crop <= resize, got ${crop} and ${resize}`,
+    );
   }
 }
 
@@ -56,7 +58,12 @@ function targetSlot(length: number, out: TensorSlot | undefined): TensorSlot {
   return out;
 }
 
-async function resizeAndCrop(bytes: Uint8Array, header: ImageHeader, plan: ResizePlan, options: PreprocessOptions): Promise<CropSource> {
+async function resizeAndCrop(
+  bytes: Uint8Array,
+  header: ImageHeader,
+  plan: ResizePlan,
+  options: PreprocessOptions,
+): Promise<CropSource> {
   const { maxImagePixels } = options;
   if (plan.direction === 'up') {
     return upscaleDecoded(await decodeToRgb(bytes, header, maxImagePixels, UPSCALE_PAD), UPSCALE_PAD, plan);
@@ -71,7 +78,11 @@ async function resizeAndCrop(bytes: Uint8Array, header: ImageHeader, plan: Resiz
  * Throws IMAGE_UNDECODABLE (400), IMAGE_TOO_LARGE and IMAGE_TOO_MANY_PIXELS (413),
  * UNSUPPORTED_IMAGE_FORMAT (415).
  */
-export async function preprocessImage(bytes: Uint8Array, options: PreprocessOptions, out?: TensorSlot): Promise<Float32Array> {
+export async function preprocessImage(
+  bytes: Uint8Array,
+  options: PreprocessOptions,
+  out?: TensorSlot,
+): Promise<Float32Array> {
   const { preset } = options;
   checkPreset(preset);
   const length = tensorLength(preset);

@@ -29,7 +29,8 @@ export interface ImageHeader {
  * 15 s (found by load/fuzz.ts). Only images over ~610:1 reach the default 40 MP.
  */
 export function checkResizedPixels(width: number, height: number, maxImagePixels: number): void {
-  if (width * height > maxImagePixels) throw new errors.IMAGE_TOO_MANY_PIXELS(`${width * height} (resized to ${width}x${height})`, maxImagePixels);
+  if (width * height > maxImagePixels)
+    throw new errors.IMAGE_TOO_MANY_PIXELS(`${width * height} (resized to ${width}x${height})`, maxImagePixels);
 }
 
 export function checkByteLimit(bytes: Uint8Array, maxImageBytes: number): void {

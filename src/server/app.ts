@@ -30,13 +30,20 @@ export interface AppDeps {
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = Fastify({
-    logger: { level: config.logLevel, base: { service: 'resnet-serve' }, ...(deps.logStream ? { stream: deps.logStream } : {}) },
+    logger: {
+      level: config.logLevel,
+      base: { service: 'resnet-serve' },
+      ...(deps.logStream ? { stream: deps.logStream } : {}),
+    },
     genReqId: requestIdFor,
     logController: new OneLinePerRequest(),
     // Slow clients: the whole request must arrive within BODY_TIMEOUT_MS (Node's requestTimeout,
     // checked every second instead of Node's default 30 s; answered by clientErrorHandler).
     requestTimeout: config.bodyTimeoutMs,
-    http: { connectionsCheckingInterval: Math.min(1000, config.bodyTimeoutMs), headersTimeout: Math.min(60_000, config.bodyTimeoutMs) },
+    http: {
+      connectionsCheckingInterval: Math.min(1000, config.bodyTimeoutMs),
+      headersTimeout: Math.min(60_000, config.bodyTimeoutMs),
+    },
     clientErrorHandler: clientErrorHandler,
     // Draining is answered by our own gate with SHUTTING_DOWN and Retry-After.
     return503OnClosing: false,
@@ -74,7 +81,12 @@ function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, s
   const body = errorBody(error);
   this.log.debug({ code: err.code }, 'client error');
   if (socket.writable) {
-    const headers = [`Content-Type: application/json`, `Content-Length: ${Buffer.byteLength(body)}`, `X-Error-Code: ${error.code}`, 'Connection: close'];
+    const headers = [
+      `Content-Type: application/json`,
+      `Content-Length: ${Buffer.byteLength(body)}`,
+      `X-Error-Code: ${error.code}`,
+      'Connection: close',
+    ];
     socket.write(`HTTP/1.1 ${status}\r\n${headers.join('\r\n')}\r\n\r\n${body}`);
   }
   socket.destroy();

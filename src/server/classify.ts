@@ -32,7 +32,12 @@ export interface WorkContext {
 }
 
 /** Per-request work context: its deadline, and an AbortController tied to the client's connection. */
-export function workContext(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply, api: WorkContext['api']): WorkContext {
+export function workContext(
+  app: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  api: WorkContext['api'],
+): WorkContext {
   const controller = new AbortController();
   reply.raw.once('close', () => {
     if (!reply.raw.writableFinished) controller.abort(errors.CANCELLED());
@@ -53,8 +58,14 @@ export function deadlineFor(app: FastifyInstance, request: FastifyRequest): numb
 }
 
 /** Runs one preprocessed tensor through the engine and records its end-to-end time. */
-export async function inferTensor(ctx: WorkContext, tensor: Float32Array): Promise<{ logits: Float32Array; probabilities: Float32Array }> {
-  const output = await startedEngine(ctx.app).infer(tensor, { deadlineMs: ctx.deadlineMs, signal: ctx.controller.signal });
+export async function inferTensor(
+  ctx: WorkContext,
+  tensor: Float32Array,
+): Promise<{ logits: Float32Array; probabilities: Float32Array }> {
+  const output = await startedEngine(ctx.app).infer(tensor, {
+    deadlineMs: ctx.deadlineMs,
+    signal: ctx.controller.signal,
+  });
   ctx.app.metrics.endToEnd.observe(ctx.reply.elapsedTime / 1000);
   return output;
 }
@@ -86,7 +97,11 @@ async function classifyOne(ctx: WorkContext, image: NamedImage): Promise<ImageRe
  * Throws the request's first error (cancelling the rest); TOO_MANY_IMAGES past
  * MAX_IMAGES_PER_REQUEST; NO_IMAGES when there is nothing to do.
  */
-export async function runAll<T, R>(ctx: WorkContext, items: AsyncIterable<T> | Iterable<T>, work: (item: T) => Promise<R>): Promise<R[]> {
+export async function runAll<T, R>(
+  ctx: WorkContext,
+  items: AsyncIterable<T> | Iterable<T>,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
   const { maxImagesPerRequest } = ctx.app.config;
   const pending: Promise<R>[] = [];
   try {
@@ -111,6 +126,9 @@ export async function runAll<T, R>(ctx: WorkContext, items: AsyncIterable<T> | I
 }
 
 /** Classifies images as they arrive (multipart parts are preprocessed while later parts are still being received). */
-export function classifyImages(ctx: WorkContext, images: AsyncIterable<NamedImage> | Iterable<NamedImage>): Promise<ImageResult[]> {
+export function classifyImages(
+  ctx: WorkContext,
+  images: AsyncIterable<NamedImage> | Iterable<NamedImage>,
+): Promise<ImageResult[]> {
   return runAll(ctx, images, (image) => classifyOne(ctx, image));
 }

@@ -72,7 +72,8 @@ export function integerOneOf<const T extends number>(choices: readonly T[]): Par
     allowed,
     parse(raw) {
       const value = Number(raw.trim());
-      if (!(choices as readonly number[]).includes(value) || !/^\d+$/.test(raw.trim())) throw new ConfigValueError(allowed);
+      if (!(choices as readonly number[]).includes(value) || !/^\d+$/.test(raw.trim()))
+        throw new ConfigValueError(allowed);
       return value as T;
     },
   };

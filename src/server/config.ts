@@ -4,7 +4,17 @@
 // An invalid value stops startup with a message naming the variable, the value and what is allowed.
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
-import { ConfigValueError, boolean, decimal, integer, integerOneOf, oneOf, origin, text, type Parser } from './config-parsers.ts';
+import {
+  ConfigValueError,
+  boolean,
+  decimal,
+  integer,
+  integerOneOf,
+  oneOf,
+  origin,
+  text,
+  type Parser,
+} from './config-parsers.ts';
 
 interface Variable<T> {
   readonly env: string;
@@ -15,7 +25,13 @@ interface Variable<T> {
   readonly source: string;
 }
 
-function variable<T>(env: string, parser: Parser<T>, fallback: T | (() => T), description: string, source: string): Variable<T> {
+function variable<T>(
+  env: string,
+  parser: Parser<T>,
+  fallback: T | (() => T),
+  description: string,
+  source: string,
+): Variable<T> {
   return { env, parser, fallback, description, source };
 }
 
@@ -26,34 +42,190 @@ const MEASURED = 'measured on 2 CPU cores (README "Performance")';
 /** Every configuration variable, in the order of the README table. */
 export const CONFIG_VARIABLES = {
   port: variable('PORT', integer(0, 65535), 8080, 'TCP port (0 picks a free one)', 'DESIGN.md'),
-  host: variable('HOST', text(/^[^\s/]+$/, 'a host name or IP address'), '127.0.0.1', 'Listen address (the Docker image sets 0.0.0.0)', 'DESIGN.md: loopback unless asked'),
-  modelPath: variable('MODEL_PATH', path, 'models/resnet50.onnx', 'The .onnx model; its sidecar manifest sits next to it', 'DESIGN.md; built with seeded weights on first start when missing'),
-  modelName: variable('MODEL_NAME', text(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (1 to 64)'), 'resnet50', 'Model name in responses and V2 URLs', 'DESIGN.md'),
-  modelWeights: variable<string | undefined>('MODEL_WEIGHTS', path, undefined, 'A .safetensors file built into ONNX at start (replaces MODEL_PATH)', 'off'),
-  modelCacheDir: variable('MODEL_CACHE_DIR', path, 'models/cache', 'Where MODEL_WEIGHTS builds are cached, keyed by the weights\' sha256', 'git-ignored folder'),
-  modelDepth: variable('MODEL_DEPTH', integerOneOf([18, 34, 50, 101, 152] as const), 50, 'ResNet depth of MODEL_WEIGHTS', 'ResNet-50'),
-  modelVariant: variable('MODEL_VARIANT', oneOf(['v1.5', 'v1'] as const), 'v1.5', 'Stride placement of MODEL_WEIGHTS (v1.5: torchvision/timm)', 'torchvision/timm weights'),
+  host: variable(
+    'HOST',
+    text(/^[^\s/]+$/, 'a host name or IP address'),
+    '127.0.0.1',
+    'Listen address (the Docker image sets 0.0.0.0)',
+    'DESIGN.md: loopback unless asked',
+  ),
+  modelPath: variable(
+    'MODEL_PATH',
+    path,
+    'models/resnet50.onnx',
+    'The .onnx model; its sidecar manifest sits next to it',
+    'DESIGN.md; built with seeded weights on first start when missing',
+  ),
+  modelName: variable(
+    'MODEL_NAME',
+    text(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (1 to 64)'),
+    'resnet50',
+    'Model name in responses and V2 URLs',
+    'DESIGN.md',
+  ),
+  modelWeights: variable<string | undefined>(
+    'MODEL_WEIGHTS',
+    path,
+    undefined,
+    'A .safetensors file built into ONNX at start (replaces MODEL_PATH)',
+    'off',
+  ),
+  modelCacheDir: variable(
+    'MODEL_CACHE_DIR',
+    path,
+    'models/cache',
+    "Where MODEL_WEIGHTS builds are cached, keyed by the weights' sha256",
+    'git-ignored folder',
+  ),
+  modelDepth: variable(
+    'MODEL_DEPTH',
+    integerOneOf([18, 34, 50, 101, 152] as const),
+    50,
+    'ResNet depth of MODEL_WEIGHTS',
+    'ResNet-50',
+  ),
+  modelVariant: variable(
+    'MODEL_VARIANT',
+    oneOf(['v1.5', 'v1'] as const),
+    'v1.5',
+    'Stride placement of MODEL_WEIGHTS (v1.5: torchvision/timm)',
+    'torchvision/timm weights',
+  ),
   modelWidth: variable('MODEL_WIDTH', decimal(0.01, 16), 1, 'Channel multiplier of MODEL_WEIGHTS', 'published widths'),
-  modelClasses: variable('MODEL_CLASSES', integer(1, 100_000), 1000, 'Classes of MODEL_WEIGHTS (1000: ImageNet labels)', 'ImageNet'),
-  executionProvider: variable('EXECUTION_PROVIDER', oneOf(['cpu', 'cuda', 'auto'] as const), 'cpu', 'onnxruntime execution provider', 'DESIGN.md'),
+  modelClasses: variable(
+    'MODEL_CLASSES',
+    integer(1, 100_000),
+    1000,
+    'Classes of MODEL_WEIGHTS (1000: ImageNet labels)',
+    'ImageNet',
+  ),
+  executionProvider: variable(
+    'EXECUTION_PROVIDER',
+    oneOf(['cpu', 'cuda', 'auto'] as const),
+    'cpu',
+    'onnxruntime execution provider',
+    'DESIGN.md',
+  ),
   cudaDeviceId: variable('CUDA_DEVICE_ID', integer(0, 63), 0, 'GPU index for the CUDA provider', 'first GPU'),
-  intraOpThreads: variable('INTRA_OP_THREADS', integer(1, 1024), () => availableParallelism(), 'onnxruntime intra-op threads', 'DESIGN.md: available cores'),
-  ortAllowSpinning: variable('ORT_ALLOW_SPINNING', boolean(), false, 'Let onnxruntime threads spin-wait after each run', 'spinning cost 1.3x the CPU per image and competes with decoding and HTTP on shared cores (README "Engine")'),
-  maxBatchSize: variable('MAX_BATCH_SIZE', integer(1, 64), 8, 'Largest batch sent to the model (every size up to it is warmed up at start)', `${MEASURED}: on CPU batching adds 5-9% images/s; 8 keeps a batch near 0.25 s`),
-  maxBatchDelayMs: variable('MAX_BATCH_DELAY_MS', decimal(0, 10_000), 0, 'How long a non-full batch may wait for company (0: dispatch when the worker is free)', `${MEASURED}: on CPU, batches fill while the worker computes; waiting only adds latency`),
-  maxQueue: variable('MAX_QUEUE', integer(1, 1_000_000), 32, 'Images waiting for the model beyond which requests get 503 QUEUE_FULL', `${MEASURED}: about 1 s of work; a longer queue adds latency, not throughput`),
-  fullWaitMs: variable('FULL_WAIT_MS', integer(0, 10_000), 250, 'How long a request that finds the server full waits for room before 503 QUEUE_FULL', `${MEASURED}: paces clients that retry at once, so refusing them does not take the CPU the model needs`),
-  requestTimeoutMs: variable('REQUEST_TIMEOUT_MS', integer(1, 3_600_000), 10_000, 'Default deadline for an image in the queue (504 DEADLINE_EXCEEDED after it)', 'ten times the time a full queue takes to drain'),
-  maxRequestTimeoutMs: variable('MAX_REQUEST_TIMEOUT_MS', integer(1, 3_600_000), 60_000, 'Cap on the per-request deadline (header X-Request-Timeout-Ms or query timeout_ms)', 'one minute'),
-  maxImageBytes: variable('MAX_IMAGE_BYTES', integer(1), 10 * MIB, 'Largest encoded image (413 IMAGE_TOO_LARGE)', '10 MiB: phone photos are 2-8 MB'),
-  maxImagePixels: variable('MAX_IMAGE_PIXELS', integer(1), 40_000_000, 'Largest width x height (413 IMAGE_TOO_MANY_PIXELS), read from the header before decoding', '40 MP: ~120 MB of RGB while decoding'),
-  maxImagesPerRequest: variable('MAX_IMAGES_PER_REQUEST', integer(1, 10_000), 32, 'Most images (or tensor rows) in one request (413 TOO_MANY_IMAGES)', 'four full batches'),
-  maxBodyBytes: variable('MAX_BODY_BYTES', integer(1), 64 * MIB, 'Largest request body of any kind (413 BODY_TOO_LARGE)', 'fits 32 images as base64 JSON or a binary V2 tensor of 32 rows'),
-  bodyTimeoutMs: variable('BODY_TIMEOUT_MS', integer(1, 3_600_000), 30_000, 'Time a client has to send the whole request (408 REQUEST_TIMEOUT)', 'guards against slow-body clients'),
-  shutdownTimeoutMs: variable('SHUTDOWN_TIMEOUT_MS', integer(1, 3_600_000), 20_000, 'Bound on the graceful drain after SIGTERM/SIGINT', 'inside Kubernetes\' default 30 s grace period'),
-  sharpConcurrency: variable('SHARP_CONCURRENCY', integer(1, 1024), 1, 'libvips threads per image (images also run in parallel on libuv\'s pool)', 'the preprocess measurements (section "preprocess"): cores are shared with onnxruntime'),
-  logLevel: variable('LOG_LEVEL', oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const), 'info', 'pino log level (batch details at debug)', 'pino'),
-  corsOrigin: variable<string | undefined>('CORS_ORIGIN', origin(), undefined, 'Allowed CORS origin; CORS is off unless set', 'off'),
+  intraOpThreads: variable(
+    'INTRA_OP_THREADS',
+    integer(1, 1024),
+    () => availableParallelism(),
+    'onnxruntime intra-op threads',
+    'DESIGN.md: available cores',
+  ),
+  ortAllowSpinning: variable(
+    'ORT_ALLOW_SPINNING',
+    boolean(),
+    false,
+    'Let onnxruntime threads spin-wait after each run',
+    'spinning cost 1.3x the CPU per image and competes with decoding and HTTP on shared cores (README "Engine")',
+  ),
+  maxBatchSize: variable(
+    'MAX_BATCH_SIZE',
+    integer(1, 64),
+    8,
+    'Largest batch sent to the model (every size up to it is warmed up at start)',
+    `${MEASURED}: on CPU batching adds 5-9% images/s; 8 keeps a batch near 0.25 s`,
+  ),
+  maxBatchDelayMs: variable(
+    'MAX_BATCH_DELAY_MS',
+    decimal(0, 10_000),
+    0,
+    'How long a non-full batch may wait for company (0: dispatch when the worker is free)',
+    `${MEASURED}: on CPU, batches fill while the worker computes; waiting only adds latency`,
+  ),
+  maxQueue: variable(
+    'MAX_QUEUE',
+    integer(1, 1_000_000),
+    32,
+    'Images waiting for the model beyond which requests get 503 QUEUE_FULL',
+    `${MEASURED}: about 1 s of work; a longer queue adds latency, not throughput`,
+  ),
+  fullWaitMs: variable(
+    'FULL_WAIT_MS',
+    integer(0, 10_000),
+    250,
+    'How long a request that finds the server full waits for room before 503 QUEUE_FULL',
+    `${MEASURED}: paces clients that retry at once, so refusing them does not take the CPU the model needs`,
+  ),
+  requestTimeoutMs: variable(
+    'REQUEST_TIMEOUT_MS',
+    integer(1, 3_600_000),
+    10_000,
+    'Default deadline for an image in the queue (504 DEADLINE_EXCEEDED after it)',
+    'ten times the time a full queue takes to drain',
+  ),
+  maxRequestTimeoutMs: variable(
+    'MAX_REQUEST_TIMEOUT_MS',
+    integer(1, 3_600_000),
+    60_000,
+    'Cap on the per-request deadline (header X-Request-Timeout-Ms or query timeout_ms)',
+    'one minute',
+  ),
+  maxImageBytes: variable(
+    'MAX_IMAGE_BYTES',
+    integer(1),
+    10 * MIB,
+    'Largest encoded image (413 IMAGE_TOO_LARGE)',
+    '10 MiB: phone photos are 2-8 MB',
+  ),
+  maxImagePixels: variable(
+    'MAX_IMAGE_PIXELS',
+    integer(1),
+    40_000_000,
+    'Largest width x height (413 IMAGE_TOO_MANY_PIXELS), read from the header before decoding',
+    '40 MP: ~120 MB of RGB while decoding',
+  ),
+  maxImagesPerRequest: variable(
+    'MAX_IMAGES_PER_REQUEST',
+    integer(1, 10_000),
+    32,
+    'Most images (or tensor rows) in one request (413 TOO_MANY_IMAGES)',
+    'four full batches',
+  ),
+  maxBodyBytes: variable(
+    'MAX_BODY_BYTES',
+    integer(1),
+    64 * MIB,
+    'Largest request body of any kind (413 BODY_TOO_LARGE)',
+    'fits 32 images as base64 JSON or a binary V2 tensor of 32 rows',
+  ),
+  bodyTimeoutMs: variable(
+    'BODY_TIMEOUT_MS',
+    integer(1, 3_600_000),
+    30_000,
+    'Time a client has to send the whole request (408 REQUEST_TIMEOUT)',
+    'guards against slow-body clients',
+  ),
+  shutdownTimeoutMs: variable(
+    'SHUTDOWN_TIMEOUT_MS',
+    integer(1, 3_600_000),
+    20_000,
+    'Bound on the graceful drain after SIGTERM/SIGINT',
+    "inside Kubernetes' default 30 s grace period",
+  ),
+  sharpConcurrency: variable(
+    'SHARP_CONCURRENCY',
+    integer(1, 1024),
+    1,
+    "libvips threads per image (images also run in parallel on libuv's pool)",
+    'the preprocess measurements (section "preprocess"): cores are shared with onnxruntime',
+  ),
+  logLevel: variable(
+    'LOG_LEVEL',
+    oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),
+    'info',
+    'pino log level (batch details at debug)',
+    'pino',
+  ),
+  corsOrigin: variable<string | undefined>(
+    'CORS_ORIGIN',
+    origin(),
+    undefined,
+    'Allowed CORS origin; CORS is off unless set',
+    'off',
+  ),
 } as const;
 
 type Variables = typeof CONFIG_VARIABLES;
@@ -97,10 +269,14 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
 function crossChecks(config: Config): string[] {
   const problems: string[] = [];
   if (config.requestTimeoutMs > config.maxRequestTimeoutMs) {
-    problems.push(`REQUEST_TIMEOUT_MS=${config.requestTimeoutMs} is invalid: expected at most MAX_REQUEST_TIMEOUT_MS (${config.maxRequestTimeoutMs})`);
+    problems.push(
+      `REQUEST_TIMEOUT_MS=${config.requestTimeoutMs} is invalid: expected at most MAX_REQUEST_TIMEOUT_MS (${config.maxRequestTimeoutMs})`,
+    );
   }
   if (config.maxImageBytes > config.maxBodyBytes) {
-    problems.push(`MAX_IMAGE_BYTES=${config.maxImageBytes} is invalid: expected at most MAX_BODY_BYTES (${config.maxBodyBytes})`);
+    problems.push(
+      `MAX_IMAGE_BYTES=${config.maxImageBytes} is invalid: expected at most MAX_BODY_BYTES (${config.maxBodyBytes})`,
+    );
   }
   return problems;
 }
@@ -110,7 +286,10 @@ function parseFlags(argv: readonly string[]): Record<string, string | undefined>
     Object.values(CONFIG_VARIABLES).map((spec) => [flagFor(spec.env), { type: 'string' as const }]),
   );
   try {
-    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<string, string | undefined>;
+    return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values as Record<
+      string,
+      string | undefined
+    >;
   } catch (err) {
     throw new ConfigError(`Invalid command line: ${(err as Error).message}`);
   }

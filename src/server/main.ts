@@ -23,13 +23,15 @@ function readConfig(argv: readonly string[]): Config {
 async function main(): Promise<void> {
   let config = readConfig(process.argv.slice(2));
   // Loaded after the configuration is known good, so --help and config errors answer at once.
-  const [{ default: closeWithGrace }, { pino }, { configureSharp }, { buildApp }, { prepareModel }] = await Promise.all([
-    import('close-with-grace'),
-    import('pino'),
-    import('../preprocess/index.ts'),
-    import('./app.ts'),
-    import('./model-files.ts'),
-  ]);
+  const [{ default: closeWithGrace }, { pino }, { configureSharp }, { buildApp }, { prepareModel }] = await Promise.all(
+    [
+      import('close-with-grace'),
+      import('pino'),
+      import('../preprocess/index.ts'),
+      import('./app.ts'),
+      import('./model-files.ts'),
+    ],
+  );
   const bootLog = pino({ level: config.logLevel, base: { service: 'resnet-serve' } });
   configureSharp({ concurrency: config.sharpConcurrency });
   config = await prepareModel(config, bootLog);
@@ -42,7 +44,10 @@ async function main(): Promise<void> {
   const logStream = pino.destination({ dest: 1, sync: false });
   const app = await buildApp(config, { lifecycle, logStream });
   const closer = closeWithGrace(
-    { delay: config.shutdownTimeoutMs, logger: { error: (message: unknown) => app.log.error({ detail: String(message) }, 'shutdown') } },
+    {
+      delay: config.shutdownTimeoutMs,
+      logger: { error: (message: unknown) => app.log.error({ detail: String(message) }, 'shutdown') },
+    },
     async ({ signal, err }) => {
       lifecycle.shuttingDown = true;
       if (err) app.log.error({ err }, 'closing after an unexpected error');
@@ -56,7 +61,14 @@ async function main(): Promise<void> {
   await app.listen({ port: config.port, host: config.host });
   try {
     const engine = await app.engineStarted;
-    app.log.info({ model: config.modelName, provider: engine.provider.name, weights: engine.manifest.weights.trained ? 'trained' : 'seeded' }, 'ready');
+    app.log.info(
+      {
+        model: config.modelName,
+        provider: engine.provider.name,
+        weights: engine.manifest.weights.trained ? 'trained' : 'seeded',
+      },
+      'ready',
+    );
   } catch (err) {
     app.log.fatal({ err }, 'the inference engine could not start');
     closer.uninstall();

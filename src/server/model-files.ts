@@ -49,7 +49,15 @@ async function build(options: Partial<BuildOptions>, out: string, log: ProgressL
   await mkdir(join(out, '..'), { recursive: true });
   await writeModel(out, built);
   const { weights } = built.manifest;
-  log.info({ out, parameters: built.stats.parameters, seconds: (Date.now() - started) / 1000, weights: weights.trained ? 'trained' : 'seeded' }, 'model built');
+  log.info(
+    {
+      out,
+      parameters: built.stats.parameters,
+      seconds: (Date.now() - started) / 1000,
+      weights: weights.trained ? 'trained' : 'seeded',
+    },
+    'model built',
+  );
 }
 
 /** The cached ONNX path for a weights file: models/cache/<name>-<key>.onnx. */
@@ -59,14 +67,17 @@ export async function cachedModelPath(config: Config, options: Partial<BuildOpti
     .update(JSON.stringify({ weights: await sha256File(weightsFile), options, builder: BUILDER_VERSION }))
     .digest('hex')
     .slice(0, 16);
-  const stem = basename(weightsFile).replace(/\.safetensors$/i, '').replace(/[^\w.-]/g, '_');
+  const stem = basename(weightsFile)
+    .replace(/\.safetensors$/i, '')
+    .replace(/[^\w.-]/g, '_');
   return join(config.modelCacheDir, `${stem}-${key}.onnx`);
 }
 
 /** Returns the config with MODEL_PATH pointing at a model file (and its manifest) that exists. */
 export async function prepareModel(config: Config, log: ProgressLogger): Promise<Config> {
   if (config.modelWeights !== undefined) {
-    if (!(await exists(config.modelWeights))) throw new Error(`MODEL_WEIGHTS file ${config.modelWeights} does not exist`);
+    if (!(await exists(config.modelWeights)))
+      throw new Error(`MODEL_WEIGHTS file ${config.modelWeights} does not exist`);
     const options: Partial<BuildOptions> = {
       ...DEFAULT_BUILD_OPTIONS,
       depth: config.modelDepth,
@@ -86,9 +97,14 @@ export async function prepareModel(config: Config, log: ProgressLogger): Promise
   }
   if (await exists(config.modelPath)) return config;
   if (config.modelPath !== CONFIG_VARIABLES.modelPath.fallback) {
-    throw new Error(`MODEL_PATH ${config.modelPath} does not exist; build it with \`npm run build:model -- --out ${config.modelPath}\``);
+    throw new Error(
+      `MODEL_PATH ${config.modelPath} does not exist; build it with \`npm run build:model -- --out ${config.modelPath}\``,
+    );
   }
-  log.info({ modelPath: config.modelPath }, 'no model yet: building the default ResNet-50 with SEEDED, UNTRAINED weights (predictions will be meaningless)');
+  log.info(
+    { modelPath: config.modelPath },
+    'no model yet: building the default ResNet-50 with SEEDED, UNTRAINED weights (predictions will be meaningless)',
+  );
   await build({ ...DEFAULT_BUILD_OPTIONS, name: config.modelName }, config.modelPath, log);
   return config;
 }

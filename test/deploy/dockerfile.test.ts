@@ -31,7 +31,9 @@ function finalStage(dockerfile: string): Instruction[] {
 /** ENV K=V pairs of a stage (values unquoted; values with spaces are not used here). */
 function envOf(stage: readonly Instruction[]): Record<string, string> {
   return Object.fromEntries(
-    stage.filter((i) => i.op === 'ENV').flatMap((i) => i.args.split(/\s+/).map((kv) => kv.split('=') as [string, string])),
+    stage
+      .filter((i) => i.op === 'ENV')
+      .flatMap((i) => i.args.split(/\s+/).map((kv) => kv.split('=') as [string, string])),
   );
 }
 
@@ -76,13 +78,19 @@ describe.each(['Dockerfile', 'Dockerfile.cuda'])('%s', (dockerfile) => {
   });
 
   it('copies only paths that exist and that .dockerignore lets into the build context', () => {
-    const allowed = readFileSync(join(ROOT, '.dockerignore'), 'utf8').split('\n').filter((l) => l.startsWith('!')).map((l) => l.slice(1).replace(/\/$/, ''));
+    const allowed = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('!'))
+      .map((l) => l.slice(1).replace(/\/$/, ''));
     const text = readFileSync(join(ROOT, dockerfile), 'utf8');
     const sources = [...text.matchAll(/^COPY (?!--from)(.+) \S+$/gm)].flatMap((m) => m[1]!.split(/\s+/));
     expect(sources.length).toBeGreaterThan(0);
     for (const source of sources) {
       expect(existsSync(join(ROOT, source)), source).toBe(true);
-      expect(allowed.some((a) => a === source || a.startsWith(`${source}/`)), source).toBe(true);
+      expect(
+        allowed.some((a) => a === source || a.startsWith(`${source}/`)),
+        source,
+      ).toBe(true);
     }
   });
 });
@@ -92,7 +100,9 @@ describe('Dockerfile.cuda', () => {
 
   it('asks onnxruntime-node for an install manifest it has for linux/x64 (cuda12)', () => {
     const require = createRequire(join(ROOT, 'package.json'));
-    const metadata = require('onnxruntime-node/script/install-metadata.js') as { requirements: Record<string, string[]> };
+    const metadata = require('onnxruntime-node/script/install-metadata.js') as {
+      requirements: Record<string, string[]>;
+    };
     const flag = /^ENV ONNXRUNTIME_NODE_INSTALL=(\S+)$/m.exec(text)?.[1];
     expect(flag).toBe('cuda12');
     expect(metadata.requirements['linux/x64']).toContain(flag);

@@ -33,12 +33,17 @@ interface InferenceService {
   spec: { predictor: Record<string, unknown> };
 }
 
-const isvc = findManifest(loadManifests(), 'InferenceService', 'kserve/inferenceservice.yaml') as unknown as InferenceService;
+const isvc = findManifest(
+  loadManifests(),
+  'InferenceService',
+  'kserve/inferenceservice.yaml',
+) as unknown as InferenceService;
 
 function splitPredictor(predictor: Record<string, unknown>): { extension: Record<string, unknown>; podSpec: IPodSpec } {
   const extension: Record<string, unknown> = {};
   const podSpec: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(predictor)) (key in COMPONENT_EXTENSION_FIELDS ? extension : podSpec)[key] = value;
+  for (const [key, value] of Object.entries(predictor))
+    (key in COMPONENT_EXTENSION_FIELDS ? extension : podSpec)[key] = value;
   return { extension, podSpec: podSpec as unknown as IPodSpec };
 }
 
@@ -55,7 +60,9 @@ describe('deploy/kserve/inferenceservice.yaml', () => {
     expect(() => new Pod({ metadata: isvc.metadata, spec: podSpec }).validate()).not.toThrow();
     for (const [key, value] of Object.entries(extension)) {
       const type = COMPONENT_EXTENSION_FIELDS[key];
-      expect(type === 'integer' ? Number.isInteger(value) : typeof value === type, `${key}: ${String(value)}`).toBe(true);
+      expect(type === 'integer' ? Number.isInteger(value) : typeof value === type, `${key}: ${String(value)}`).toBe(
+        true,
+      );
     }
     expect(SCALE_METRICS).toContain(extension.scaleMetric);
     expect(extension.minReplicas as number).toBeLessThanOrEqual(extension.maxReplicas as number);

@@ -25,8 +25,15 @@ const container = podSpec.containers[0]!;
 
 describe('deploy/ manifests', () => {
   it('parse, and every object validates against the Kubernetes schema of its kind', () => {
-    const plain = manifests.filter((m) => m.file !== 'kustomization.yaml' && !m.object.apiVersion.startsWith('serving.kserve.io/'));
-    expect(plain.map((m) => m.object.kind).sort()).toEqual(['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service']);
+    const plain = manifests.filter(
+      (m) => m.file !== 'kustomization.yaml' && !m.object.apiVersion.startsWith('serving.kserve.io/'),
+    );
+    expect(plain.map((m) => m.object.kind).sort()).toEqual([
+      'Deployment',
+      'HorizontalPodAutoscaler',
+      'PodDisruptionBudget',
+      'Service',
+    ]);
     for (const { file, object } of plain) {
       const validate = VALIDATORS[`${object.apiVersion} ${object.kind}`];
       expect(validate, `${file}: no validator for ${object.apiVersion} ${object.kind}`).toBeDefined();
@@ -35,14 +42,20 @@ describe('deploy/ manifests', () => {
   });
 
   it('fail validation when a field has the wrong type (the check above can fail)', () => {
-    const broken = structuredClone(findManifest(manifests, 'Deployment')) as unknown as { spec: { template: { spec: { containers: { ports: { containerPort: unknown }[] }[] } } } };
+    const broken = structuredClone(findManifest(manifests, 'Deployment')) as unknown as {
+      spec: { template: { spec: { containers: { ports: { containerPort: unknown }[] }[] } } };
+    };
     broken.spec.template.spec.containers[0]!.ports[0]!.containerPort = 'http';
     expect(() => new Deployment(broken as never).validate()).toThrow(/containerPort must be integer/);
   });
 
   it('kustomization.yaml lists every plain manifest in deploy/ and nothing else', () => {
-    const kustomization = parse(readFileSync(join(DEPLOY_DIR, 'kustomization.yaml'), 'utf8')) as { resources: string[] };
-    const plainFiles = manifests.filter((m) => !m.file.includes('/') && m.file !== 'kustomization.yaml').map((m) => m.file);
+    const kustomization = parse(readFileSync(join(DEPLOY_DIR, 'kustomization.yaml'), 'utf8')) as {
+      resources: string[];
+    };
+    const plainFiles = manifests
+      .filter((m) => !m.file.includes('/') && m.file !== 'kustomization.yaml')
+      .map((m) => m.file);
     expect([...kustomization.resources].sort()).toEqual([...new Set(plainFiles)].sort());
   });
 
@@ -65,7 +78,11 @@ describe('deploy/ manifests', () => {
     expect(Object.entries(service.spec!.selector!).every(([k, v]) => labels[k] === v)).toBe(true);
     expect(service.spec!.ports!.map((p) => p.targetPort)).toEqual([container.ports![0]!.name]);
     const hpa = new HorizontalPodAutoscaler(findManifest(manifests, 'HorizontalPodAutoscaler') as never);
-    expect(hpa.spec!.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata!.name });
+    expect(hpa.spec!.scaleTargetRef).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: deployment.metadata!.name,
+    });
     expect(hpa.spec!.minReplicas).toBeGreaterThanOrEqual(2);
     const pdb = new PodDisruptionBudget(findManifest(manifests, 'PodDisruptionBudget') as never);
     expect(Object.entries(pdb.spec!.selector!.matchLabels!).every(([k, v]) => labels[k] === v)).toBe(true);

@@ -19,7 +19,11 @@ interface Probed {
 }
 
 function probesOf(where: string, c: IContainer): Probed[] {
-  const probe = (name: string, path: string | undefined): Probed => ({ where: `${where} ${name}`, path: path ?? '(none)', kind: name === 'livenessProbe' ? 'liveness' : 'readiness' });
+  const probe = (name: string, path: string | undefined): Probed => ({
+    where: `${where} ${name}`,
+    path: path ?? '(none)',
+    kind: name === 'livenessProbe' ? 'liveness' : 'readiness',
+  });
   return [
     probe('livenessProbe', c.livenessProbe?.httpGet?.path),
     probe('readinessProbe', c.readinessProbe?.httpGet?.path),
@@ -29,15 +33,19 @@ function probesOf(where: string, c: IContainer): Probed[] {
 }
 
 function healthcheckPath(dockerfile: string): Probed {
-  const path = /HEALTHCHECK[\s\S]*?fetch\('http:\/\/127\.0\.0\.1:'\+\(process\.env\.PORT\|\|\d+\)\+'([^']+)'/.exec(readFileSync(join(ROOT, dockerfile), 'utf8'))?.[1];
+  const path = /HEALTHCHECK[\s\S]*?fetch\('http:\/\/127\.0\.0\.1:'\+\(process\.env\.PORT\|\|\d+\)\+'([^']+)'/.exec(
+    readFileSync(join(ROOT, dockerfile), 'utf8'),
+  )?.[1];
   return { where: `${dockerfile} HEALTHCHECK`, path: path ?? '(none)', kind: 'readiness' };
 }
 
 const manifests = loadManifests();
 type WithContainers = { spec: { template: { spec: { containers: IContainer[] } } } };
 type WithPredictor = { spec: { predictor: { containers: IContainer[] } } };
-const deploymentContainer = (findManifest(manifests, 'Deployment') as unknown as WithContainers).spec.template.spec.containers[0]!;
-const kserveContainer = (findManifest(manifests, 'InferenceService') as unknown as WithPredictor).spec.predictor.containers[0]!;
+const deploymentContainer = (findManifest(manifests, 'Deployment') as unknown as WithContainers).spec.template.spec
+  .containers[0]!;
+const kserveContainer = (findManifest(manifests, 'InferenceService') as unknown as WithPredictor).spec.predictor
+  .containers[0]!;
 const probes = [
   ...probesOf('deployment.yaml', deploymentContainer),
   ...probesOf('kserve/inferenceservice.yaml', kserveContainer),
@@ -50,7 +58,13 @@ describe('health checks of the deployments, asked of the app', () => {
   let app: FastifyInstance;
 
   beforeAll(async () => {
-    const env = { ...envOf(deploymentContainer), MODEL_PATH: inject('tinyModelPath'), INTRA_OP_THREADS: '1', MAX_BATCH_SIZE: '2', LOG_LEVEL: 'silent' };
+    const env = {
+      ...envOf(deploymentContainer),
+      MODEL_PATH: inject('tinyModelPath'),
+      INTRA_OP_THREADS: '1',
+      MAX_BATCH_SIZE: '2',
+      LOG_LEVEL: 'silent',
+    };
     app = await buildApp(loadConfig(env, []), { lifecycle });
     await app.ready();
     await app.engineStarted;

@@ -8,19 +8,33 @@ export { manyFrameGif };
 
 /** A valid 8x8 grey RGB PNG of ~80 bytes. */
 export function png8x8(): Buffer {
-  return png({ width: 8, height: 8, bitDepth: 8, colourType: 2, pixels: Buffer.alloc(8 * 8 * 3, 0x80), rowBytes: 8 * 3 });
+  return png({
+    width: 8,
+    height: 8,
+    bitDepth: 8,
+    colourType: 2,
+    pixels: Buffer.alloc(8 * 8 * 3, 0x80),
+    rowBytes: 8 * 3,
+  });
 }
 
 /** An RGB PNG whose header says width x height, with up to 1 MB of zero rows deflated to ~1 kB as its data. */
 export function pngBomb(width: number, height: number): Buffer {
   const rowBytes = width * 3;
-  return png({ width, height, bitDepth: 8, colourType: 2, pixels: Buffer.alloc(Math.min(1_000_000, rowBytes * height)), rowBytes });
+  return png({
+    width,
+    height,
+    bitDepth: 8,
+    colourType: 2,
+    pixels: Buffer.alloc(Math.min(1_000_000, rowBytes * height)),
+    rowBytes,
+  });
 }
 
 /** A copy of a baseline/progressive JPEG whose SOF marker claims width x height. */
 export function jpegWithFrameSize(jpeg: Buffer, width: number, height: number): Buffer {
   const out = Buffer.from(jpeg);
-  for (let at = 2; at + 9 < out.length; ) {
+  for (let at = 2; at + 9 < out.length;) {
     if (out[at] !== 0xff) throw new Error(`no JPEG marker at ${at}`);
     const marker = out[at + 1] ?? 0;
     if (marker >= 0xc0 && marker <= 0xc3) {
@@ -35,7 +49,9 @@ export function jpegWithFrameSize(jpeg: Buffer, width: number, height: number): 
 
 /** A small flat lossless WebP (VP8L): its image data costs almost no bits per pixel. */
 export function flatLosslessWebp(width: number, height: number): Promise<Buffer> {
-  return sharp({ create: { width, height, channels: 3, background: '#808080' } }).webp({ lossless: true }).toBuffer();
+  return sharp({ create: { width, height, channels: 3, background: '#808080' } })
+    .webp({ lossless: true })
+    .toBuffer();
 }
 
 /** A WebP whose extended header (VP8X) claims a width x height canvas around a small image. */
@@ -65,11 +81,17 @@ export function vp8lWithSize(webp: Buffer, width: number, height: number): Buffe
 /** "GIF89a/*" then the rest of a GIF, then a script: valid as a GIF and as JavaScript. */
 export function gifJsPolyglot(): Buffer {
   const gif = manyFrameGif(64, 48, 1);
-  return Buffer.concat([Buffer.from('GIF89a/*', 'latin1'), gif.subarray(8), Buffer.from('*/=1;alert(document.domain);//', 'latin1')]);
+  return Buffer.concat([
+    Buffer.from('GIF89a/*', 'latin1'),
+    gif.subarray(8),
+    Buffer.from('*/=1;alert(document.domain);//', 'latin1'),
+  ]);
 }
 
 export const PDF = Buffer.from('%PDF-1.4\n1 0 obj<</Type/Catalog>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n', 'latin1');
-export const SVG = Buffer.from('<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="50000" height="50000"><image href="file:///etc/passwd"/></svg>');
+export const SVG = Buffer.from(
+  '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="50000" height="50000"><image href="file:///etc/passwd"/></svg>',
+);
 export const HTML = Buffer.from('<!doctype html><html><body><script>alert(document.domain)</script></body></html>');
 
 /** Bytes that start with no accepted signature (the first byte is never 0xff, 0x89, R, G, I, M or 0). */
@@ -89,12 +111,17 @@ export interface Part {
 export const BOUNDARY = 'hardening-boundary-7f3a';
 
 /** A multipart/form-data body built byte for byte, for inject: { payload, headers }. */
-export function multipartBody(parts: readonly Part[], options: { close?: boolean } = {}): { payload: Buffer; headers: Record<string, string> } {
+export function multipartBody(
+  parts: readonly Part[],
+  options: { close?: boolean } = {},
+): { payload: Buffer; headers: Record<string, string> } {
   const chunks: Buffer[] = [];
   for (const part of parts) {
     const filename = part.filename === undefined ? '' : `; filename="${part.filename}"`;
     const type = part.contentType === undefined ? '' : `\r\nContent-Type: ${part.contentType}`;
-    chunks.push(Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${part.field}"${filename}${type}\r\n\r\n`));
+    chunks.push(
+      Buffer.from(`--${BOUNDARY}\r\nContent-Disposition: form-data; name="${part.field}"${filename}${type}\r\n\r\n`),
+    );
     chunks.push(Buffer.isBuffer(part.data) ? part.data : Buffer.from(part.data));
     chunks.push(Buffer.from('\r\n'));
   }

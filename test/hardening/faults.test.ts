@@ -6,9 +6,24 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testHooksOf, type Engine } from '../../src/model/runtime/engine.ts';
 import type { Prediction } from '../../src/model/runtime/postprocess.ts';
-import { expectError, expectSamePredictions, expectStillServing, expectedPredictions, fixture, goodPng, startApp } from './helpers.ts';
+import {
+  expectError,
+  expectSamePredictions,
+  expectStillServing,
+  expectedPredictions,
+  fixture,
+  goodPng,
+  startApp,
+} from './helpers.ts';
 
-const images = [goodPng, fixture('landscape-500x375.jpg'), fixture('grey-200x150.png'), fixture('lossy-400x300.webp'), fixture('odd-333x257.png'), fixture('palette-300x260.png')];
+const images = [
+  goodPng,
+  fixture('landscape-500x375.jpg'),
+  fixture('grey-200x150.png'),
+  fixture('lossy-400x300.webp'),
+  fixture('odd-333x257.png'),
+  fixture('palette-300x260.png'),
+];
 const types = ['image/png', 'image/jpeg', 'image/png', 'image/webp', 'image/png', 'image/png'];
 
 let app: FastifyInstance;
@@ -27,7 +42,13 @@ function engineOf(server: FastifyInstance): Engine {
   return server.engine;
 }
 
-const classify = (i: number) => app.inject({ method: 'POST', url: '/predict?topk=3', payload: images[i], headers: { 'content-type': types[i] ?? 'image/png' } });
+const classify = (i: number) =>
+  app.inject({
+    method: 'POST',
+    url: '/predict?topk=3',
+    payload: images[i],
+    headers: { 'content-type': types[i] ?? 'image/png' },
+  });
 
 async function metric(name: string): Promise<number> {
   const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
@@ -39,7 +60,8 @@ async function readyStatus(): Promise<number> {
 }
 
 async function waitUntilReady(): Promise<void> {
-  for (let i = 0; i < 200 && (await readyStatus()) !== 200; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let i = 0; i < 200 && (await readyStatus()) !== 200; i++)
+    await new Promise((resolve) => setTimeout(resolve, 50));
 }
 
 describe('the worker dies in the middle of a batch', { timeout: 30_000 }, () => {
@@ -57,7 +79,10 @@ describe('the worker dies in the middle of a batch', { timeout: 30_000 }, () => 
     for (const i of failed) expectError(responses[i]!, 503, 'WORKER_FAILED');
     responses.forEach((response, i) => {
       if (failed.includes(i)) return;
-      expectSamePredictions(response.json<{ results: { predictions: Prediction[] }[] }>().results[0]?.predictions ?? [], expected[i] ?? []);
+      expectSamePredictions(
+        response.json<{ results: { predictions: Prediction[] }[] }>().results[0]?.predictions ?? [],
+        expected[i] ?? [],
+      );
     });
 
     expect(readiness).toEqual([false, true]);
@@ -70,13 +95,20 @@ describe('the worker dies in the middle of a batch', { timeout: 30_000 }, () => 
     const responses = await Promise.all(images.map((_, i) => classify(i)));
     responses.forEach((response, i) => {
       expect(response.statusCode).toBe(200);
-      expectSamePredictions(response.json<{ results: { predictions: Prediction[] }[] }>().results[0]?.predictions ?? [], expected[i] ?? []);
+      expectSamePredictions(
+        response.json<{ results: { predictions: Prediction[] }[] }>().results[0]?.predictions ?? [],
+        expected[i] ?? [],
+      );
     });
   });
 
   it('fails a multi-image request whose images span the dead batch as a whole, never half-answered', async () => {
     testHooksOf(engineOf(app)).exitWorkerDuringNextRun(70);
-    const response = await app.inject({ method: 'POST', url: '/predict', payload: { images: images.slice(0, 4).map((b) => b.toString('base64')) } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: { images: images.slice(0, 4).map((b) => b.toString('base64')) },
+    });
     expectError(response, 503, 'WORKER_FAILED');
     await waitUntilReady();
     await expectStillServing(app);
@@ -93,7 +125,11 @@ describe('the worker is killed while idle', { timeout: 30_000 }, () => {
     const during = await classify(0);
     await ready;
     expect(readyWhileRestarting).toBe(503);
-    if (during.statusCode === 200) expectSamePredictions(during.json<{ results: { predictions: Prediction[] }[] }>().results[0]?.predictions ?? [], expected[0] ?? []);
+    if (during.statusCode === 200)
+      expectSamePredictions(
+        during.json<{ results: { predictions: Prediction[] }[] }>().results[0]?.predictions ?? [],
+        expected[0] ?? [],
+      );
     else expectError(during, 503, 'NOT_READY');
     expect(await readyStatus()).toBe(200);
     await expectStillServing(app);

@@ -26,7 +26,12 @@ const cases = readdirSync(dir)
 let app: FastifyInstance;
 beforeAll(async () => {
   // The default limits of the service (as the fuzzer's server ran), but a 1.5 s body timeout.
-  app = await startApp({ MAX_IMAGE_BYTES: String(10 * 2 ** 20), MAX_BODY_BYTES: String(64 * 2 ** 20), MAX_IMAGES_PER_REQUEST: '32', MAX_IMAGE_PIXELS: '40000000' });
+  app = await startApp({
+    MAX_IMAGE_BYTES: String(10 * 2 ** 20),
+    MAX_BODY_BYTES: String(64 * 2 ** 20),
+    MAX_IMAGES_PER_REQUEST: '32',
+    MAX_IMAGE_PIXELS: '40000000',
+  });
 });
 afterAll(async () => {
   await app?.close();
@@ -37,10 +42,18 @@ describe('fuzz findings', { timeout: 15_000 }, () => {
     expect(cases.length).toBeGreaterThanOrEqual(3);
   });
 
-  it.each(cases.map((c) => [`seed ${c.seed} case ${c.index} (${c.why}; was: ${c.found})`, c] as const))('%s', async (_name, c) => {
-    const response = await app.inject({ method: 'POST', url: c.path, headers: c.headers, payload: Buffer.from(c.body, 'base64') });
-    expectError(response, c.expected.status, c.expected.code, c.path.startsWith('/v2/') ? 'v2' : 'predict');
-  });
+  it.each(cases.map((c) => [`seed ${c.seed} case ${c.index} (${c.why}; was: ${c.found})`, c] as const))(
+    '%s',
+    async (_name, c) => {
+      const response = await app.inject({
+        method: 'POST',
+        url: c.path,
+        headers: c.headers,
+        payload: Buffer.from(c.body, 'base64'),
+      });
+      expectError(response, c.expected.status, c.expected.code, c.path.startsWith('/v2/') ? 'v2' : 'predict');
+    },
+  );
 
   it('still serves a good request with the right result', async () => {
     await expectStillServing(app);

@@ -33,7 +33,10 @@ export const goodPng = fixture('tiny-120x90.png');
 export const goodJpeg = fixture('landscape-500x375.jpg');
 
 /** The app on the tiny model, its engine warm; listening on 127.0.0.1 and a free port when asked. */
-export async function startApp(env: Record<string, string> = {}, options: { listen?: boolean } & AppDeps = {}): Promise<FastifyInstance> {
+export async function startApp(
+  env: Record<string, string> = {},
+  options: { listen?: boolean } & AppDeps = {},
+): Promise<FastifyInstance> {
   const { listen, ...deps } = options;
   const app = await buildApp(loadConfig({ MODEL_PATH: inject('tinyModelPath'), ...HARDENING_ENV, ...env }), deps);
   if (listen) await app.listen({ port: 0, host: '127.0.0.1' });
@@ -66,7 +69,11 @@ export function expectError(response: Replied, status: number, code: string, api
 /** What the model says about these bytes when asked without HTTP. */
 export async function expectedPredictions(app: FastifyInstance, bytes: Uint8Array, k: number): Promise<Prediction[]> {
   const { manifest, config } = app;
-  const tensor = await preprocessImage(bytes, { preset: manifest.preprocess, maxImageBytes: config.maxImageBytes, maxImagePixels: config.maxImagePixels });
+  const tensor = await preprocessImage(bytes, {
+    preset: manifest.preprocess,
+    maxImageBytes: config.maxImageBytes,
+    maxImagePixels: config.maxImagePixels,
+  });
   const engine = app.engine;
   if (engine === null) throw new Error('engine not started');
   return topK((await engine.infer(tensor)).probabilities, k, manifest.labels);
@@ -79,7 +86,12 @@ export function expectSamePredictions(actual: readonly Prediction[], expected: r
 
 /** The server is up and correct: a good PNG gets 200 and the model's own top 3. */
 export async function expectStillServing(app: FastifyInstance): Promise<void> {
-  const response = await app.inject({ method: 'POST', url: '/predict?topk=3', payload: goodPng, headers: { 'content-type': 'image/png' } });
+  const response = await app.inject({
+    method: 'POST',
+    url: '/predict?topk=3',
+    payload: goodPng,
+    headers: { 'content-type': 'image/png' },
+  });
   expect(response.statusCode, response.body.slice(0, 300)).toBe(200);
   const { results } = response.json<{ results: { predictions: Prediction[] }[] }>();
   expect(results).toHaveLength(1);
@@ -101,7 +113,11 @@ export interface RawResponse {
  * Writes `chunks` to a fresh connection, `gapMs` apart, and resolves with what came back once the
  * server has answered and closed, or `waitMs` after the start (then closedByServer is false).
  */
-export function rawExchange(port: number, chunks: readonly (string | Buffer)[], options: { gapMs?: number; waitMs?: number; end?: boolean } = {}): Promise<RawResponse> {
+export function rawExchange(
+  port: number,
+  chunks: readonly (string | Buffer)[],
+  options: { gapMs?: number; waitMs?: number; end?: boolean } = {},
+): Promise<RawResponse> {
   const started = performance.now();
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
@@ -121,7 +137,13 @@ export function rawExchange(port: number, chunks: readonly (string | Buffer)[], 
       clearTimeout(timer);
       const text = Buffer.concat(received).toString('latin1');
       const [head = '', ...rest] = text.split('\r\n\r\n');
-      resolve({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), head, body: rest.join('\r\n\r\n'), ms: (answeredAt ?? performance.now()) - started, closedByServer });
+      resolve({
+        status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0),
+        head,
+        body: rest.join('\r\n\r\n'),
+        ms: (answeredAt ?? performance.now()) - started,
+        closedByServer,
+      });
     });
     void (async () => {
       for (const chunk of chunks) {
@@ -153,5 +175,7 @@ export function requestHead(method: string, path: string, headers: Record<string
 
 /** Open connections of a listening app. */
 export function connectionsOf(app: FastifyInstance): Promise<number> {
-  return new Promise((resolve, reject) => app.server.getConnections((err, count) => (err ? reject(err) : resolve(count))));
+  return new Promise((resolve, reject) =>
+    app.server.getConnections((err, count) => (err ? reject(err) : resolve(count))),
+  );
 }

@@ -16,7 +16,14 @@ import {
   vp8lWithSize,
   webpWithCanvas,
 } from './crafted.ts';
-import { expectError, expectSamePredictions, expectStillServing, expectedPredictions, goodJpeg, startApp } from './helpers.ts';
+import {
+  expectError,
+  expectSamePredictions,
+  expectStillServing,
+  expectedPredictions,
+  goodJpeg,
+  startApp,
+} from './helpers.ts';
 
 let app: FastifyInstance;
 let webp: Buffer;
@@ -28,7 +35,8 @@ afterAll(async () => {
   await app?.close();
 });
 
-const post = (payload: Buffer | string, type: string, url = '/predict') => app.inject({ method: 'POST', url, payload, headers: { 'content-type': type } });
+const post = (payload: Buffer | string, type: string, url = '/predict') =>
+  app.inject({ method: 'POST', url, payload, headers: { 'content-type': type } });
 
 interface PredictBody {
   results: { name: string; predictions: { index: number; label: string; score: number }[] }[];
@@ -57,7 +65,10 @@ describe('decompression bombs (MAX_IMAGE_PIXELS 40 MP)', { timeout: 10_000 }, ()
   });
 
   it('refuses images of 16383x1 and 1x16383 (16 kP) whose upscale to 256 would be 4194048x256: 413, not 3.4 GB', async () => {
-    for (const [w, h] of [[16_383, 1], [1, 16_383]] as const) {
+    for (const [w, h] of [
+      [16_383, 1],
+      [1, 16_383],
+    ] as const) {
       expectError(await post(pngBomb(w, h), 'image/png'), 413, 'IMAGE_TOO_MANY_PIXELS');
       expectError(await post(jpegWithFrameSize(goodJpeg, w, h), 'image/jpeg'), 413, 'IMAGE_TOO_MANY_PIXELS');
     }
@@ -72,7 +83,10 @@ describe('decompression bombs (MAX_IMAGE_PIXELS 40 MP)', { timeout: 10_000 }, ()
     const response = await post(many, 'image/gif');
     expect(response.statusCode).toBe(200);
     const first = manyFrameGif(320, 240, 1);
-    expectSamePredictions(response.json<PredictBody>().results[0]?.predictions ?? [], await expectedPredictions(app, first, 5));
+    expectSamePredictions(
+      response.json<PredictBody>().results[0]?.predictions ?? [],
+      await expectedPredictions(app, first, 5),
+    );
   });
 
   it('refuses bombs inside multipart and base64 JSON the same way', async () => {
@@ -103,7 +117,11 @@ describe('formats that are never decoded', { timeout: 10_000 }, () => {
   });
 
   it('refuses a PDF that embeds a JPEG (the file starts as a PDF)', async () => {
-    expectError(await post(Buffer.concat([PDF, goodJpeg]), 'application/octet-stream'), 415, 'UNSUPPORTED_IMAGE_FORMAT');
+    expectError(
+      await post(Buffer.concat([PDF, goodJpeg]), 'application/octet-stream'),
+      415,
+      'UNSUPPORTED_IMAGE_FORMAT',
+    );
   });
 
   it('still serves a good request with the right result', async () => {
@@ -115,14 +133,20 @@ describe('polyglots', { timeout: 10_000 }, () => {
   it.each([
     ['a PDF trailer', PDF],
     ['an HTML trailer', HTML],
-  ])('classifies a JPEG with %s exactly as the plain JPEG, as JSON the browser will not sniff', async (_name, trailer) => {
-    const response = await post(Buffer.concat([goodJpeg, trailer]), 'image/jpeg');
-    expect(response.statusCode).toBe(200);
-    expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
-    expect(response.headers['x-content-type-options']).toBe('nosniff');
-    expect(response.body).not.toContain('<script');
-    expectSamePredictions(response.json<PredictBody>().results[0]?.predictions ?? [], await expectedPredictions(app, goodJpeg, 5));
-  });
+  ])(
+    'classifies a JPEG with %s exactly as the plain JPEG, as JSON the browser will not sniff',
+    async (_name, trailer) => {
+      const response = await post(Buffer.concat([goodJpeg, trailer]), 'image/jpeg');
+      expect(response.statusCode).toBe(200);
+      expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(response.headers['x-content-type-options']).toBe('nosniff');
+      expect(response.body).not.toContain('<script');
+      expectSamePredictions(
+        response.json<PredictBody>().results[0]?.predictions ?? [],
+        await expectedPredictions(app, goodJpeg, 5),
+      );
+    },
+  );
 
   it('treats a GIF/JavaScript polyglot as a GIF, and never returns its script', async () => {
     const polyglot = gifJsPolyglot();

@@ -23,7 +23,12 @@ function watchFilesystemAndNetwork(): { calls: string[]; stop(): void } {
     const original = owner[name];
     if (typeof original !== 'function') return;
     owner[name] = function (this: unknown, ...args: unknown[]) {
-      calls.push(`${label}(${args.filter((a) => typeof a === 'string' || a instanceof URL).map(String).join(', ')})`);
+      calls.push(
+        `${label}(${args
+          .filter((a) => typeof a === 'string' || a instanceof URL)
+          .map(String)
+          .join(', ')})`,
+      );
       return (original as Fn).apply(this, args);
     };
     restore.push(() => (owner[name] = original));
@@ -64,13 +69,23 @@ describe('nothing in a request reaches the filesystem or the network', { timeout
     } finally {
       watch.stop();
     }
-    expect(watch.calls.some((call) => call.startsWith('fs.promises.readFile(') && call.includes('tiny-resnet.json'))).toBe(true);
+    expect(
+      watch.calls.some((call) => call.startsWith('fs.promises.readFile(') && call.includes('tiny-resnet.json')),
+    ).toBe(true);
   });
 
   it('serves hostile names, paths and URLs without one fs call or connection', async () => {
     const json = (images: string[]) => ({ method: 'POST' as const, url: '/predict', payload: { images } });
     const requests = [
-      ...['..%2F..%2Fetc%2Fpasswd', '..%2Fmodels%2Fresnet50', 'tiny-resnet', 'tiny-resnet.onnx', '%2Ftmp%2Fx.onnx', 'file%3A%2F%2F%2Fetc%2Fpasswd', 'http%3A%2F%2F127.0.0.1%3A1%2Fm'].flatMap((m) => [
+      ...[
+        '..%2F..%2Fetc%2Fpasswd',
+        '..%2Fmodels%2Fresnet50',
+        'tiny-resnet',
+        'tiny-resnet.onnx',
+        '%2Ftmp%2Fx.onnx',
+        'file%3A%2F%2F%2Fetc%2Fpasswd',
+        'http%3A%2F%2F127.0.0.1%3A1%2Fm',
+      ].flatMap((m) => [
         { method: 'GET' as const, url: `/v2/models/${m}` },
         { method: 'GET' as const, url: `/v2/models/${m}/ready` },
         { method: 'POST' as const, url: `/v2/models/${m}/infer`, payload: '{}' },
@@ -78,9 +93,24 @@ describe('nothing in a request reaches the filesystem or the network', { timeout
       json(['http://127.0.0.1:1/cat.jpg', 'https://example.com/cat.jpg']),
       json(['/etc/passwd']),
       json([`data:image/svg+xml;base64,${SVG.toString('base64')}`]),
-      { method: 'POST' as const, url: '/predict', payload: SVG, headers: { 'content-type': 'application/octet-stream' } },
-      { method: 'POST' as const, url: '/predict', ...multipartBody([{ field: 'image', filename: '/etc/passwd', data: goodPng }]) },
-      { method: 'POST' as const, url: '/v2/models/resnet50/infer', payload: { inputs: [{ name: 'file:///etc/passwd', datatype: 'BYTES', shape: [1], data: ['L2V0Yy9wYXNzd2Q='] }] } },
+      {
+        method: 'POST' as const,
+        url: '/predict',
+        payload: SVG,
+        headers: { 'content-type': 'application/octet-stream' },
+      },
+      {
+        method: 'POST' as const,
+        url: '/predict',
+        ...multipartBody([{ field: 'image', filename: '/etc/passwd', data: goodPng }]),
+      },
+      {
+        method: 'POST' as const,
+        url: '/v2/models/resnet50/infer',
+        payload: {
+          inputs: [{ name: 'file:///etc/passwd', datatype: 'BYTES', shape: [1], data: ['L2V0Yy9wYXNzd2Q='] }],
+        },
+      },
     ];
     await app.inject({ method: 'GET', url: '/v2' }); // loads inject's own modules before the watch
     const watch = watchFilesystemAndNetwork();
@@ -100,7 +130,15 @@ describe('nothing in a request reaches the filesystem or the network', { timeout
 describe('the docs assets, the only files served', { timeout: 10_000 }, () => {
   it('answers traversal attempts 404 (they ended in 500 before) and looks up nothing outside the Swagger UI asset folder', async () => {
     const root = dirname(require.resolve('@fastify/swagger-ui/package.json'));
-    const urls = ['/docs/static/..%2F..%2F..%2Fpackage.json', '/docs/static/%2e%2e/%2e%2e/package.json', '/docs/static/..%5C..%5Cpackage.json', '/docs/static/%00', '/docs/static/....//....//package.json', '/docs/static//etc/passwd', `/docs/static/${'a'.repeat(5000)}`];
+    const urls = [
+      '/docs/static/..%2F..%2F..%2Fpackage.json',
+      '/docs/static/%2e%2e/%2e%2e/package.json',
+      '/docs/static/..%5C..%5Cpackage.json',
+      '/docs/static/%00',
+      '/docs/static/....//....//package.json',
+      '/docs/static//etc/passwd',
+      `/docs/static/${'a'.repeat(5000)}`,
+    ];
     await app.inject({ method: 'GET', url: '/docs/static/index.css' });
     const watch = watchFilesystemAndNetwork();
     let statuses: number[];
@@ -123,14 +161,21 @@ describe('security headers', { timeout: 10_000 }, () => {
     const response = await app.inject({ method: 'GET', url: '/' });
     expect(response.statusCode).toBe(200);
     const csp = String(response.headers['content-security-policy']);
-    expect(csp).toMatch(/^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]+=*'; style-src 'sha256-[A-Za-z0-9+/]+=*'; /);
+    expect(csp).toMatch(
+      /^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]+=*'; style-src 'sha256-[A-Za-z0-9+/]+=*'; /,
+    );
     expect(csp).toContain("connect-src 'self'");
     expect(csp).toContain("frame-ancestors 'none'");
     expect(csp).toContain("base-uri 'none'");
     expect(csp).toContain("form-action 'none'");
     expect(csp).not.toContain('unsafe-inline');
     expect(csp).not.toContain('unsafe-eval');
-    expect(response.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'x-frame-options': 'DENY', 'referrer-policy': 'no-referrer', 'cache-control': 'no-store' });
+    expect(response.headers).toMatchObject({
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
+      'cache-control': 'no-store',
+    });
     // Every script on the page is inline and hashed: none is loaded from elsewhere.
     expect(response.body).not.toMatch(/<script[^>]+src=/i);
   });
@@ -140,7 +185,12 @@ describe('security headers', { timeout: 10_000 }, () => {
       app.inject({ method: 'GET', url: '/nope<script>' }),
       app.inject({ method: 'POST', url: '/predict', payload: 'x', headers: { 'content-type': 'text/html' } }),
       app.inject({ method: 'GET', url: '/v2/models/%zz' }),
-      app.inject({ method: 'POST', url: '/predict?topk=Infinity', payload: goodPng, headers: { 'content-type': 'image/png' } }),
+      app.inject({
+        method: 'POST',
+        url: '/predict?topk=Infinity',
+        payload: goodPng,
+        headers: { 'content-type': 'image/png' },
+      }),
     ]);
     for (const response of responses) {
       expect(response.statusCode).toBeGreaterThanOrEqual(400);
@@ -153,21 +203,45 @@ describe('security headers', { timeout: 10_000 }, () => {
   it('sends no CORS headers without CORS_ORIGIN, on answers and on errors, and answers no preflight', async () => {
     const origin = { origin: 'https://evil.example' };
     const responses = await Promise.all([
-      app.inject({ method: 'POST', url: '/predict', payload: goodPng, headers: { 'content-type': 'image/png', ...origin } }),
-      app.inject({ method: 'POST', url: '/predict', payload: 'x', headers: { 'content-type': 'text/plain', ...origin } }),
-      app.inject({ method: 'OPTIONS', url: '/v2/models/resnet50/infer', headers: { ...origin, 'access-control-request-method': 'POST' } }),
+      app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: goodPng,
+        headers: { 'content-type': 'image/png', ...origin },
+      }),
+      app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: 'x',
+        headers: { 'content-type': 'text/plain', ...origin },
+      }),
+      app.inject({
+        method: 'OPTIONS',
+        url: '/v2/models/resnet50/infer',
+        headers: { ...origin, 'access-control-request-method': 'POST' },
+      }),
     ]);
     expect(responses.map((r) => r.statusCode)).toEqual([200, 415, 404]);
-    for (const r of responses) expect(Object.keys(r.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
+    for (const r of responses)
+      expect(Object.keys(r.headers).filter((h) => h.startsWith('access-control-'))).toEqual([]);
   });
 
   it('with CORS_ORIGIN set, allows that origin only and never credentials', async () => {
     const cors = await startApp({ CORS_ORIGIN: 'https://ui.example' });
     try {
-      const other = await cors.inject({ method: 'OPTIONS', url: '/predict', headers: { origin: 'https://ui.example.evil.example', 'access-control-request-method': 'POST' } });
+      const other = await cors.inject({
+        method: 'OPTIONS',
+        url: '/predict',
+        headers: { origin: 'https://ui.example.evil.example', 'access-control-request-method': 'POST' },
+      });
       expect(other.statusCode).toBe(404);
       expect(other.headers['access-control-allow-origin']).toBeUndefined();
-      const allowed = await cors.inject({ method: 'POST', url: '/predict', payload: goodPng, headers: { 'content-type': 'image/png', origin: 'https://ui.example' } });
+      const allowed = await cors.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: goodPng,
+        headers: { 'content-type': 'image/png', origin: 'https://ui.example' },
+      });
       expect(allowed.headers['access-control-allow-origin']).toBe('https://ui.example');
       expect(allowed.headers['access-control-allow-credentials']).toBeUndefined();
     } finally {
@@ -185,7 +259,12 @@ describe('logs of the real entry point at trace level', { timeout: 90_000 }, () 
       const marker = 'Q0xJRU5UQllURVM'; // base64 of "CLIENTBYTES"
       const b64 = goodPng.toString('base64');
       const post = (path: string, body: string | Buffer, type: string, headers: Record<string, string> = {}) =>
-        fetch(`${base}${path}`, { method: 'POST', body, headers: { 'content-type': type, ...headers }, signal: AbortSignal.timeout(10_000) }).then(async (r) => (await r.arrayBuffer(), r.status));
+        fetch(`${base}${path}`, {
+          method: 'POST',
+          body,
+          headers: { 'content-type': type, ...headers },
+          signal: AbortSignal.timeout(10_000),
+        }).then(async (r) => (await r.arrayBuffer(), r.status));
       const statuses = [
         await post('/predict', JSON.stringify({ images: [b64] }), 'application/json'),
         await post('/predict', JSON.stringify({ images: [`${marker}${'A'.repeat(64)}!`] }), 'application/json'),
@@ -193,10 +272,22 @@ describe('logs of the real entry point at trace level', { timeout: 90_000 }, () 
         await post('/predict', `{"${marker}": 1}`, 'application/json'),
         await post('/predict', Buffer.concat([Buffer.from(marker), goodPng]), 'image/png'),
         await post('/predict', goodPng, 'image/png'),
-        await post('/predict', multipartBody([{ field: marker, filename: `${marker}.png`, data: goodPng }]).payload, `multipart/form-data; boundary=hardening-boundary-7f3a`),
+        await post(
+          '/predict',
+          multipartBody([{ field: marker, filename: `${marker}.png`, data: goodPng }]).payload,
+          `multipart/form-data; boundary=hardening-boundary-7f3a`,
+        ),
         await post('/predict', `--${marker}\r\n`, 'multipart/form-data; boundary=other'),
-        await post('/v2/models/resnet50/infer', JSON.stringify({ id: marker, inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: [b64] }] }), 'application/json'),
-        await post('/v2/models/resnet50/infer', JSON.stringify({ inputs: [{ name: marker, datatype: 'FP32', shape: [1, 3, 224, 224], data: [1.5] }] }), 'application/json'),
+        await post(
+          '/v2/models/resnet50/infer',
+          JSON.stringify({ id: marker, inputs: [{ name: 'images', datatype: 'BYTES', shape: [1], data: [b64] }] }),
+          'application/json',
+        ),
+        await post(
+          '/v2/models/resnet50/infer',
+          JSON.stringify({ inputs: [{ name: marker, datatype: 'FP32', shape: [1, 3, 224, 224], data: [1.5] }] }),
+          'application/json',
+        ),
         await post(`/v2/models/${marker}/infer`, '{}', 'application/json'),
         await post('/predict', 'x', `text/${marker}`),
       ];

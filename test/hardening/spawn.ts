@@ -21,12 +21,21 @@ export interface Spawned {
 export function spawnServer(env: Record<string, string>): Spawned {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', HOST: '127.0.0.1', PORT: '0', INTRA_OP_THREADS: '1', ...env },
+    env: {
+      PATH: process.env['PATH'] ?? '',
+      HOME: process.env['HOME'] ?? '',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      INTRA_OP_THREADS: '1',
+      ...env,
+    },
   });
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   const logLines = (): Record<string, unknown>[] =>
     output
       .split('\n')
@@ -37,7 +46,8 @@ export function spawnServer(env: Record<string, string>): Spawned {
     for (;;) {
       const line = logLines().find((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith(msg));
       if (line !== undefined) return line;
-      if (Date.now() > end || child.exitCode !== null) throw new Error(`no "${msg}" log line; output:\n${output.slice(-2000)}`);
+      if (Date.now() > end || child.exitCode !== null)
+        throw new Error(`no "${msg}" log line; output:\n${output.slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   };

@@ -28,12 +28,24 @@ function brokenModel(name: string, files: { onnx?: Buffer; manifest?: string | n
 describe.concurrent('a broken model at startup: exit code 1 and a message naming the file', { timeout: 90_000 }, () => {
   const tiny = () => readFileSync(inject('tinyModelPath'));
   it.each([
-    ['random bytes as the .onnx', () => brokenModel('random', { onnx: Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 131 + 7) % 256)) }), 'The inference worker could not start'],
-    ['a .onnx cut in half', () => brokenModel('truncated', { onnx: tiny().subarray(0, tiny().length >> 1) }), 'The inference worker could not start'],
+    [
+      'random bytes as the .onnx',
+      () => brokenModel('random', { onnx: Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 131 + 7) % 256)) }),
+      'The inference worker could not start',
+    ],
+    [
+      'a .onnx cut in half',
+      () => brokenModel('truncated', { onnx: tiny().subarray(0, tiny().length >> 1) }),
+      'The inference worker could not start',
+    ],
     ['an empty .onnx', () => brokenModel('empty', { onnx: Buffer.alloc(0) }), 'The inference worker could not start'],
     ['no manifest next to the .onnx', () => brokenModel('no-manifest', { manifest: null }), 'Cannot read the manifest'],
     ['a manifest that is not JSON', () => brokenModel('bad-json', { manifest: '{"format": ' }), 'is not valid JSON'],
-    ['a manifest without its fields', () => brokenModel('no-fields', { manifest: '{"format": "resnet-serve/manifest@1"}' }), 'lacks inputs, outputs, labels, weights, preprocess'],
+    [
+      'a manifest without its fields',
+      () => brokenModel('no-fields', { manifest: '{"format": "resnet-serve/manifest@1"}' }),
+      'lacks inputs, outputs, labels, weights, preprocess',
+    ],
   ])('%s', async (_name, make, message) => {
     const modelPath = make();
     const server = spawnServer({ MODEL_PATH: modelPath });
@@ -57,16 +69,27 @@ interface Outcome {
 function predict(port: number, agent: Agent): Promise<Outcome> {
   const startedAt = Date.now();
   return new Promise((resolve) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/predict', agent, headers: { 'content-type': 'image/png' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const code = res.headers['x-error-code'];
-        const retryAfter = res.headers['retry-after'];
-        resolve({ startedAt, endedAt: Date.now(), result: res.statusCode ?? 0, ...(typeof code === 'string' ? { code } : {}), ...(retryAfter === undefined ? {} : { retryAfter }) });
-      });
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ startedAt, endedAt: Date.now(), result: err.code ?? 'error' }));
+    const req = httpRequest(
+      { host: '127.0.0.1', port, method: 'POST', path: '/predict', agent, headers: { 'content-type': 'image/png' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const code = res.headers['x-error-code'];
+          const retryAfter = res.headers['retry-after'];
+          resolve({
+            startedAt,
+            endedAt: Date.now(),
+            result: res.statusCode ?? 0,
+            ...(typeof code === 'string' ? { code } : {}),
+            ...(retryAfter === undefined ? {} : { retryAfter }),
+          });
+        });
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ startedAt, endedAt: Date.now(), result: err.code ?? 'error' }),
+    );
     req.end(goodPng);
   });
 }
@@ -89,7 +112,13 @@ describe('SIGTERM under continuous load', { timeout: 90_000 }, () => {
   it('completes the work in flight, answers the rest 503 SHUTTING_DOWN or refuses it, never 500, and exits 0 in bounds', async () => {
     const shutdownTimeoutMs = 10_000;
     // Batches wait up to 200 ms for company, so requests are queued whenever the signal comes.
-    const server = spawnServer({ MODEL_PATH: inject('tinyModelPath'), MAX_BATCH_SIZE: '16', MAX_BATCH_DELAY_MS: '200', SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs), LOG_LEVEL: 'info' });
+    const server = spawnServer({
+      MODEL_PATH: inject('tinyModelPath'),
+      MAX_BATCH_SIZE: '16',
+      MAX_BATCH_DELAY_MS: '200',
+      SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
+      LOG_LEVEL: 'info',
+    });
     try {
       const port = await server.port();
       await server.waitForLog('ready');
@@ -110,7 +139,8 @@ describe('SIGTERM under continuous load', { timeout: 90_000 }, () => {
       // In flight at the signal and answered during the drain.
       const drained = outcomes.filter((o) => o.startedAt < signalledAt && o.endedAt >= signalledAt && o.result === 200);
       expect(drained.length).toBeGreaterThan(0);
-      for (const o of outcomes.filter((x) => x.result === 503)) expect(o).toMatchObject({ code: 'SHUTTING_DOWN', retryAfter: expect.any(String) });
+      for (const o of outcomes.filter((x) => x.result === 503))
+        expect(o).toMatchObject({ code: 'SHUTTING_DOWN', retryAfter: expect.any(String) });
       const kinds = new Set(outcomes.map((o) => o.result));
       for (const kind of kinds) expect([200, 503, 'ECONNREFUSED', 'ECONNRESET']).toContain(kind);
       expect(server.logLines().some((l) => l['msg'] === 'drained')).toBe(true);

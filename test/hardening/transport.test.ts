@@ -5,7 +5,17 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BOUNDARY } from './crafted.ts';
-import { MAX_BODY_BYTES, codeOf, connectionsOf, expectStillServing, goodPng, portOf, rawExchange, requestHead, startApp } from './helpers.ts';
+import {
+  MAX_BODY_BYTES,
+  codeOf,
+  connectionsOf,
+  expectStillServing,
+  goodPng,
+  portOf,
+  rawExchange,
+  requestHead,
+  startApp,
+} from './helpers.ts';
 
 const BODY_TIMEOUT_MS = 1500;
 
@@ -19,10 +29,12 @@ afterAll(async () => {
   await app?.close();
 });
 
-const pngHead = (length: number, extra: Record<string, string> = {}) => requestHead('POST', '/predict', { 'content-type': 'image/png', 'content-length': length, ...extra });
+const pngHead = (length: number, extra: Record<string, string> = {}) =>
+  requestHead('POST', '/predict', { 'content-type': 'image/png', 'content-length': length, ...extra });
 
 async function expectNoConnectionsLeft(): Promise<void> {
-  for (let i = 0; i < 40 && (await connectionsOf(app)) > 0; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  for (let i = 0; i < 40 && (await connectionsOf(app)) > 0; i++)
+    await new Promise((resolve) => setTimeout(resolve, 50));
   expect(await connectionsOf(app)).toBe(0);
 }
 
@@ -38,7 +50,9 @@ describe('slow clients', { timeout: 20_000 }, () => {
 
   it('answers headers that never end with 408 REQUEST_TIMEOUT', async () => {
     const lines = Array.from({ length: 60 }, (_, i) => `x-slow-${i}: 1\r\n`);
-    const response = await rawExchange(port, ['POST /predict HTTP/1.1\r\nhost: 127.0.0.1\r\n', ...lines], { gapMs: 100 });
+    const response = await rawExchange(port, ['POST /predict HTTP/1.1\r\nhost: 127.0.0.1\r\n', ...lines], {
+      gapMs: 100,
+    });
     expect(response.status).toBe(408);
     expect(response.closedByServer).toBe(true);
   });
@@ -51,7 +65,9 @@ describe('slow clients', { timeout: 20_000 }, () => {
 
   it('keeps serving others while 20 clients trickle bodies at once', async () => {
     const bytes = Array.from({ length: 30 }, (_, i) => goodPng.subarray(i, i + 1));
-    const slow = Array.from({ length: 20 }, () => rawExchange(port, [pngHead(goodPng.length), ...bytes], { gapMs: 100 }));
+    const slow = Array.from({ length: 20 }, () =>
+      rawExchange(port, [pngHead(goodPng.length), ...bytes], { gapMs: 100 }),
+    );
     let slowAnswered = 0;
     for (const exchange of slow) void exchange.then(() => (slowAnswered += 1));
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -71,12 +87,18 @@ describe('bodies over the limits, over the wire', { timeout: 10_000 }, () => {
     ['JSON', '/predict', 'application/json', 'BODY_TOO_LARGE'],
     ['multipart', '/predict', `multipart/form-data; boundary=${BOUNDARY}`, 'BODY_TOO_LARGE'],
     ['a V2 request', '/v2/models/resnet50/infer', 'application/octet-stream', 'BODY_TOO_LARGE'],
-  ])('refuses %s declared over MAX_BODY_BYTES with 413 before reading it, and closes the connection', async (_kind, path, type, code) => {
-    const response = await rawExchange(port, [requestHead('POST', path, { 'content-type': type, 'content-length': over }), Buffer.alloc(10_000, 0x20)]);
-    expect(response.status).toBe(413);
-    expect(codeOf(response)).toBe(code);
-    expect(response.closedByServer).toBe(true);
-  });
+  ])(
+    'refuses %s declared over MAX_BODY_BYTES with 413 before reading it, and closes the connection',
+    async (_kind, path, type, code) => {
+      const response = await rawExchange(port, [
+        requestHead('POST', path, { 'content-type': type, 'content-length': over }),
+        Buffer.alloc(10_000, 0x20),
+      ]);
+      expect(response.status).toBe(413);
+      expect(codeOf(response)).toBe(code);
+      expect(response.closedByServer).toBe(true);
+    },
+  );
 
   it.each([
     ['a raw image', 'image/png', 'IMAGE_TOO_LARGE'],
@@ -98,10 +120,22 @@ describe('bodies over the limits, over the wire', { timeout: 10_000 }, () => {
 describe('requests that do not parse', { timeout: 10_000 }, () => {
   it.each([
     ['a body the client cuts short', [pngHead(goodPng.length + 100), goodPng], true],
-    ['Content-Length with Transfer-Encoding (smuggling)', [`${pngHead(4, { 'transfer-encoding': 'chunked' })}0\r\n\r\n`], false],
+    [
+      'Content-Length with Transfer-Encoding (smuggling)',
+      [`${pngHead(4, { 'transfer-encoding': 'chunked' })}0\r\n\r\n`],
+      false,
+    ],
     ['a negative Content-Length', [pngHead(-5)], false],
-    ['two different Content-Lengths', ['POST /predict HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ncontent-length: 5\r\n\r\n12345'], false],
-    ['a 20 kB header', [`POST /predict HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\ncontent-length: 0\r\n\r\n`], false],
+    [
+      'two different Content-Lengths',
+      ['POST /predict HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\ncontent-length: 5\r\n\r\n12345'],
+      false,
+    ],
+    [
+      'a 20 kB header',
+      [`POST /predict HTTP/1.1\r\nhost: x\r\nx-big: ${'a'.repeat(20_000)}\r\ncontent-length: 0\r\n\r\n`],
+      false,
+    ],
     ['a raw NUL in the path', ['GET /v2/models/res\0net/ready HTTP/1.1\r\nhost: x\r\n\r\n'], false],
     ['a bare LF in a header', ['GET /v2 HTTP/1.1\r\nhost: x\nx-a: b\r\n\r\n'], false],
   ] as const)('answers %s with 400 MALFORMED_BODY and closes the connection', async (_name, chunks, end) => {
@@ -130,14 +164,18 @@ describe('path tricks sent byte for byte', { timeout: 10_000 }, () => {
     expect(codeOf(response)).toBe('MODEL_NOT_FOUND');
   });
 
-  it.each(['/v2/models/../../../etc/passwd', '/../../etc/passwd', '/models/resnet50.onnx', '/models/resnet50.json', '/test/fixtures/images/tiny-120x90.png', '/docs/../package.json'])(
-    'answers %s with 404 NOT_FOUND: no route serves files',
-    async (path) => {
-      const response = await get(path);
-      expect(response.status).toBe(404);
-      expect(codeOf(response)).toBe('NOT_FOUND');
-    },
-  );
+  it.each([
+    '/v2/models/../../../etc/passwd',
+    '/../../etc/passwd',
+    '/models/resnet50.onnx',
+    '/models/resnet50.json',
+    '/test/fixtures/images/tiny-120x90.png',
+    '/docs/../package.json',
+  ])('answers %s with 404 NOT_FOUND: no route serves files', async (path) => {
+    const response = await get(path);
+    expect(response.status).toBe(404);
+    expect(codeOf(response)).toBe('NOT_FOUND');
+  });
 
   it('answers a path that is not valid percent-encoding with 400 INVALID_PARAMETER in the registry shape', async () => {
     const response = await get('/predict%zz');

@@ -3,13 +3,25 @@ import { formatLine, measurementMarkdown, passes, ratioOf, type Line } from '../
 import { batchingLines } from '../../load/lib/bench-batching.ts';
 import { overloadLines, saturation } from '../../load/lib/bench-overload.ts';
 import type { CannonRun } from '../../load/lib/cannon.ts';
-import { cpuLines, cpuPerImageMs, httpFirst, httpVsEngineMeasurement, pairedRatios } from '../../load/lib/bench-http-vs-engine.ts';
+import {
+  cpuLines,
+  cpuPerImageMs,
+  httpFirst,
+  httpVsEngineMeasurement,
+  pairedRatios,
+} from '../../load/lib/bench-http-vs-engine.ts';
 import { median } from '../../load/lib/stats.ts';
 import { parseCpuSeconds } from '../../load/lib/server.ts';
 import { fakeRun } from './fake-runs.ts';
 
 describe('lines, ratios and verdicts', () => {
-  const http: Line = { name: 'images/s', value: 27, unit: 'images/s', baseline: { name: 'raw engine', value: 30 }, target: { comparison: '>=', bound: 0.9 } };
+  const http: Line = {
+    name: 'images/s',
+    value: 27,
+    unit: 'images/s',
+    baseline: { name: 'raw engine', value: 30 },
+    target: { comparison: '>=', bound: 0.9 },
+  };
 
   it('compares the ratio against the target when there is a baseline, else the value', () => {
     expect(ratioOf(http)).toBeCloseTo(0.9, 12);
@@ -23,8 +35,12 @@ describe('lines, ratios and verdicts', () => {
   });
 
   it('prints value, baseline, ratio and verdict on one line, and a Markdown table per measurement', () => {
-    expect(formatLine(http)).toBe('images/s: 27.0 images/s vs raw engine 30.0 images/s = ratio 0.900 (target ratio >= 0.9: PASS)');
-    expect(formatLine({ name: 'health p99', value: 61.25, unit: 'ms', target: { comparison: '<', bound: 50 } })).toBe('health p99: 61.3 ms (target < 50: MISS)');
+    expect(formatLine(http)).toBe(
+      'images/s: 27.0 images/s vs raw engine 30.0 images/s = ratio 0.900 (target ratio >= 0.9: PASS)',
+    );
+    expect(formatLine({ name: 'health p99', value: 61.25, unit: 'ms', target: { comparison: '<', bound: 50 } })).toBe(
+      'health p99: 61.3 ms (target < 50: MISS)',
+    );
     const md = measurementMarkdown({ id: 1, title: 'HTTP vs engine', lines: [http], runs: [], notes: ['a note'] });
     expect(md[0]).toBe('## 1. HTTP vs engine');
     expect(md).toContain('| images/s | 27.0 images/s | raw engine: 30.0 images/s | 0.900 | ratio >= 0.9 | pass |');
@@ -37,14 +53,25 @@ describe('batchingLines', () => {
     const on = [fakeRun('on', 1, 50, 120), fakeRun('on', 8, 300, 900), fakeRun('on', 32, 320, 3000)];
     const off = [fakeRun('off', 1, 55, 100), fakeRun('off', 8, 150, 1200)];
     const lines = batchingLines(on, off);
-    expect(lines.map((l) => l.name)).toEqual(['images/s at 1 connections', 'latency p99 at 1 connections', 'images/s at 8 connections', 'latency p99 at 8 connections']);
+    expect(lines.map((l) => l.name)).toEqual([
+      'images/s at 1 connections',
+      'latency p99 at 1 connections',
+      'images/s at 8 connections',
+      'latency p99 at 8 connections',
+    ]);
     expect(lines.map((l) => ratioOf(l))).toEqual([50 / 55, 1.2, 2, 0.75]);
   });
 });
 
 describe('saturation', () => {
   it('is the smallest connection count within 5% of the best images/s', () => {
-    const runs = [fakeRun('r', 16, 330, 1), fakeRun('r', 1, 50, 1), fakeRun('r', 4, 200, 1), fakeRun('r', 8, 320, 1), fakeRun('r', 32, 335, 1)];
+    const runs = [
+      fakeRun('r', 16, 330, 1),
+      fakeRun('r', 1, 50, 1),
+      fakeRun('r', 4, 200, 1),
+      fakeRun('r', 8, 320, 1),
+      fakeRun('r', 32, 335, 1),
+    ];
     expect(saturation(runs)).toEqual({ connections: 8, peak: 33.5 });
     expect(saturation(runs, 0)).toEqual({ connections: 32, peak: 33.5 });
     expect(() => saturation([])).toThrow('No runs to find the saturation point in');
@@ -52,13 +79,19 @@ describe('saturation', () => {
 });
 
 describe('overloadLines', () => {
-  const run = (codes: Record<string, number>, unavailableWithoutRetryAfter = 0): { result: ReturnType<typeof fakeRun>; run: CannonRun } => {
+  const run = (
+    codes: Record<string, number>,
+    unavailableWithoutRetryAfter = 0,
+  ): { result: ReturnType<typeof fakeRun>; run: CannonRun } => {
     const result = fakeRun('overload', 64, codes['200'] ?? 0, 2000, codes);
     return {
       result,
       run: {
         summary: result.cannon,
-        latencyByClassMs: { '2xx': { mean: 900, p50: 800, p90: 1500, p99: 2000, max: 2100 }, '5xx': { mean: 5, p50: 3, p90: 9, p99: 20, max: 40 } },
+        latencyByClassMs: {
+          '2xx': { mean: 900, p50: 800, p90: 1500, p99: 2000, max: 2100 },
+          '5xx': { mean: 5, p50: 3, p90: 9, p99: 20, max: 40 },
+        },
         unavailableWithoutRetryAfter,
       },
     };
@@ -66,7 +99,12 @@ describe('overloadLines', () => {
   const rss = { baseline: 400 * 1024, peak: 520 * 1024, after: 430 * 1024 };
 
   it('passes an overload that keeps 90% of the peak with only 200s and fast 503s with Retry-After', () => {
-    const lines = overloadLines({ peak: fakeRun('peak', 8, 300, 900), overload: run({ 200: 290, 503: 5000 }), rssKiB: rss, liveStatus: 200 });
+    const lines = overloadLines({
+      peak: fakeRun('peak', 8, 300, 900),
+      overload: run({ 200: 290, 503: 5000 }),
+      rssKiB: rss,
+      liveStatus: 200,
+    });
     const verdicts = Object.fromEntries(lines.map((l) => [l.name, passes(l)]));
     expect(verdicts).toEqual({
       'images/s at 64 connections': true,
@@ -78,11 +116,19 @@ describe('overloadLines', () => {
       'service up after (1: /v2/health/live answered 200; it answered 200)': true,
     });
     expect(ratioOf(lines[0] as Line)).toBeCloseTo(29 / 30, 12);
-    expect(lines.find((l) => l.name === 'RSS peak during overload')).toMatchObject({ value: 520, baseline: { value: 400 } });
+    expect(lines.find((l) => l.name === 'RSS peak during overload')).toMatchObject({
+      value: 520,
+      baseline: { value: 400 },
+    });
   });
 
   it('misses on lost throughput, other statuses, missing Retry-After, RSS that stays up, and a dead service', () => {
-    const lines = overloadLines({ peak: fakeRun('peak', 8, 300, 900), overload: run({ 200: 200, 503: 50, 504: 3 }, 2), rssKiB: { ...rss, after: 480 * 1024 }, liveStatus: 0 });
+    const lines = overloadLines({
+      peak: fakeRun('peak', 8, 300, 900),
+      overload: run({ 200: 200, 503: 50, 504: 3 }, 2),
+      rssKiB: { ...rss, after: 480 * 1024 },
+      liveStatus: 0,
+    });
     const missed = lines.filter((l) => passes(l) === false).map((l) => l.name);
     expect(missed).toEqual([
       'images/s at 64 connections',
@@ -95,7 +141,12 @@ describe('overloadLines', () => {
   });
 
   it('has no 503 latency line when nothing was rejected', () => {
-    const lines = overloadLines({ peak: fakeRun('peak', 8, 300, 900), overload: run({ 200: 300 }), rssKiB: rss, liveStatus: 200 });
+    const lines = overloadLines({
+      peak: fakeRun('peak', 8, 300, 900),
+      overload: run({ 200: 300 }),
+      rssKiB: rss,
+      liveStatus: 200,
+    });
     expect(lines.some((l) => l.name === '503 latency p99')).toBe(false);
   });
 });
@@ -121,14 +172,22 @@ describe('HTTP vs raw engine in alternating rounds', () => {
 
   it('reports the median round with the median ratio as its verdict', () => {
     const http = [fakeRun('HTTP', 32, 270, 900), fakeRun('HTTP', 32, 100, 2000), fakeRun('HTTP', 32, 360, 800)];
-    const engine = [30, 40, 40].map((imagesPerSecond) => ({ images: imagesPerSecond * 10, seconds: 10, imagesPerSecond, latencyMs: { mean: 1, p50: 1, p90: 1, p99: 700, max: 1 }, errors: {} }));
+    const engine = [30, 40, 40].map((imagesPerSecond) => ({
+      images: imagesPerSecond * 10,
+      seconds: 10,
+      imagesPerSecond,
+      latencyMs: { mean: 1, p50: 1, p90: 1, p99: 700, max: 1 },
+      errors: {},
+    }));
     const m = httpVsEngineMeasurement({ image: { width: 500, height: 375 } as never }, 32, http, engine);
     const [images, p99] = m.lines;
     expect(images?.value).toBe(27);
     expect(ratioOf(images as Line)).toBeCloseTo(0.9, 12);
     expect(passes(images as Line)).toBe(true);
     expect(p99?.value).toBe(900);
-    expect(m.notes?.[0]).toBe('Per-round ratios: 0.900, 0.250, 0.900 (HTTP 27.0, 10.0, 36.0 images/s; engine 30.0, 40.0, 40.0 images/s).');
+    expect(m.notes?.[0]).toBe(
+      'Per-round ratios: 0.900, 0.250, 0.900 (HTTP 27.0, 10.0, 36.0 images/s; engine 30.0, 40.0, 40.0 images/s).',
+    );
   });
 });
 
@@ -146,7 +205,12 @@ describe('CPU per image in benchmark 1', () => {
       { serverS: 5.6, selfS: 0.4, images: 100 },
       { serverS: 5.4, selfS: 0.6, images: 100 },
     ];
-    const engine = [{ selfS: 99, images: 1 }, { selfS: 5, images: 100 }, { selfS: 5, images: 100 }, { selfS: 4.8, images: 120 }];
+    const engine = [
+      { selfS: 99, images: 1 },
+      { selfS: 5, images: 100 },
+      { selfS: 5, images: 100 },
+      { selfS: 4.8, images: 120 },
+    ];
     expect(cpuPerImageMs(http, (w) => w.serverS)).toBeCloseTo(56, 9);
     expect(cpuPerImageMs(engine, (w) => w.selfS)).toBeCloseTo(50, 9);
     expect(cpuPerImageMs([{ selfS: 1, images: 10 }], (w) => w.selfS)).toBeCloseTo(100, 9);

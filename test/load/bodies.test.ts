@@ -6,7 +6,9 @@ import { generateJpeg } from '../../load/lib/image.ts';
 const jpeg = await generateJpeg(64, 48);
 
 /** Parses a prepared multipart request with busboy (what @fastify/multipart uses). */
-async function parseMultipart(req: PreparedRequest): Promise<{ field: string; filename: string; mimeType: string; bytes: Buffer }[]> {
+async function parseMultipart(
+  req: PreparedRequest,
+): Promise<{ field: string; filename: string; mimeType: string; bytes: Buffer }[]> {
   const files: { field: string; filename: string; mimeType: string; bytes: Buffer }[] = [];
   const parser = new Busboy({ headers: { 'content-type': req.headers['Content-Type'] ?? '' } });
   parser.on('file', (field, stream, filename, _encoding, mimeType) => {
@@ -27,7 +29,8 @@ const input = { image: jpeg, imageName: 'cat.jpg', imagesPerRequest: 1, modelNam
 
 describe('sniffImageType', () => {
   it('recognises each accepted image format by its first bytes', () => {
-    const bytes = (text: string, at = 0) => Buffer.concat([Buffer.alloc(at), Buffer.from(text, 'latin1'), Buffer.alloc(8)]);
+    const bytes = (text: string, at = 0) =>
+      Buffer.concat([Buffer.alloc(at), Buffer.from(text, 'latin1'), Buffer.alloc(8)]);
     expect(sniffImageType(jpeg)).toBe('image/jpeg');
     expect(sniffImageType(bytes('\x89PNG\r\n\x1a\n'))).toBe('image/png');
     expect(sniffImageType(bytes('GIF89a'))).toBe('image/gif');
@@ -65,7 +68,9 @@ describe('buildRequest', () => {
     const req = buildRequest('raw', input);
     expect(req.headers).toEqual({ 'Content-Type': 'image/jpeg' });
     expect(req.body.equals(Buffer.from(jpeg))).toBe(true);
-    expect(() => buildRequest('raw', { ...input, imagesPerRequest: 2 })).toThrow('A raw body carries exactly one image');
+    expect(() => buildRequest('raw', { ...input, imagesPerRequest: 2 })).toThrow(
+      'A raw body carries exactly one image',
+    );
   });
 
   it('sends JSON with the image base64-encoded once per image', () => {
@@ -86,15 +91,23 @@ describe('buildRequest', () => {
       inputs: { name: string; shape: number[]; datatype: string; parameters: { binary_data_size: number } }[];
       outputs: { name: string; parameters: { classification: number } }[];
     };
-    expect(header.inputs[0]).toEqual({ name: 'input', shape: [2, 3, 4, 4], datatype: 'FP32', parameters: { binary_data_size: 2 * 48 * 4 } });
+    expect(header.inputs[0]).toEqual({
+      name: 'input',
+      shape: [2, 3, 4, 4],
+      datatype: 'FP32',
+      parameters: { binary_data_size: 2 * 48 * 4 },
+    });
     expect(header.outputs).toEqual([{ name: 'probabilities', parameters: { classification: 3 } }]);
     const data = req.body.subarray(headerLength);
     expect(data.length).toBe(2 * 48 * 4);
-    for (const [i, expected] of [0, 47, 48, 95].map((j) => [j, tensor[j % 48]] as const)) expect(data.readFloatLE(4 * i)).toBe(expected);
+    for (const [i, expected] of [0, 47, 48, 95].map((j) => [j, tensor[j % 48]] as const))
+      expect(data.readFloatLE(4 * i)).toBe(expected);
   });
 
   it('refuses a v2-binary body without a tensor, or with one that is not 3xSxS', () => {
     expect(() => buildRequest('v2-binary', input)).toThrow('A v2-binary body needs the preprocessed tensor');
-    expect(() => buildRequest('v2-binary', { ...input, tensor: new Float32Array(10) })).toThrow('Expected a 3xSxS tensor, got 10 floats');
+    expect(() => buildRequest('v2-binary', { ...input, tensor: new Float32Array(10) })).toThrow(
+      'Expected a 3xSxS tensor, got 10 floats',
+    );
   });
 });

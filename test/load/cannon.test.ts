@@ -7,13 +7,20 @@ import { fakeResult } from './fake-runs.ts';
 describe('summarizeCannon', () => {
   it('counts images from 2xx responses only, times the images per request', () => {
     const s = summarizeCannon(fakeResult(32, 400, 900, { 200: 400, 503: 100, 504: 5 }), 4);
-    expect(s).toMatchObject({ connections: 32, durationS: 10, responses: 505, ok: 400, non2xx: 105, statusCodes: { 200: 400, 503: 100, 504: 5 } });
+    expect(s).toMatchObject({
+      connections: 32,
+      durationS: 10,
+      responses: 505,
+      ok: 400,
+      non2xx: 105,
+      statusCodes: { 200: 400, 503: 100, 504: 5 },
+    });
     expect(s.imagesPerSecond).toBe(160);
     expect(s.requestsPerSecond).toBe(50.5);
     expect(s.latencyMs).toEqual({ mean: 450, p50: 300, p90: 600, p99: 900, max: 1080 });
   });
 
-  it('divides by the active seconds when given, instead of autocannon\'s tick-rounded duration', () => {
+  it("divides by the active seconds when given, instead of autocannon's tick-rounded duration", () => {
     const s = summarizeCannon(fakeResult(2, 40, 100), 1, 0.5);
     expect([s.durationS, s.imagesPerSecond]).toEqual([0.5, 80]);
     expect(summarizeCannon(fakeResult(2, 40, 100), 1, 0).durationS).toBe(10);
@@ -45,7 +52,12 @@ describe('runCannon against a real local server', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        seen.push({ method: req.method ?? '', url: req.url ?? '', type: req.headers['content-type'] ?? '', length: Buffer.concat(chunks).length });
+        seen.push({
+          method: req.method ?? '',
+          url: req.url ?? '',
+          type: req.headers['content-type'] ?? '',
+          length: Buffer.concat(chunks).length,
+        });
         // Every third request: 503 with Retry-After; every fifth (not third): 503 without it.
         n++;
         if (n % 3 === 0) res.writeHead(503, { 'Retry-After': '1' }).end('{}');
@@ -60,13 +72,22 @@ describe('runCannon against a real local server', () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   it('sends exactly --amount prepared requests and counts 503s without Retry-After', async () => {
-    const request = buildRequest('raw', { image: Buffer.from([0xff, 0xd8, 0xff, 1, 2, 3]), imageName: 'x.jpg', imagesPerRequest: 1, modelName: 'm' });
+    const request = buildRequest('raw', {
+      image: Buffer.from([0xff, 0xd8, 0xff, 1, 2, 3]),
+      imageName: 'x.jpg',
+      imagesPerRequest: 1,
+      modelName: 'm',
+    });
     const before = seen.length;
     n = 0;
     const run = await runCannon({ baseUrl, request, connections: 1, amount: 30, maxSeconds: 20, timeoutS: 5 });
     const mine = seen.slice(before);
     expect(mine).toHaveLength(30);
-    expect(mine.every((r) => r.method === 'POST' && r.url === '/predict?topk=5' && r.type === 'image/jpeg' && r.length === 6)).toBe(true);
+    expect(
+      mine.every(
+        (r) => r.method === 'POST' && r.url === '/predict?topk=5' && r.type === 'image/jpeg' && r.length === 6,
+      ),
+    ).toBe(true);
     // Of 1..30: 10 multiples of 3; multiples of 5 that are not of 3: 5, 10, 20, 25 -> 4.
     expect(run.summary.statusCodes).toEqual({ 200: 16, 503: 14 });
     expect(run.summary.ok).toBe(16);
@@ -80,7 +101,14 @@ describe('runCannon against a real local server', () => {
 
   it('stops an amount run at its time cap', async () => {
     const started = performance.now();
-    const run = await runCannon({ baseUrl, request: { method: 'GET', path: '/h', images: 0 }, connections: 2, amount: 200_000, maxSeconds: 1, timeoutS: 5 });
+    const run = await runCannon({
+      baseUrl,
+      request: { method: 'GET', path: '/h', images: 0 },
+      connections: 2,
+      amount: 200_000,
+      maxSeconds: 1,
+      timeoutS: 5,
+    });
     const seconds = (performance.now() - started) / 1000;
     expect(seconds).toBeLessThan(4);
     expect(run.summary.responses).toBeGreaterThan(0);
@@ -88,7 +116,15 @@ describe('runCannon against a real local server', () => {
   });
 
   it('keeps to an overall rate', async () => {
-    const run = await runCannon({ baseUrl, request: { method: 'GET', path: '/h', images: 0 }, connections: 1, overallRate: 10, durationS: 1, maxSeconds: 5, timeoutS: 5 });
+    const run = await runCannon({
+      baseUrl,
+      request: { method: 'GET', path: '/h', images: 0 },
+      connections: 1,
+      overallRate: 10,
+      durationS: 1,
+      maxSeconds: 5,
+      timeoutS: 5,
+    });
     expect(run.summary.responses).toBeGreaterThanOrEqual(5);
     expect(run.summary.responses).toBeLessThanOrEqual(12);
   });

@@ -3,8 +3,15 @@
 import { summarizeCannon, type CannonResultLike } from '../../load/lib/cannon.ts';
 import type { RunResult } from '../../load/lib/report.ts';
 
-export function fakeResult(connections: number, ok: number, p99: number, codes: Record<string, number> = { 200: ok }): CannonResultLike {
-  const non2xx = Object.entries(codes).filter(([c]) => !c.startsWith('2')).reduce((a, [, n]) => a + n, 0);
+export function fakeResult(
+  connections: number,
+  ok: number,
+  p99: number,
+  codes: Record<string, number> = { 200: ok },
+): CannonResultLike {
+  const non2xx = Object.entries(codes)
+    .filter(([c]) => !c.startsWith('2'))
+    .reduce((a, [, n]) => a + n, 0);
   return {
     duration: 10,
     connections,
@@ -17,6 +24,12 @@ export function fakeResult(connections: number, ok: number, p99: number, codes: 
   };
 }
 
-export function fakeRun(setting: string, connections: number, ok: number, p99: number, codes?: Record<string, number>): RunResult {
+export function fakeRun(
+  setting: string,
+  connections: number,
+  ok: number,
+  p99: number,
+  codes?: Record<string, number>,
+): RunResult {
   return { setting, body: 'multipart', cannon: summarizeCannon(fakeResult(connections, ok, p99, codes), 1) };
 }

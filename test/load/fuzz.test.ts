@@ -32,7 +32,10 @@ describe('makeCase', () => {
       const valid = c[x.kind];
       const same = x.body.equals(valid.body) && JSON.stringify(x.headers) === JSON.stringify(valid.headers);
       // A mutation may by chance write the byte that was there; most do not.
-      if (same) expect(x.mutations.some((m) => m.startsWith('set') || m.startsWith('JPEG size') || m.startsWith('PNG size'))).toBe(true);
+      if (same)
+        expect(
+          x.mutations.some((m) => m.startsWith('set') || m.startsWith('JPEG size') || m.startsWith('PNG size')),
+        ).toBe(true);
     }
     expect(cases.filter((x) => !x.body.equals(c[x.kind].body)).length).toBeGreaterThan(50);
   });

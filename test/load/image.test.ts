@@ -23,13 +23,23 @@ describe('loadImage', () => {
     await writeFile(join(dir, 'b.jpg'), await generateJpeg(500, 375, 2));
     await writeFile(join(dir, 'c.jpg'), await generateJpeg(500, 375, 3));
     await writeFile(join(dir, 'a.jpg'), await generateJpeg(375, 500, 4));
-    expect(await loadImage(undefined, dir)).toMatchObject({ name: 'b.jpg', source: 'fixture', width: 500, height: 375 });
+    expect(await loadImage(undefined, dir)).toMatchObject({
+      name: 'b.jpg',
+      source: 'fixture',
+      width: 500,
+      height: 375,
+    });
   });
 
   it('reads an explicit --image file whatever its size, and fails clearly on a missing one', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'load-image-'));
     const file = join(dir, 'tiny.png');
-    await writeFile(file, await sharp({ create: { width: 7, height: 5, channels: 3, background: '#08f' } }).png().toBuffer());
+    await writeFile(
+      file,
+      await sharp({ create: { width: 7, height: 5, channels: 3, background: '#08f' } })
+        .png()
+        .toBuffer(),
+    );
     expect(await loadImage(file, dir)).toMatchObject({ name: 'tiny.png', width: 7, height: 5, source: 'file' });
     await expect(loadImage(join(dir, 'missing.jpg'))).rejects.toThrow(/ENOENT/);
   });

@@ -128,7 +128,13 @@ describe('histogramQuantile (PromQL histogram_quantile semantics)', () => {
 describe('reading what prom-client writes', () => {
   it('round-trips a prom-client histogram and counter into exact deltas', async () => {
     const registry = new Registry();
-    const h = new Histogram({ name: 't_seconds', help: 'h', buckets: [0.01, 0.1, 1], labelNames: ['k'], registers: [registry] });
+    const h = new Histogram({
+      name: 't_seconds',
+      help: 'h',
+      buckets: [0.01, 0.1, 1],
+      labelNames: ['k'],
+      registers: [registry],
+    });
     const c = new Counter({ name: 't_total', help: 'c', labelNames: ['reason'], registers: [registry] });
     h.observe({ k: 'x' }, 0.05);
     const before = parsePrometheus(await registry.metrics());

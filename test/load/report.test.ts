@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { latencyThroughputSvg, niceStep } from '../../load/lib/chart.ts';
-import { buildReport, fmt, reportBaseName, writeReport, type ReportMeta, type RunResult } from '../../load/lib/report.ts';
+import {
+  buildReport,
+  fmt,
+  reportBaseName,
+  writeReport,
+  type ReportMeta,
+  type RunResult,
+} from '../../load/lib/report.ts';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,13 +20,28 @@ const meta: ReportMeta = {
   command: 'npm run load -- -c 1,8',
   target: 'started on 127.0.0.1 with models/resnet50.onnx',
   image: { name: 'cat.jpg', width: 500, height: 375, bytes: 31234, source: 'fixture' },
-  machine: { cpuModel: 'Test CPU', cpus: 2, availableParallelism: 2, memoryGiB: 7.8, node: 'v20.20.0', platform: 'linux x64 6.1', loadAverage: [1.5, 1, 0.5] },
+  machine: {
+    cpuModel: 'Test CPU',
+    cpus: 2,
+    availableParallelism: 2,
+    memoryGiB: 7.8,
+    node: 'v20.20.0',
+    platform: 'linux x64 6.1',
+    loadAverage: [1.5, 1, 0.5],
+  },
 };
 
 const withServer: RunResult = {
   ...fakeRun('defaults', 8, 300, 900),
   server: {
-    batches: { count: 50, mean: 6, distribution: [{ size: '4', count: 10 }, { size: '8', count: 40 }] },
+    batches: {
+      count: 50,
+      mean: 6,
+      distribution: [
+        { size: '4', count: 10 },
+        { size: '8', count: 40 },
+      ],
+    },
     queueWait: { count: 300, meanMs: 40, p50Ms: 30, p99Ms: 120 },
     compute: { count: 50, meanMs: 410.26, p50Ms: 400, p99Ms: 480 },
     rejections: { queue_full: 3 },
@@ -29,13 +51,19 @@ const withServer: RunResult = {
 describe('buildReport', () => {
   it('writes every run into the JSON report, with NaN as null', () => {
     const runs = [fakeRun('defaults', 1, 50, 120), withServer];
-    const json = JSON.parse(buildReport(meta, runs).json) as { startedAt: string; runs: RunResult[]; machine: { cpus: number } };
+    const json = JSON.parse(buildReport(meta, runs).json) as {
+      startedAt: string;
+      runs: RunResult[];
+      machine: { cpus: number };
+    };
     expect(json.startedAt).toBe('2025-01-02T03:04:05.678Z');
     expect(json.machine.cpus).toBe(2);
     expect(json.runs).toHaveLength(2);
     expect(json.runs[1]?.cannon).toMatchObject({ connections: 8, ok: 300, imagesPerSecond: 30, requestsPerSecond: 30 });
     expect(json.runs[1]?.server?.compute?.meanMs).toBe(410.26);
-    const empty = JSON.parse(buildReport(meta, [fakeRun('x', 1, 0, Number.NaN)]).json) as { runs: { cannon: { latencyMs: { p99: unknown } } }[] };
+    const empty = JSON.parse(buildReport(meta, [fakeRun('x', 1, 0, Number.NaN)]).json) as {
+      runs: { cannon: { latencyMs: { p99: unknown } } }[];
+    };
     expect(empty.runs[0]?.cannon.latencyMs.p99).toBeNull();
   });
 
@@ -43,17 +71,28 @@ describe('buildReport', () => {
     const { markdown } = buildReport(meta, [fakeRun('defaults', 1, 50, 120), withServer]);
     const lines = markdown.split('\n');
     expect(lines[0]).toBe('# Load: multipart /predict?topk=5');
-    expect(markdown).toContain('- Machine: Test CPU, 2 CPUs (available parallelism 2), 7.8 GiB, linux x64 6.1, Node v20.20.0');
+    expect(markdown).toContain(
+      '- Machine: Test CPU, 2 CPUs (available parallelism 2), 7.8 GiB, linux x64 6.1, Node v20.20.0',
+    );
     expect(markdown).toContain('- Load average at start: 1.5 / 1 / 0.5');
     expect(markdown).toContain('- Image: cat.jpg, 500x375, 31234 bytes (fixture)');
-    expect(lines).toContain('| defaults | multipart | 1 | 5.0 | 5.0 | 40 | 80 | 120 | 50 | 0 | 0 | – | – / – | – | – |');
-    expect(lines).toContain('| defaults | multipart | 8 | 30.0 | 30.0 | 300 | 600 | 900 | 300 | 0 | 0 | 6.00 | 30.0 / 120.0 | 410.3 | – |');
+    expect(lines).toContain(
+      '| defaults | multipart | 1 | 5.0 | 5.0 | 40 | 80 | 120 | 50 | 0 | 0 | – | – / – | – | – |',
+    );
+    expect(lines).toContain(
+      '| defaults | multipart | 8 | 30.0 | 30.0 | 300 | 600 | 900 | 300 | 0 | 0 | 6.00 | 30.0 / 120.0 | 410.3 | – |',
+    );
     expect(markdown).toContain('batch sizes (50 batches) 4: 10, 8: 40; rejections queue_full: 3');
     expect(markdown).toContain('![latency p99 vs throughput](load-2025-01-02T03-04-05-678Z.svg)');
   });
 
   it('charts two or more runs, one point per run, and none for a single run or when asked not to', () => {
-    const runs = [fakeRun('on', 1, 50, 120), fakeRun('on', 8, 300, 900), fakeRun('off', 1, 48, 110), fakeRun('off', 8, 120, 2000)];
+    const runs = [
+      fakeRun('on', 1, 50, 120),
+      fakeRun('on', 8, 300, 900),
+      fakeRun('off', 1, 48, 110),
+      fakeRun('off', 8, 120, 2000),
+    ];
     const svg = buildReport(meta, runs).svg ?? '';
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.match(/<circle /g)).toHaveLength(4);
@@ -74,8 +113,16 @@ describe('writeReport', () => {
     const dir = await mkdtemp(join(tmpdir(), 'load-report-'));
     const report = buildReport(meta, [fakeRun('a', 1, 10, 50), fakeRun('a', 2, 20, 60)]);
     const files = await writeReport(join(dir, 'nested'), meta, report);
-    expect(files.map((f) => f.slice(dir.length + 8))).toEqual([`${reportBaseName(meta)}.json`, `${reportBaseName(meta)}.md`, `${reportBaseName(meta)}.svg`]);
-    expect((await readdir(join(dir, 'nested'))).sort()).toEqual(['load-2025-01-02T03-04-05-678Z.json', 'load-2025-01-02T03-04-05-678Z.md', 'load-2025-01-02T03-04-05-678Z.svg']);
+    expect(files.map((f) => f.slice(dir.length + 8))).toEqual([
+      `${reportBaseName(meta)}.json`,
+      `${reportBaseName(meta)}.md`,
+      `${reportBaseName(meta)}.svg`,
+    ]);
+    expect((await readdir(join(dir, 'nested'))).sort()).toEqual([
+      'load-2025-01-02T03-04-05-678Z.json',
+      'load-2025-01-02T03-04-05-678Z.md',
+      'load-2025-01-02T03-04-05-678Z.svg',
+    ]);
     expect(await readFile(files[1] ?? '', 'utf8')).toBe(report.markdown);
   });
 });
@@ -99,17 +146,31 @@ describe('latencyThroughputSvg', () => {
   });
 
   it('leaves out points without finite numbers', () => {
-    const svg = latencyThroughputSvg([{ series: 's', connections: 1, imagesPerSecond: Number.NaN, latencyMs: 5 }, { series: 's', connections: 2, imagesPerSecond: 3, latencyMs: 5 }], { title: 't' });
+    const svg = latencyThroughputSvg(
+      [
+        { series: 's', connections: 1, imagesPerSecond: Number.NaN, latencyMs: 5 },
+        { series: 's', connections: 2, imagesPerSecond: 3, latencyMs: 5 },
+      ],
+      { title: 't' },
+    );
     expect(svg.match(/<circle /g)).toHaveLength(1);
   });
 
   it('chooses ticks of 1, 2 or 5 times a power of ten', () => {
-    expect([niceStep(40), niceStep(200), niceStep(7), niceStep(0.3), niceStep(0), niceStep(Number.NaN)]).toEqual([10, 50, 2, 0.1, 1, 1]);
+    expect([niceStep(40), niceStep(200), niceStep(7), niceStep(0.3), niceStep(0), niceStep(Number.NaN)]).toEqual([
+      10, 50, 2, 0.1, 1, 1,
+    ]);
   });
 });
 
 describe('fmt', () => {
   it('formats numbers with fixed digits and marks missing values', () => {
-    expect([fmt(1.25, 1), fmt(3, 0), fmt(undefined), fmt(Number.NaN), fmt(Number.POSITIVE_INFINITY)]).toEqual(['1.3', '3', '–', '–', '–']);
+    expect([fmt(1.25, 1), fmt(3, 0), fmt(undefined), fmt(Number.NaN), fmt(Number.POSITIVE_INFINITY)]).toEqual([
+      '1.3',
+      '3',
+      '–',
+      '–',
+      '–',
+    ]);
   });
 });

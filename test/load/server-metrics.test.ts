@@ -4,7 +4,7 @@ import { parsePrometheus } from '../../load/lib/prometheus.ts';
 import { backlogOf, batchSizeCounts, summarizeServer, waitIdle } from '../../load/lib/server-metrics.ts';
 import { createMetrics } from '../../src/server/plugins/metrics.ts';
 
-describe('summarizeServer on the service\'s own metrics', () => {
+describe("summarizeServer on the service's own metrics", () => {
   it('reads batch sizes, queue wait, compute, preprocess, rejections and images for the run only', async () => {
     const m = createMetrics(8);
     // Before the run: traffic that must not count.
@@ -19,7 +19,14 @@ describe('summarizeServer on the service\'s own metrics', () => {
     m.rejections.inc({ reason: 'queue_full' }, 5);
     m.imagesClassified.inc({ api: 'predict' }, 27);
     const s = summarizeServer(before, parsePrometheus(await m.registry.metrics()));
-    expect(s.batches).toEqual({ count: 4, mean: 6.75, distribution: [{ size: '3', count: 1 }, { size: '8', count: 3 }] });
+    expect(s.batches).toEqual({
+      count: 4,
+      mean: 6.75,
+      distribution: [
+        { size: '3', count: 1 },
+        { size: '8', count: 3 },
+      ],
+    });
     expect(s.queueWait?.count).toBe(4);
     expect(s.queueWait?.meanMs).toBeCloseTo(57, 6);
     // Ranks 2 and 3.96 of 4: inside the (0.0025, 0.005] and (0.1, 0.25] buckets.
@@ -57,11 +64,15 @@ describe('batchSizeCounts', () => {
 });
 
 describe('waitIdle', () => {
-  async function serve(handler: (scrapes: number) => Promise<string> | string): Promise<{ baseUrl: string; scrapes: () => number; close(): Promise<void> }> {
+  async function serve(
+    handler: (scrapes: number) => Promise<string> | string,
+  ): Promise<{ baseUrl: string; scrapes: () => number; close(): Promise<void> }> {
     let scrapes = 0;
     const server = createServer((req, res) => {
       if (req.url !== '/metrics') return void res.writeHead(404).end();
-      void Promise.resolve(handler(++scrapes)).then((text) => res.writeHead(200, { 'content-type': 'text/plain' }).end(text));
+      void Promise.resolve(handler(++scrapes)).then((text) =>
+        res.writeHead(200, { 'content-type': 'text/plain' }).end(text),
+      );
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const address = server.address();

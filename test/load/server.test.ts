@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ensureModel, freePort, readRssKiB } from '../../load/lib/server.ts';
 
 describe('server helpers', () => {
-  it('reads this process\'s RSS from /proc in KiB, close to what Node reports', () => {
+  it("reads this process's RSS from /proc in KiB, close to what Node reports", () => {
     const kib = readRssKiB(process.pid);
     const nodeKib = process.memoryUsage().rss / 1024;
     expect(kib).toBeGreaterThan(10 * 1024);
@@ -20,6 +20,8 @@ describe('server helpers', () => {
   });
 
   it('refuses a missing model other than the default instead of building it', async () => {
-    await expect(ensureModel('test/.tmp/no-such-model.onnx')).rejects.toThrow('Model test/.tmp/no-such-model.onnx (or its manifest) does not exist');
+    await expect(ensureModel('test/.tmp/no-such-model.onnx')).rejects.toThrow(
+      'Model test/.tmp/no-such-model.onnx (or its manifest) does not exist',
+    );
   });
 });

@@ -8,7 +8,12 @@ import { DEFAULT_BUILD_OPTIONS } from '../../src/model/options.ts';
 
 function capture(): { stream: Writable; text: () => string } {
   let text = '';
-  const stream = new Writable({ write(chunk, _enc, done) { text += String(chunk); done(); } });
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      text += String(chunk);
+      done();
+    },
+  });
   return { stream, text: () => text };
 }
 
@@ -18,8 +23,38 @@ describe('build-model CLI arguments', () => {
   });
 
   it('reads every flag', () => {
-    const { options, out } = parseCliArgs(['--depth', '18', '--variant', 'v1', '--shortcut', 'C', '--width', '0.5', '--classes', '7', '--seed', '42', '--no-fold', '--weights', 'w.safetensors', '--out', 'm/x.onnx', '--name', 'my-net']);
-    expect(options).toEqual({ depth: 18, variant: 'v1', shortcut: 'C', width: 0.5, classes: 7, seed: 42, foldBatchNorm: false, weightsFile: 'w.safetensors', name: 'my-net' });
+    const { options, out } = parseCliArgs([
+      '--depth',
+      '18',
+      '--variant',
+      'v1',
+      '--shortcut',
+      'C',
+      '--width',
+      '0.5',
+      '--classes',
+      '7',
+      '--seed',
+      '42',
+      '--no-fold',
+      '--weights',
+      'w.safetensors',
+      '--out',
+      'm/x.onnx',
+      '--name',
+      'my-net',
+    ]);
+    expect(options).toEqual({
+      depth: 18,
+      variant: 'v1',
+      shortcut: 'C',
+      width: 0.5,
+      classes: 7,
+      seed: 42,
+      foldBatchNorm: false,
+      weightsFile: 'w.safetensors',
+      name: 'my-net',
+    });
     expect(out).toBe('m/x.onnx');
   });
 
@@ -55,8 +90,16 @@ describe('build-model CLI runs', () => {
 
   it('builds, writes model and manifest, and prints parameters, size, sha256 and the seeded warning', async () => {
     const io = { out: capture(), err: capture() };
-    expect(await main(['--width', '0.125', '--classes', '10', '--seed', '3', '--out', out], { out: io.out.stream, err: io.err.stream })).toBe(0);
-    const manifest = JSON.parse(await readFile(out.replace(/\.onnx$/, '.json'), 'utf8')) as { modelSha256: string; parameters: number };
+    expect(
+      await main(['--width', '0.125', '--classes', '10', '--seed', '3', '--out', out], {
+        out: io.out.stream,
+        err: io.err.stream,
+      }),
+    ).toBe(0);
+    const manifest = JSON.parse(await readFile(out.replace(/\.onnx$/, '.json'), 'utf8')) as {
+      modelSha256: string;
+      parameters: number;
+    };
     const printed = io.out.text();
     expect(printed).toContain(`parameters:     ${manifest.parameters.toLocaleString('en-US')}`);
     expect(printed).toContain(`sha256:         ${manifest.modelSha256}`);
@@ -67,13 +110,21 @@ describe('build-model CLI runs', () => {
 
   it('exits 1 with the reason when the weights file cannot be read', async () => {
     const io = { out: capture(), err: capture() };
-    expect(await main(['--weights', '/nonexistent/w.safetensors', '--width', '0.125', '--out', out], { out: io.out.stream, err: io.err.stream })).toBe(1);
+    expect(
+      await main(['--weights', '/nonexistent/w.safetensors', '--width', '0.125', '--out', out], {
+        out: io.out.stream,
+        err: io.err.stream,
+      }),
+    ).toBe(1);
     expect(io.err.text()).toMatch(/build-model: ENOENT/);
   });
 
   it('sets a non-zero exit code when run as a program', () => {
     const cli = fileURLToPath(new URL('../../src/model/cli.ts', import.meta.url));
-    const run = spawnSync(process.execPath, ['--import', 'tsx', cli, '--depth', '7'], { encoding: 'utf8', timeout: 30_000 });
+    const run = spawnSync(process.execPath, ['--import', 'tsx', cli, '--depth', '7'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(run.status).toBe(2);
     expect(run.stderr).toContain('Expected --depth to be one of');
   });

@@ -40,7 +40,14 @@ describe('parity with torchvision', () => {
   for (const c of reference.cases) {
     for (const foldBatchNorm of [true, false]) {
       it(`${c.name} with BatchNorm ${foldBatchNorm ? 'folded' : 'kept'}: max|diff| <= 1e-4 max|logit| and the same argmax`, async () => {
-        const built = await buildModel({ depth: c.depth, variant: c.variant, width: c.width, classes: c.classes, foldBatchNorm, weightsFile: fixturePath(c.weights) });
+        const built = await buildModel({
+          depth: c.depth,
+          variant: c.variant,
+          width: c.width,
+          classes: c.classes,
+          foldBatchNorm,
+          weightsFile: fixturePath(c.weights),
+        });
         expect(built.stats.parameters).toBe(c.parameters);
         const { maxDiff, maxLogit, argmax } = compare(await logitsOf(built.onnx), c);
         expect(maxLogit).toBeGreaterThan(0.1);
@@ -52,7 +59,13 @@ describe('parity with torchvision', () => {
 
   it('a torchvision v1.5 file built as v1 does not match (the variant really moves the stride)', async () => {
     const c = reference.cases.find((x) => x.name === 'resnet50-v1.5')!;
-    const built = await buildModel({ depth: 50, variant: 'v1', width: c.width, classes: c.classes, weightsFile: fixturePath(c.weights) });
+    const built = await buildModel({
+      depth: 50,
+      variant: 'v1',
+      width: c.width,
+      classes: c.classes,
+      weightsFile: fixturePath(c.weights),
+    });
     const { maxDiff, maxLogit } = compare(await logitsOf(built.onnx), c);
     expect(maxDiff).toBeGreaterThan(1e-2 * maxLogit);
   });
@@ -70,20 +83,34 @@ function huggingFaceName(name: string): string {
       .replace(/^conv(\d)\./, (_, k: string) => `${prefix}.layer.${Number(k) - 1}.convolution.`)
       .replace(/^bn(\d)\./, (_, k: string) => `${prefix}.layer.${Number(k) - 1}.normalization.`);
   }
-  return name.replace(/^conv1\./, 'resnet.embedder.embedder.convolution.').replace(/^bn1\./, 'resnet.embedder.embedder.normalization.').replace(/^fc\./, 'classifier.1.');
+  return name
+    .replace(/^conv1\./, 'resnet.embedder.embedder.convolution.')
+    .replace(/^bn1\./, 'resnet.embedder.embedder.normalization.')
+    .replace(/^fc\./, 'classifier.1.');
 }
 
 describe('Hugging Face transformers names', () => {
   for (const c of reference.cases.filter((x) => x.variant === 'v1.5')) {
     it(`${c.name} renamed to transformers' ResNet names gives torchvision's logits`, async () => {
       const { tensors } = parseSafetensors(await readFile(fixturePath(c.weights)));
-      const renamed = tensors.map((t) => ({ name: huggingFaceName(t.name), dtype: t.dtype, shape: t.shape, data: t.bytes }));
+      const renamed = tensors.map((t) => ({
+        name: huggingFaceName(t.name),
+        dtype: t.dtype,
+        shape: t.shape,
+        data: t.bytes,
+      }));
       expect(renamed.some((t) => t.name.startsWith('resnet.encoder.stages.3.layers.'))).toBe(true);
       const dir = new URL('../.tmp/', import.meta.url);
       await mkdir(dir, { recursive: true });
       const path = new URL(`hf-${c.name}.safetensors`, dir).pathname;
       await writeFile(path, encodeSafetensors(renamed));
-      const built = await buildModel({ depth: c.depth, variant: c.variant, width: c.width, classes: c.classes, weightsFile: path });
+      const built = await buildModel({
+        depth: c.depth,
+        variant: c.variant,
+        width: c.width,
+        classes: c.classes,
+        weightsFile: path,
+      });
       const { maxDiff, maxLogit, argmax } = compare(await logitsOf(built.onnx), c);
       expect(maxDiff).toBeLessThanOrEqual(1e-4 * maxLogit);
       expect(argmax).toEqual(c.argmax);

@@ -18,7 +18,14 @@ export interface ReferenceCase {
 }
 
 export interface Reference {
-  input: { seed: number; shape: [number, number, number, number]; low: number; high: number; first: number[]; sum: number };
+  input: {
+    seed: number;
+    shape: [number, number, number, number];
+    low: number;
+    high: number;
+    first: number[];
+    sum: number;
+  };
   cases: ReferenceCase[];
   // Values that overflow F16 are the strings "Infinity" / "-Infinity".
   dtypes: { values: (number | string)[]; f16AsFloat: (number | string)[]; bf16AsFloat: (number | string)[] };

@@ -12,13 +12,24 @@ import { IR_VERSION, OPSET_VERSION } from '../../src/model/onnx/opset.ts';
 import { blockCount, buildResNet, type Depth, type ResNetOptions } from '../../src/model/resnet.ts';
 import { SeededWeights } from '../../src/model/weights/seeded.ts';
 
-const opCounts = (graph: GraphDef): Record<string, number> => graph.nodes.reduce<Record<string, number>>((c, n) => ({ ...c, [n.opType]: (c[n.opType] ?? 0) + 1 }), {});
-const architecture: Omit<ResNetOptions, 'depth'> = { variant: 'v1.5', shortcut: 'B', width: 1, classes: 1000, foldBatchNorm: true };
+const opCounts = (graph: GraphDef): Record<string, number> =>
+  graph.nodes.reduce<Record<string, number>>((c, n) => ({ ...c, [n.opType]: (c[n.opType] ?? 0) + 1 }), {});
+const architecture: Omit<ResNetOptions, 'depth'> = {
+  variant: 'v1.5',
+  shortcut: 'B',
+  width: 1,
+  classes: 1000,
+  foldBatchNorm: true,
+};
 
 /** Builds the graph only (no encoding): enough to count parameters and nodes. */
 function graphOf(options: Partial<typeof architecture> & { depth: Depth }) {
   const g = new Graph('t');
-  const { parameters } = buildResNet(g, { ...architecture, ...options }, new SeededWeights(0, blockCount(options.depth)));
+  const { parameters } = buildResNet(
+    g,
+    { ...architecture, ...options },
+    new SeededWeights(0, blockCount(options.depth)),
+  );
   return { graph: g.toDef(), parameters, stored: g.storedFloats };
 }
 
@@ -51,12 +62,23 @@ describe('the full ResNet-50 (defaults: v1.5, shortcut B, BN folded, seed 0)', (
     expect(built.stats.storedWeights).toBe(25_530_472);
     expect(built.stats.parameters - built.stats.storedWeights).toBe(26_560);
     expect(built.manifest.parameters).toBe(25_557_032);
-    const floatBytes = model.graph.initializers.filter((t) => t.dataType === 'float32').reduce((s, t) => s + t.rawData.length, 0);
+    const floatBytes = model.graph.initializers
+      .filter((t) => t.dataType === 'float32')
+      .reduce((s, t) => s + t.rawData.length, 0);
     expect(floatBytes).toBe(25_530_472 * 4);
   });
 
   it('has 53 convs (49 + 4 projections), 16 adds, 49 ReLUs and no BatchNormalization', () => {
-    expect(opCounts(model.graph)).toEqual({ Conv: 53, Add: 16, Relu: 49, MaxPool: 1, GlobalAveragePool: 1, Flatten: 1, Gemm: 1, Softmax: 1 });
+    expect(opCounts(model.graph)).toEqual({
+      Conv: 53,
+      Add: 16,
+      Relu: 49,
+      MaxPool: 1,
+      GlobalAveragePool: 1,
+      Flatten: 1,
+      Gemm: 1,
+      Softmax: 1,
+    });
   });
 
   it('declares input [batch,3,224,224] and outputs logits and probabilities [batch,1000], opset 17, IR 8', () => {
@@ -71,7 +93,15 @@ describe('the full ResNet-50 (defaults: v1.5, shortcut B, BN folded, seed 0)', (
 
   it('uses torchvision tensor names', () => {
     const names = new Set(model.graph.initializers.map((t) => t.name));
-    for (const name of ['conv1.weight', 'conv1.bias', 'layer1.0.downsample.0.weight', 'layer3.5.conv3.weight', 'layer4.2.conv2.bias', 'fc.weight', 'fc.bias']) {
+    for (const name of [
+      'conv1.weight',
+      'conv1.bias',
+      'layer1.0.downsample.0.weight',
+      'layer3.5.conv3.weight',
+      'layer4.2.conv2.bias',
+      'fc.weight',
+      'fc.bias',
+    ]) {
       expect(names).toContain(name);
     }
   });
@@ -109,13 +139,16 @@ describe('the ResNet family', () => {
   it.each([
     [18, 11_689_512, 4_800],
     [34, 21_797_672, 8_512],
-  ] as const)('ResNet-%i has %i parameters as torchvision counts them (%i BatchNorm channels)', (depth, parameters, bnChannels) => {
-    const folded = graphOf({ depth });
-    expect(folded.parameters).toBe(parameters);
-    expect(folded.stored).toBe(parameters - bnChannels);
-    const kept = graphOf({ depth, foldBatchNorm: false });
-    expect(kept.stored).toBe(parameters + 2 * bnChannels);
-  });
+  ] as const)(
+    'ResNet-%i has %i parameters as torchvision counts them (%i BatchNorm channels)',
+    (depth, parameters, bnChannels) => {
+      const folded = graphOf({ depth });
+      expect(folded.parameters).toBe(parameters);
+      expect(folded.stored).toBe(parameters - bnChannels);
+      const kept = graphOf({ depth, foldBatchNorm: false });
+      expect(kept.stored).toBe(parameters + 2 * bnChannels);
+    },
+  );
 
   it('ResNet-101 and -152 have 44,549,160 and 60,192,808 parameters', () => {
     expect(graphOf({ depth: 101 }).parameters).toBe(44_549_160);
@@ -136,8 +169,18 @@ describe('the ResNet family', () => {
     };
     const two = { kind: 'ints', value: [2, 2] };
     const one = { kind: 'ints', value: [1, 1] };
-    expect(strides('v1.5')).toEqual({ 'layer2.0.conv1': one, 'layer2.0.conv2': two, 'layer2.0.conv3': one, 'layer2.0.downsample.0': two });
-    expect(strides('v1')).toEqual({ 'layer2.0.conv1': two, 'layer2.0.conv2': one, 'layer2.0.conv3': one, 'layer2.0.downsample.0': two });
+    expect(strides('v1.5')).toEqual({
+      'layer2.0.conv1': one,
+      'layer2.0.conv2': two,
+      'layer2.0.conv3': one,
+      'layer2.0.downsample.0': two,
+    });
+    expect(strides('v1')).toEqual({
+      'layer2.0.conv1': two,
+      'layer2.0.conv2': one,
+      'layer2.0.conv3': one,
+      'layer2.0.downsample.0': two,
+    });
   });
 
   it('initialises conv weights Glorot-uniform (bound sqrt(6/(fan_in+fan_out)))', () => {
@@ -167,8 +210,20 @@ describe('shortcuts A and C', () => {
     g.output(y);
     expect(y.shape).toEqual([1, 8, 3, 3]);
     const input = Float32Array.from({ length: 100 }, (_, i) => i - 50.5);
-    const session = await ort.InferenceSession.create(encodeModel({ irVersion: IR_VERSION, opsetVersion: OPSET_VERSION, producerName: 't', producerVersion: '1', docString: '', graph: g.toDef(), metadata: [] }));
-    const out = Array.from((await session.run({ x: new ort.Tensor('float32', input, [1, 4, 5, 5]) }))[y.name]!.data as Float32Array);
+    const session = await ort.InferenceSession.create(
+      encodeModel({
+        irVersion: IR_VERSION,
+        opsetVersion: OPSET_VERSION,
+        producerName: 't',
+        producerVersion: '1',
+        docString: '',
+        graph: g.toDef(),
+        metadata: [],
+      }),
+    );
+    const out = Array.from(
+      (await session.run({ x: new ort.Tensor('float32', input, [1, 4, 5, 5]) }))[y.name]!.data as Float32Array,
+    );
     await session.release();
     // Definition: y[c, i, j] = x[c, 2i, 2j] for c < 4, else 0.
     const expected = Array.from({ length: 8 * 9 }, (_, k) => {

@@ -44,7 +44,20 @@ export function png(spec: PngSpec): Buffer {
  */
 export function manyFrameGif(width: number, height: number, frames: number): Buffer {
   const le = (n: number) => [n & 255, n >> 8];
-  const out: number[] = [...Buffer.from('GIF89a', 'latin1'), ...le(width), ...le(height), 0x80, 0, 0, 0, 0, 0, 255, 255, 255];
+  const out: number[] = [
+    ...Buffer.from('GIF89a', 'latin1'),
+    ...le(width),
+    ...le(height),
+    0x80,
+    0,
+    0,
+    0,
+    0,
+    0,
+    255,
+    255,
+    255,
+  ];
   for (let i = 0; i < frames; i++) {
     const [x, y] = i === 0 ? [0, 0] : [(i * 37) % width, (i * 101) % height];
     // Image descriptor, then LZW data (min code size 2): clear, palette index 1, end = 0x4c 0x01.

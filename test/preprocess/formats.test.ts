@@ -60,7 +60,11 @@ describe('requireSupportedFormat', () => {
 
   it('throws UNSUPPORTED_IMAGE_FORMAT (415) naming what was sent', () => {
     expect(() => requireSupportedFormat(bytes('%PDF-1.4'))).toThrowError(
-      expect.objectContaining({ code: 'UNSUPPORTED_IMAGE_FORMAT', statusCode: 415, message: expect.stringContaining('pdf') }),
+      expect.objectContaining({
+        code: 'UNSUPPORTED_IMAGE_FORMAT',
+        statusCode: 415,
+        message: expect.stringContaining('pdf'),
+      }),
     );
   });
 });

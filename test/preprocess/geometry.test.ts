@@ -15,7 +15,14 @@ describe('roundHalfEven', () => {
 
 describe('planResize', () => {
   it('makes the short side 256 and floors the long side (500x375 -> 341x256, crop at 58.5 -> 58)', () => {
-    expect(planResize(500, 375, IMAGENET_PRESET)).toEqual({ width: 341, height: 256, left: 58, top: 16, crop: 224, direction: 'down' });
+    expect(planResize(500, 375, IMAGENET_PRESET)).toEqual({
+      width: 341,
+      height: 256,
+      left: 58,
+      top: 16,
+      crop: 224,
+      direction: 'down',
+    });
   });
 
   it('plans portrait images with the width as the short side', () => {
@@ -24,11 +31,22 @@ describe('planResize', () => {
 
   it('upscales images whose short side is under 256', () => {
     expect(planResize(50, 200, IMAGENET_PRESET)).toMatchObject({ width: 256, height: 1024, direction: 'up' });
-    expect(planResize(1, 1, IMAGENET_PRESET)).toMatchObject({ width: 256, height: 256, left: 16, top: 16, direction: 'up' });
+    expect(planResize(1, 1, IMAGENET_PRESET)).toMatchObject({
+      width: 256,
+      height: 256,
+      left: 16,
+      top: 16,
+      direction: 'up',
+    });
   });
 
   it('leaves an image whose short side is already 256 untouched, as torchvision returns it as is', () => {
-    expect(planResize(256, 257, IMAGENET_PRESET)).toMatchObject({ width: 256, height: 257, top: 16, direction: 'none' });
+    expect(planResize(256, 257, IMAGENET_PRESET)).toMatchObject({
+      width: 256,
+      height: 257,
+      top: 16,
+      direction: 'none',
+    });
   });
 
   it('agrees with torchvision on the resize and crop of every committed fixture', () => {
@@ -41,6 +59,13 @@ describe('planResize', () => {
 
   it('follows the preset: Resize(160) -> CenterCrop(128) on 640x480', () => {
     const preset = { ...IMAGENET_PRESET, resize: 160, crop: 128 };
-    expect(planResize(640, 480, preset)).toEqual({ width: 213, height: 160, left: 42, top: 16, crop: 128, direction: 'down' });
+    expect(planResize(640, 480, preset)).toEqual({
+      width: 213,
+      height: 160,
+      left: 42,
+      top: 16,
+      crop: 128,
+      direction: 'down',
+    });
   });
 });

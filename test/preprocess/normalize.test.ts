@@ -37,7 +37,12 @@ describe('normalizeInto', () => {
     normalizeInto(source, 2, IMAGENET_PRESET, target, 3);
     const byte = (x: number, y: number, c: number) => (y * 4 + x) * 3 + c;
     const expected = [0, 1, 2].flatMap((c) =>
-      [[1, 1], [2, 1], [1, 2], [2, 2]].map(([x, y]) => table[c * 256 + byte(x as number, y as number, c)]),
+      [
+        [1, 1],
+        [2, 1],
+        [1, 2],
+        [2, 2],
+      ].map(([x, y]) => table[c * 256 + byte(x as number, y as number, c)]),
     );
     expect(Array.from(target.subarray(3, 15))).toEqual(expected);
     expect(Array.from(target.subarray(0, 3))).toEqual([99, 99, 99]);

@@ -2,7 +2,12 @@
 // reference crop that scripts/fixtures/preprocess_reference.py made with PIL + torchvision.
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { IMAGENET_PRESET, preprocessImage, SHRINK_ON_LOAD_MODES, type PreprocessOptions } from '../../src/preprocess/index.ts';
+import {
+  IMAGENET_PRESET,
+  preprocessImage,
+  SHRINK_ON_LOAD_MODES,
+  type PreprocessOptions,
+} from '../../src/preprocess/index.ts';
 import { png } from './crafted.ts';
 import {
   difference,
@@ -30,10 +35,17 @@ async function compare(bytes: Uint8Array, referenceFile: string, options = OPTIO
 }
 
 afterAll(() => {
-  const rows = measured.map(({ file, mode, size, d }) =>
-    `| ${file} | ${mode} | ${size} | ${d.mean.toFixed(4)} | ${d.p99.toFixed(4)} | ${d.max.toFixed(4)} |`,
+  const rows = measured.map(
+    ({ file, mode, size, d }) =>
+      `| ${file} | ${mode} | ${size} | ${d.mean.toFixed(4)} | ${d.p99.toFixed(4)} | ${d.max.toFixed(4)} |`,
   );
-  console.log(['| image | PIL mode | size | mean abs diff | p99 abs diff | max abs diff |', '|---|---|---|---|---|---|', ...rows].join('\n'));
+  console.log(
+    [
+      '| image | PIL mode | size | mean abs diff | p99 abs diff | max abs diff |',
+      '|---|---|---|---|---|---|',
+      ...rows,
+    ].join('\n'),
+  );
 });
 
 describe('preprocessImage against torchvision (Resize 256, CenterCrop 224, ToTensor, Normalize)', () => {
@@ -82,7 +94,9 @@ describe('preprocessImage output', () => {
     const bytes = fixtureBytes('landscape-500x375.jpg');
     const small = new Float32Array(3 * 224 * 224);
     await expect(preprocessImage(bytes, OPTIONS, { buffer: small, offset: 1 })).rejects.toThrow(RangeError);
-    await expect(preprocessImage(new Uint8Array(0), OPTIONS, { buffer: small, offset: -1 })).rejects.toThrow(RangeError);
+    await expect(preprocessImage(new Uint8Array(0), OPTIONS, { buffer: small, offset: -1 })).rejects.toThrow(
+      RangeError,
+    );
   });
 
   it('reads bytes from a Uint8Array view into a larger buffer', async () => {
@@ -106,11 +120,20 @@ describe('preprocessImage output', () => {
 
   it('turns a 16-bit greyscale PNG into its high byte (PIL 9.4 clips it to 255 instead: a documented divergence)', async () => {
     const [width, height] = [300, 280];
-    const grey8 = (await sharp(fixtureBytes('deflate-300x280.tiff')).greyscale().raw().toBuffer()).subarray(0, width * height);
+    const grey8 = (await sharp(fixtureBytes('deflate-300x280.tiff')).greyscale().raw().toBuffer()).subarray(
+      0,
+      width * height,
+    );
     const grey16 = new Uint8Array(width * height * 2);
     grey8.forEach((v, i) => grey16.set([v, (i * 37) & 255], 2 * i));
-    const ours16 = await preprocessImage(png({ width, height, bitDepth: 16, colourType: 0, pixels: grey16, rowBytes: 2 * width }), OPTIONS);
-    const ours8 = await preprocessImage(png({ width, height, bitDepth: 8, colourType: 0, pixels: grey8, rowBytes: width }), OPTIONS);
+    const ours16 = await preprocessImage(
+      png({ width, height, bitDepth: 16, colourType: 0, pixels: grey16, rowBytes: 2 * width }),
+      OPTIONS,
+    );
+    const ours8 = await preprocessImage(
+      png({ width, height, bitDepth: 8, colourType: 0, pixels: grey8, rowBytes: width }),
+      OPTIONS,
+    );
     const d = difference(ours16, ours8);
     expect(d.mean).toBeLessThanOrEqual(0.005);
     expect(d.max).toBeLessThanOrEqual(0.05);

@@ -43,7 +43,9 @@ export function fixtureBytes(file: string): Buffer {
 export async function referenceTensor(pngPath: string): Promise<Float32Array> {
   const { data, info } = await sharp(readFileSync(pngPath)).raw().toBuffer({ resolveWithObject: true });
   if (info.channels !== 3 || info.width !== IMAGENET_PRESET.crop || info.height !== IMAGENET_PRESET.crop) {
-    throw new Error(`${pngPath}: expected a ${IMAGENET_PRESET.crop}px RGB crop, got ${info.width}x${info.height}x${info.channels}`);
+    throw new Error(
+      `${pngPath}: expected a ${IMAGENET_PRESET.crop}px RGB crop, got ${info.width}x${info.height}x${info.channels}`,
+    );
   }
   const tensor = new Float32Array(3 * info.width * info.height);
   const source = { data, width: info.width, height: info.height, left: 0, top: 0 };

@@ -2,7 +2,12 @@
 // server uses (configureSharp: loaders restricted to the six accepted formats from memory).
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { configureSharp, IMAGENET_PRESET, preprocessImage, type PreprocessOptions } from '../../src/preprocess/index.ts';
+import {
+  configureSharp,
+  IMAGENET_PRESET,
+  preprocessImage,
+  type PreprocessOptions,
+} from '../../src/preprocess/index.ts';
 import { manyFrameGif, png } from './crafted.ts';
 import { fixtureBytes, IMAGES_DIR, sameFloats } from './parity.ts';
 
@@ -42,13 +47,21 @@ describe('configureSharp', () => {
 
   it('leaves libvips no way to read a file path or render SVG, even when called directly', async () => {
     await expect(sharp(`${IMAGES_DIR}odd-333x257.png`).raw().toBuffer()).rejects.toThrow(/unsupported image format/);
-    const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>');
+    const svg = Buffer.from(
+      '<svg xmlns="http://www.w3.org/2000/svg" width="8" height="8"><rect width="8" height="8"/></svg>',
+    );
     await expect(sharp(svg).raw().toBuffer()).rejects.toThrow(/unsupported image format/);
   });
 
   it('keeps all six accepted formats decodable from memory', async () => {
     const avif = await sharp(fixtureBytes('odd-333x257.png')).avif({ lossless: true }).toBuffer();
-    const inputs = ['landscape-500x375.jpg', 'odd-333x257.png', 'lossy-400x300.webp', 'still-320x240.gif', 'deflate-300x280.tiff'].map(fixtureBytes);
+    const inputs = [
+      'landscape-500x375.jpg',
+      'odd-333x257.png',
+      'lossy-400x300.webp',
+      'still-320x240.gif',
+      'deflate-300x280.tiff',
+    ].map(fixtureBytes);
     for (const bytes of [...inputs, avif]) expect((await preprocessImage(bytes, OPTIONS)).length).toBe(3 * 224 * 224);
   });
 });
@@ -60,18 +73,24 @@ describe('IMAGE_UNDECODABLE (400)', () => {
 
   it('for a truncated JPEG (half of the file): an error, not a half-grey image', async () => {
     const jpeg = fixtureBytes('landscape-500x375.jpg');
-    await expect(preprocessImage(jpeg.subarray(0, jpeg.length >> 1), OPTIONS)).rejects.toEqual(refusal('IMAGE_UNDECODABLE', 400));
+    await expect(preprocessImage(jpeg.subarray(0, jpeg.length >> 1), OPTIONS)).rejects.toEqual(
+      refusal('IMAGE_UNDECODABLE', 400),
+    );
   });
 
   it('for a truncated PNG (half of the file)', async () => {
     const file = fixtureBytes('odd-333x257.png');
-    await expect(preprocessImage(file.subarray(0, file.length >> 1), OPTIONS)).rejects.toEqual(refusal('IMAGE_UNDECODABLE', 400));
+    await expect(preprocessImage(file.subarray(0, file.length >> 1), OPTIONS)).rejects.toEqual(
+      refusal('IMAGE_UNDECODABLE', 400),
+    );
   });
 
   it('for truncated images that take the full-decode paths (alpha PNG, CMYK JPEG, tiny upscaled JPEG)', async () => {
     for (const file of ['alpha-320x280.png', 'cmyk-320x240.jpg', 'tiny-64x48.jpg']) {
       const bytes = fixtureBytes(file);
-      await expect(preprocessImage(bytes.subarray(0, bytes.length >> 1), OPTIONS), file).rejects.toEqual(refusal('IMAGE_UNDECODABLE', 400));
+      await expect(preprocessImage(bytes.subarray(0, bytes.length >> 1), OPTIONS), file).rejects.toEqual(
+        refusal('IMAGE_UNDECODABLE', 400),
+      );
     }
   });
 
@@ -91,7 +110,12 @@ describe('IMAGE_UNDECODABLE (400)', () => {
 describe('UNSUPPORTED_IMAGE_FORMAT (415)', () => {
   it.each([
     ['random bytes', noise(4096, 1)],
-    ['SVG', Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="300" height="300"><image href="file:///etc/passwd"/></svg>')],
+    [
+      'SVG',
+      Buffer.from(
+        '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="300"><image href="file:///etc/passwd"/></svg>',
+      ),
+    ],
     ['PDF', Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n')],
     ['BMP', Buffer.concat([Buffer.from('BM'), noise(200, 2)])],
     ['ICO', Buffer.concat([Buffer.from([0, 0, 1, 0, 1, 0]), noise(200, 3)])],
@@ -110,7 +134,9 @@ describe('IMAGE_TOO_LARGE (413)', () => {
   });
 
   it('checks the byte limit before looking at the format', async () => {
-    await expect(preprocessImage(noise(100, 5), { ...OPTIONS, maxImageBytes: 99 })).rejects.toEqual(refusal('IMAGE_TOO_LARGE', 413));
+    await expect(preprocessImage(noise(100, 5), { ...OPTIONS, maxImageBytes: 99 })).rejects.toEqual(
+      refusal('IMAGE_TOO_LARGE', 413),
+    );
   });
 });
 
@@ -136,7 +162,9 @@ describe('IMAGE_TOO_MANY_PIXELS (413)', () => {
 
   it('for a GIF whose screen is over MAX_IMAGE_PIXELS', async () => {
     const gif = manyFrameGif(2000, 1000, 1);
-    await expect(preprocessImage(gif, { ...OPTIONS, maxImagePixels: 1_999_999 })).rejects.toEqual(refusal('IMAGE_TOO_MANY_PIXELS', 413));
+    await expect(preprocessImage(gif, { ...OPTIONS, maxImagePixels: 1_999_999 })).rejects.toEqual(
+      refusal('IMAGE_TOO_MANY_PIXELS', 413),
+    );
   });
 });
 

@@ -31,7 +31,11 @@ describe('loadConfig', () => {
   });
 
   it('reads env vars and lets CLI flags (both --flag value and --flag=value) win over them', () => {
-    const config = loadConfig({ MAX_BATCH_SIZE: '4', PORT: '9000', ORT_ALLOW_SPINNING: 'yes' }, ['--max-batch-size', '16', '--port=0']);
+    const config = loadConfig({ MAX_BATCH_SIZE: '4', PORT: '9000', ORT_ALLOW_SPINNING: 'yes' }, [
+      '--max-batch-size',
+      '16',
+      '--port=0',
+    ]);
     expect(config.maxBatchSize).toBe(16);
     expect(config.port).toBe(0);
     expect(config.ortAllowSpinning).toBe(true);
@@ -50,7 +54,10 @@ describe('loadConfig', () => {
   });
 
   it('names the variable, the value and what is allowed for every invalid value, all at once', () => {
-    const message = configError({ MAX_BATCH_SIZE: '0', EXECUTION_PROVIDER: 'gpu', MAX_BATCH_DELAY_MS: 'soon' }, ['--port', '70000']);
+    const message = configError({ MAX_BATCH_SIZE: '0', EXECUTION_PROVIDER: 'gpu', MAX_BATCH_DELAY_MS: 'soon' }, [
+      '--port',
+      '70000',
+    ]);
     expect(message).toContain('--port="70000" is invalid: expected an integer from 0 to 65535');
     expect(message).toContain('EXECUTION_PROVIDER="gpu" is invalid: expected one of cpu, cuda, auto');
     expect(message).toContain('MAX_BATCH_SIZE="0" is invalid: expected an integer from 1 to 64');
@@ -81,7 +88,9 @@ describe('loadConfig', () => {
     expect(configError({ REQUEST_TIMEOUT_MS: '5000', MAX_REQUEST_TIMEOUT_MS: '1000' })).toContain(
       'REQUEST_TIMEOUT_MS=5000 is invalid: expected at most MAX_REQUEST_TIMEOUT_MS (1000)',
     );
-    expect(configError({ MAX_IMAGE_BYTES: '2000', MAX_BODY_BYTES: '1000' })).toContain('MAX_IMAGE_BYTES=2000 is invalid');
+    expect(configError({ MAX_IMAGE_BYTES: '2000', MAX_BODY_BYTES: '1000' })).toContain(
+      'MAX_IMAGE_BYTES=2000 is invalid',
+    );
   });
 
   it('refuses unknown flags and positional arguments', () => {

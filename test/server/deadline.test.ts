@@ -5,7 +5,8 @@ import { deadlineFor } from '../../src/server/classify.ts';
 import { loadConfig } from '../../src/server/config.ts';
 
 const app = { config: loadConfig({ REQUEST_TIMEOUT_MS: '2000', MAX_REQUEST_TIMEOUT_MS: '5000' }) } as FastifyInstance;
-const request = (headers: Record<string, string>, query: Record<string, unknown> = {}) => ({ headers, query }) as unknown as FastifyRequest;
+const request = (headers: Record<string, string>, query: Record<string, unknown> = {}) =>
+  ({ headers, query }) as unknown as FastifyRequest;
 
 describe('deadlineFor', () => {
   it('uses REQUEST_TIMEOUT_MS when the request names no deadline', () => {

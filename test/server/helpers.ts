@@ -10,7 +10,13 @@ import { preprocessImage } from '../../src/preprocess/index.ts';
 import { buildApp, type AppDeps } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
 
-export const TEST_ENV = { INTRA_OP_THREADS: '1', MAX_BATCH_SIZE: '4', MAX_BATCH_DELAY_MS: '1', FULL_WAIT_MS: '0', LOG_LEVEL: 'silent' } as const;
+export const TEST_ENV = {
+  INTRA_OP_THREADS: '1',
+  MAX_BATCH_SIZE: '4',
+  MAX_BATCH_DELAY_MS: '1',
+  FULL_WAIT_MS: '0',
+  LOG_LEVEL: 'silent',
+} as const;
 
 export function testConfig(env: Record<string, string> = {}) {
   return loadConfig({ MODEL_PATH: inject('tinyModelPath'), ...TEST_ENV, ...env });
@@ -41,7 +47,9 @@ export function multipart(parts: readonly Part[]): { payload: Buffer; headers: R
   for (const part of parts) {
     const filename = part.filename === undefined ? '' : `; filename="${part.filename}"`;
     const type = part.contentType === undefined ? '' : `\r\nContent-Type: ${part.contentType}`;
-    chunks.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.field}"${filename}${type}\r\n\r\n`));
+    chunks.push(
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${part.field}"${filename}${type}\r\n\r\n`),
+    );
     chunks.push(Buffer.isBuffer(part.data) ? part.data : Buffer.from(part.data));
     chunks.push(Buffer.from('\r\n'));
   }
@@ -52,7 +60,11 @@ export function multipart(parts: readonly Part[]): { payload: Buffer; headers: R
 /** What the model says about these bytes when asked without HTTP. */
 export async function expectedPredictions(app: FastifyInstance, bytes: Uint8Array, k: number): Promise<Prediction[]> {
   const { manifest, config } = app;
-  const tensor = await preprocessImage(bytes, { preset: manifest.preprocess, maxImageBytes: config.maxImageBytes, maxImagePixels: config.maxImagePixels });
+  const tensor = await preprocessImage(bytes, {
+    preset: manifest.preprocess,
+    maxImageBytes: config.maxImageBytes,
+    maxImagePixels: config.maxImagePixels,
+  });
   const { probabilities } = await app.engine!.infer(tensor);
   return topK(probabilities, k, manifest.labels);
 }

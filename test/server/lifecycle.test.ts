@@ -57,7 +57,9 @@ describe('while draining', () => {
     expectRetryAfter(response);
     expect(response.headers.connection).toBe('close');
 
-    const { payload, headers } = inferRequest({}, [{ json: { name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224] }, bytes: float32Le(tensor(1, 1)) }]);
+    const { payload, headers } = inferRequest({}, [
+      { json: { name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224] }, bytes: float32Le(tensor(1, 1)) },
+    ]);
     const v2 = await app.inject({ method: 'POST', url: '/v2/models/resnet50/infer', payload, headers });
     expect(v2.statusCode).toBe(503);
     expect(v2.json()).toEqual({ error: expect.any(String) });
@@ -82,7 +84,11 @@ describe('queue limits', () => {
   });
 
   it('answers 503 QUEUE_FULL with Retry-After when a request holds more images than the queue', async () => {
-    const response = await app.inject({ method: 'POST', url: '/predict', payload: { images: Array(3).fill(png.toString('base64')) } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: { images: Array(3).fill(png.toString('base64')) },
+    });
     expectError(response, 503, 'QUEUE_FULL');
     expectRetryAfter(response);
   });
@@ -92,12 +98,22 @@ describe('queue limits', () => {
     const queued = [predictPng(app), predictPng(app)];
     while ((app.engine?.queueDepth ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
     // Not an image at all: had the body been read, this would be 415, not 503.
-    const refused = await app.inject({ method: 'POST', url: '/predict', payload: Buffer.from('not an image'), headers: { 'content-type': 'image/png' } });
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: Buffer.from('not an image'),
+      headers: { 'content-type': 'image/png' },
+    });
     expectError(refused, 503, 'QUEUE_FULL');
     expectRetryAfter(refused);
     // A small unread body is dropped after the answer and the connection kept; a large one closes it.
     expect(refused.headers.connection).not.toBe('close');
-    const large = await app.inject({ method: 'POST', url: '/predict', payload: Buffer.alloc(2 * 1024 * 1024), headers: { 'content-type': 'image/png' } });
+    const large = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: Buffer.alloc(2 * 1024 * 1024),
+      headers: { 'content-type': 'image/png' },
+    });
     expectError(large, 503, 'QUEUE_FULL');
     expect(large.headers.connection).toBe('close');
     expect((await Promise.all(queued)).map((r) => r.statusCode)).toEqual([200, 200]);
@@ -112,14 +128,24 @@ describe('queue limits', () => {
     while (admission.tryAdmit()) taken++;
     try {
       expect(taken).toBe(admission.limit);
-      const refused = await app.inject({ method: 'POST', url: '/predict', payload: Buffer.from('not an image'), headers: { 'content-type': 'image/png' } });
+      const refused = await app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: Buffer.from('not an image'),
+        headers: { 'content-type': 'image/png' },
+      });
       expectError(refused, 503, 'QUEUE_FULL');
       expectRetryAfter(refused);
     } finally {
       for (let i = 0; i < taken; i++) admission.release();
     }
     expect((await predictPng(app)).statusCode).toBe(200);
-    const bad = await app.inject({ method: 'POST', url: '/predict', payload: Buffer.from('not an image'), headers: { 'content-type': 'image/png' } });
+    const bad = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: Buffer.from('not an image'),
+      headers: { 'content-type': 'image/png' },
+    });
     expect(bad.statusCode).toBe(415);
     expect(admission.inFlight).toBe(0);
   });
@@ -131,7 +157,11 @@ describe('queue limits', () => {
     try {
       // One place left: onRequest admits the request, its first image takes the place, and the
       // second (not an image at all: decoded, it would be 415) is refused before it is looked at.
-      const response = await app.inject({ method: 'POST', url: '/predict', payload: { images: [png.toString('base64'), Buffer.from('not an image').toString('base64')] } });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: { images: [png.toString('base64'), Buffer.from('not an image').toString('base64')] },
+      });
       expectError(response, 503, 'QUEUE_FULL');
     } finally {
       for (let i = 0; i < taken; i++) admission.release();
@@ -140,7 +170,9 @@ describe('queue limits', () => {
   });
 
   it('answers V2 requests past the queue with 503 and the V2 error shape', async () => {
-    const { payload, headers } = inferRequest({}, [{ json: { name: 'input', datatype: 'FP32', shape: [3, 3, 224, 224] }, bytes: float32Le(tensor(3, 2)) }]);
+    const { payload, headers } = inferRequest({}, [
+      { json: { name: 'input', datatype: 'FP32', shape: [3, 3, 224, 224] }, bytes: float32Le(tensor(3, 2)) },
+    ]);
     const response = await app.inject({ method: 'POST', url: '/v2/models/resnet50/infer', payload, headers });
     expect(response.statusCode).toBe(503);
     expect(response.json()).toEqual({ error: expect.any(String) });
@@ -154,7 +186,9 @@ describe('queue limits', () => {
   });
 
   it('takes the V2 deadline from the timeout parameter in microseconds', async () => {
-    const { payload, headers } = inferRequest({ parameters: { timeout: 20_000 } }, [{ json: { name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224] }, bytes: float32Le(tensor(1, 3)) }]);
+    const { payload, headers } = inferRequest({ parameters: { timeout: 20_000 } }, [
+      { json: { name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224] }, bytes: float32Le(tensor(1, 3)) },
+    ]);
     const response = await app.inject({ method: 'POST', url: '/v2/models/resnet50/infer', payload, headers });
     expect(response.statusCode).toBe(504);
     expect(response.headers['x-error-code']).toBe('DEADLINE_EXCEEDED');

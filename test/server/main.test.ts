@@ -58,10 +58,20 @@ async function until(condition: () => Promise<boolean>, timeoutMs: number, what:
 /** One request on its own connection (no keep-alive pool), resolving to status or error code. */
 function predict(port: number): Promise<number | string> {
   return new Promise((resolve) => {
-    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/predict', agent: false, headers: { 'content-type': 'image/png' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/predict',
+        agent: false,
+        headers: { 'content-type': 'image/png' },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
     req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
     req.end(png);
   });
@@ -73,32 +83,46 @@ async function queueDepth(port: number): Promise<number> {
 }
 
 describe('graceful shutdown of the real entry point', () => {
-  it.each(['SIGTERM', 'SIGINT'] as const)('on %s: in-flight requests complete 200, later ones are refused, exit code 0', async (signal) => {
-    // Batches wait 1 s for company, so requests are still in flight when the signal arrives.
-    const server = start({ MODEL_PATH: inject('tinyModelPath'), PORT: '0', INTRA_OP_THREADS: '1', MAX_BATCH_SIZE: '8', MAX_BATCH_DELAY_MS: '1000', SHUTDOWN_TIMEOUT_MS: '10000' });
-    try {
-      await waitFor(() => server.lines.find((l) => l['msg'] === 'ready'), 30_000, 'ready');
-      const listening = server.lines.find((l) => String(l['msg']).startsWith('Server listening at'));
-      const port = Number(/:(\d+)$/.exec(String(listening?.['msg']))?.[1]);
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    'on %s: in-flight requests complete 200, later ones are refused, exit code 0',
+    async (signal) => {
+      // Batches wait 1 s for company, so requests are still in flight when the signal arrives.
+      const server = start({
+        MODEL_PATH: inject('tinyModelPath'),
+        PORT: '0',
+        INTRA_OP_THREADS: '1',
+        MAX_BATCH_SIZE: '8',
+        MAX_BATCH_DELAY_MS: '1000',
+        SHUTDOWN_TIMEOUT_MS: '10000',
+      });
+      try {
+        await waitFor(() => server.lines.find((l) => l['msg'] === 'ready'), 30_000, 'ready');
+        const listening = server.lines.find((l) => String(l['msg']).startsWith('Server listening at'));
+        const port = Number(/:(\d+)$/.exec(String(listening?.['msg']))?.[1]);
 
-      const inFlight = [predict(port), predict(port), predict(port)];
-      await until(async () => (await queueDepth(port)) === 3, 10_000, 'three queued images');
+        const inFlight = [predict(port), predict(port), predict(port)];
+        await until(async () => (await queueDepth(port)) === 3, 10_000, 'three queued images');
 
-      const signalled = Date.now();
-      server.child.kill(signal);
-      await waitFor(() => server.lines.find((l) => l['msg'] === 'draining: finishing in-flight work'), 5000, 'draining');
-      const later = await predict(port);
+        const signalled = Date.now();
+        server.child.kill(signal);
+        await waitFor(
+          () => server.lines.find((l) => l['msg'] === 'draining: finishing in-flight work'),
+          5000,
+          'draining',
+        );
+        const later = await predict(port);
 
-      expect(await Promise.all(inFlight)).toEqual([200, 200, 200]);
-      expect([503, 'ECONNREFUSED', 'ECONNRESET']).toContain(later);
-      const { code } = await server.exited;
-      expect(code).toBe(0);
-      expect(Date.now() - signalled).toBeLessThan(10_000);
-      expect(server.lines.some((l) => l['msg'] === 'drained')).toBe(true);
-    } finally {
-      server.child.kill('SIGKILL');
-    }
-  });
+        expect(await Promise.all(inFlight)).toEqual([200, 200, 200]);
+        expect([503, 'ECONNREFUSED', 'ECONNRESET']).toContain(later);
+        const { code } = await server.exited;
+        expect(code).toBe(0);
+        expect(Date.now() - signalled).toBeLessThan(10_000);
+        expect(server.lines.some((l) => l['msg'] === 'drained')).toBe(true);
+      } finally {
+        server.child.kill('SIGKILL');
+      }
+    },
+  );
 });
 
 describe('startup', () => {

@@ -44,7 +44,12 @@ describe('prepareModel with MODEL_WEIGHTS', () => {
 
     const app = await startApp({ MODEL_PATH: built.modelPath });
     try {
-      const response = await app.inject({ method: 'POST', url: '/predict', payload: fixture('tiny-120x90.png'), headers: { 'content-type': 'image/png' } });
+      const response = await app.inject({
+        method: 'POST',
+        url: '/predict',
+        payload: fixture('tiny-120x90.png'),
+        headers: { 'content-type': 'image/png' },
+      });
       expect(response.statusCode).toBe(200);
       expect(response.json()).toMatchObject({ weights: 'trained' });
       expect(response.json()).not.toHaveProperty('warning');
@@ -66,6 +71,8 @@ describe('prepareModel with MODEL_WEIGHTS', () => {
   it('leaves an existing MODEL_PATH alone and refuses a missing one that is not the default', async () => {
     const existing = loadConfig({ MODEL_PATH: inject('tinyModelPath') });
     expect(await prepareModel(existing, recorder().log)).toBe(existing);
-    await expect(prepareModel(loadConfig({ MODEL_PATH: join(cacheDir, 'nope.onnx') }), recorder().log)).rejects.toThrow('does not exist');
+    await expect(prepareModel(loadConfig({ MODEL_PATH: join(cacheDir, 'nope.onnx') }), recorder().log)).rejects.toThrow(
+      'does not exist',
+    );
   });
 });

@@ -13,7 +13,8 @@ const png = fixture('tiny-120x90.png');
 const logLines: Record<string, unknown>[] = [];
 const logStream = new Writable({
   write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean)) logLines.push(JSON.parse(line) as Record<string, unknown>);
+    for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+      logLines.push(JSON.parse(line) as Record<string, unknown>);
     done();
   },
 });
@@ -38,7 +39,9 @@ describe('GET /metrics', () => {
       { field: 'image', filename: 'a.png', data: png },
       { field: 'image', filename: 'b.png', data: png },
     ]);
-    expect((await app.inject({ method: 'POST', url: '/predict', payload: body.payload, headers: body.headers })).statusCode).toBe(200);
+    expect(
+      (await app.inject({ method: 'POST', url: '/predict', payload: body.payload, headers: body.headers })).statusCode,
+    ).toBe(200);
     await app.inject({ method: 'GET', url: '/not-here' });
     const response = await app.inject({ method: 'GET', url: '/metrics' });
     expect(response.statusCode).toBe(200);
@@ -66,22 +69,40 @@ describe('GET /metrics', () => {
 describe('request ids and logs', () => {
   it('logs one line per request with its id, route, status and image count, never image bytes', async () => {
     logLines.length = 0;
-    const response = await app.inject({ method: 'POST', url: '/predict', payload: { images: [png.toString('base64')] }, headers: { 'x-request-id': 'trace-42' } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: { images: [png.toString('base64')] },
+      headers: { 'x-request-id': 'trace-42' },
+    });
     expect(response.headers['x-request-id']).toBe('trace-42');
     await new Promise((resolve) => setImmediate(resolve));
     const lines = logLines.filter((l) => l['reqId'] === 'trace-42');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ msg: 'request done', method: 'POST', route: '/predict', statusCode: 200, images: 1 });
+    expect(lines[0]).toMatchObject({
+      msg: 'request done',
+      method: 'POST',
+      route: '/predict',
+      statusCode: 200,
+      images: 1,
+    });
     expect(JSON.stringify(logLines)).not.toContain(png.toString('base64').slice(0, 40));
   });
 
   it('logs the error code of a failed request and replaces unsafe incoming ids', async () => {
     logLines.length = 0;
-    const response = await app.inject({ method: 'POST', url: '/predict', payload: 'x', headers: { 'content-type': 'text/plain', 'x-request-id': 'bad id <script>' } });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: 'x',
+      headers: { 'content-type': 'text/plain', 'x-request-id': 'bad id <script>' },
+    });
     const id = response.headers['x-request-id'] as string;
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     await new Promise((resolve) => setImmediate(resolve));
-    expect(logLines.filter((l) => l['reqId'] === id)).toEqual([expect.objectContaining({ statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE' })]);
+    expect(logLines.filter((l) => l['reqId'] === id)).toEqual([
+      expect.objectContaining({ statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE' }),
+    ]);
   });
 });
 
@@ -95,13 +116,25 @@ describe('security headers and CORS', () => {
       'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
     });
     expect(response.headers['access-control-allow-origin']).toBeUndefined();
-    expect((await app.inject({ method: 'OPTIONS', url: '/predict', headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' } })).statusCode).toBe(404);
+    expect(
+      (
+        await app.inject({
+          method: 'OPTIONS',
+          url: '/predict',
+          headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' },
+        })
+      ).statusCode,
+    ).toBe(404);
   });
 
   it('with CORS_ORIGIN set, answers preflights and allows that origin only', async () => {
     const cors = await startApp({ CORS_ORIGIN: 'https://ui.example' });
     try {
-      const preflight = await cors.inject({ method: 'OPTIONS', url: '/predict', headers: { origin: 'https://ui.example', 'access-control-request-method': 'POST' } });
+      const preflight = await cors.inject({
+        method: 'OPTIONS',
+        url: '/predict',
+        headers: { origin: 'https://ui.example', 'access-control-request-method': 'POST' },
+      });
       expect(preflight.statusCode).toBe(204);
       expect(preflight.headers['access-control-allow-origin']).toBe('https://ui.example');
       expect(preflight.headers['access-control-allow-methods']).toContain('POST');
@@ -121,12 +154,25 @@ describe('docs', () => {
   it('serves an OpenAPI document built from the route schemas', async () => {
     const response = await app.inject({ method: 'GET', url: '/docs/json' });
     expect(response.statusCode).toBe(200);
-    const doc = response.json<{ openapi: string; paths: Record<string, Record<string, { parameters?: { name: string; schema: { maximum?: number } }[]; requestBody?: { content: object } }>> }>();
+    const doc = response.json<{
+      openapi: string;
+      paths: Record<
+        string,
+        Record<
+          string,
+          { parameters?: { name: string; schema: { maximum?: number } }[]; requestBody?: { content: object } }
+        >
+      >;
+    }>();
     expect(doc.openapi).toBe('3.0.3');
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/predict', '/v2', '/v2/health/ready', '/v2/models/{model}/infer']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/predict', '/v2', '/v2/health/ready', '/v2/models/{model}/infer']),
+    );
     const predict = doc.paths['/predict']!['post']!;
     expect(predict.parameters!.find((p) => p.name === 'topk')!.schema.maximum).toBe(10);
-    expect(Object.keys(predict.requestBody!.content)).toEqual(expect.arrayContaining(['application/json', 'multipart/form-data', 'image/jpeg', 'application/octet-stream']));
+    expect(Object.keys(predict.requestBody!.content)).toEqual(
+      expect.arrayContaining(['application/json', 'multipart/form-data', 'image/jpeg', 'application/octet-stream']),
+    );
   });
 
   it('serves Swagger UI at /docs with its own assets', async () => {
@@ -147,7 +193,10 @@ describe('the weights notice follows the manifest', () => {
     dir = mkdtempSync(join(tmpdir(), 'trained-'));
     copyFileSync(inject('tinyModelPath'), join(dir, 'model.onnx'));
     const manifest = JSON.parse(readFileSync(inject('tinyManifestPath'), 'utf8')) as { weights: object };
-    writeFileSync(join(dir, 'model.json'), JSON.stringify({ ...manifest, weights: { kind: 'safetensors', trained: true, file: 'w.safetensors' } }));
+    writeFileSync(
+      join(dir, 'model.json'),
+      JSON.stringify({ ...manifest, weights: { kind: 'safetensors', trained: true, file: 'w.safetensors' } }),
+    );
     trained = await startApp({ MODEL_PATH: join(dir, 'model.onnx') });
   });
   afterAll(async () => {
@@ -156,13 +205,23 @@ describe('the weights notice follows the manifest', () => {
   });
 
   it('seeded: /predict carries the warning and the page shows the note', async () => {
-    const predict = await app.inject({ method: 'POST', url: '/predict', payload: png, headers: { 'content-type': 'image/png' } });
+    const predict = await app.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: png,
+      headers: { 'content-type': 'image/png' },
+    });
     expect(predict.json()).toMatchObject({ weights: 'seeded', warning: expect.stringContaining('meaningless') });
     expect((await app.inject({ method: 'GET', url: '/' })).body).toContain('id="seeded-note"');
   });
 
   it('trained: no warning and no note', async () => {
-    const predict = await trained.inject({ method: 'POST', url: '/predict', payload: png, headers: { 'content-type': 'image/png' } });
+    const predict = await trained.inject({
+      method: 'POST',
+      url: '/predict',
+      payload: png,
+      headers: { 'content-type': 'image/png' },
+    });
     expect(predict.json()).toMatchObject({ weights: 'trained' });
     expect(predict.json()).not.toHaveProperty('warning');
     expect((await trained.inject({ method: 'GET', url: '/' })).body).not.toContain('seeded-note');

@@ -48,7 +48,10 @@ describe('POST /predict body kinds', () => {
   it('accepts application/octet-stream and sniffs the format from the bytes', async () => {
     const response = await post('/predict?topk=3', webp, { 'content-type': 'application/octet-stream' });
     expect(response.statusCode).toBe(200);
-    expectSamePredictions(response.json<PredictBody>().results[0]!.predictions, await expectedPredictions(app, webp, 3));
+    expectSamePredictions(
+      response.json<PredictBody>().results[0]!.predictions,
+      await expectedPredictions(app, webp, 3),
+    );
   });
 
   it('classifies every multipart file part, named by filename, in request order', async () => {
@@ -81,7 +84,8 @@ describe('POST /predict body kinds', () => {
     const { predictions } = response.json<PredictBody>().results[0]!;
     expect(predictions).toHaveLength(10);
     expect(new Set(predictions.map((p) => p.index)).size).toBe(10);
-    for (let i = 1; i < predictions.length; i++) expect(predictions[i]!.score).toBeLessThanOrEqual(predictions[i - 1]!.score);
+    for (let i = 1; i < predictions.length; i++)
+      expect(predictions[i]!.score).toBeLessThanOrEqual(predictions[i - 1]!.score);
     expect(predictions.reduce((sum, p) => sum + p.score, 0)).toBeCloseTo(1, 5);
   });
 });
@@ -91,9 +95,12 @@ describe('POST /predict errors', () => {
     expectError(await post(`/predict?topk=${topk}`, jpeg, { 'content-type': 'image/jpeg' }), 400, 'INVALID_PARAMETER');
   });
 
-  it.each(['text/plain', 'image/bmp', 'application/xml', 'image/svg+xml'])('refuses Content-Type %s with 415 UNSUPPORTED_MEDIA_TYPE', async (type) => {
-    expectError(await post('/predict', 'hello', { 'content-type': type }), 415, 'UNSUPPORTED_MEDIA_TYPE');
-  });
+  it.each(['text/plain', 'image/bmp', 'application/xml', 'image/svg+xml'])(
+    'refuses Content-Type %s with 415 UNSUPPORTED_MEDIA_TYPE',
+    async (type) => {
+      expectError(await post('/predict', 'hello', { 'content-type': type }), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    },
+  );
 
   it('refuses a body without Content-Type with 415', async () => {
     expectError(await app.inject({ method: 'POST', url: '/predict', payload: jpeg }), 415, 'UNSUPPORTED_MEDIA_TYPE');
@@ -111,9 +118,16 @@ describe('POST /predict errors', () => {
     expectError(await post('/predict', '{"images": [', { 'content-type': 'application/json' }), 400, 'INVALID_JSON');
   });
 
-  it.each([{ image: 'x' }, { images: [1] }, { images: 'abc' }, { images: [], extra: true }, [], null])('answers 400 INVALID_PARAMETER for JSON %j', async (body) => {
-    expectError(await post('/predict', JSON.stringify(body), { 'content-type': 'application/json' }), 400, 'INVALID_PARAMETER');
-  });
+  it.each([{ image: 'x' }, { images: [1] }, { images: 'abc' }, { images: [], extra: true }, [], null])(
+    'answers 400 INVALID_PARAMETER for JSON %j',
+    async (body) => {
+      expectError(
+        await post('/predict', JSON.stringify(body), { 'content-type': 'application/json' }),
+        400,
+        'INVALID_PARAMETER',
+      );
+    },
+  );
 
   it('answers 400 INVALID_BASE64 for an image that is not base64', async () => {
     const response = await post('/predict', { images: [png.toString('base64'), 'not base64!'] });
@@ -134,7 +148,10 @@ describe('POST /predict errors', () => {
   });
 
   it('answers 400 INVALID_PARAMETER for a multipart field where files are expected', async () => {
-    const body = multipart([{ field: 'note', data: 'hello' }, { field: 'image', filename: 'a.png', data: png }]);
+    const body = multipart([
+      { field: 'note', data: 'hello' },
+      { field: 'image', filename: 'a.png', data: png },
+    ]);
     expectError(await post('/predict', body.payload, body.headers), 400, 'INVALID_PARAMETER');
   });
 
@@ -146,13 +163,25 @@ describe('POST /predict errors', () => {
   it('answers 400 IMAGE_UNDECODABLE for a truncated JPEG, also when other images of the request are fine', async () => {
     const truncated = jpeg.subarray(0, Math.floor(jpeg.length / 2));
     expectError(await post('/predict', truncated, { 'content-type': 'image/jpeg' }), 400, 'IMAGE_UNDECODABLE');
-    expectError(await post('/predict', { images: [png.toString('base64'), truncated.toString('base64')] }), 400, 'IMAGE_UNDECODABLE');
+    expectError(
+      await post('/predict', { images: [png.toString('base64'), truncated.toString('base64')] }),
+      400,
+      'IMAGE_UNDECODABLE',
+    );
   });
 
   it('answers 415 UNSUPPORTED_IMAGE_FORMAT for bytes that are no accepted image format (SVG, random)', async () => {
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"/>';
-    expectError(await post('/predict', svg, { 'content-type': 'application/octet-stream' }), 415, 'UNSUPPORTED_IMAGE_FORMAT');
-    expectError(await post('/predict', Buffer.alloc(64, 7), { 'content-type': 'image/png' }), 415, 'UNSUPPORTED_IMAGE_FORMAT');
+    expectError(
+      await post('/predict', svg, { 'content-type': 'application/octet-stream' }),
+      415,
+      'UNSUPPORTED_IMAGE_FORMAT',
+    );
+    expectError(
+      await post('/predict', Buffer.alloc(64, 7), { 'content-type': 'image/png' }),
+      415,
+      'UNSUPPORTED_IMAGE_FORMAT',
+    );
   });
 
   it('answers 413 TOO_MANY_IMAGES past MAX_IMAGES_PER_REQUEST (4) for multipart and JSON', async () => {
@@ -163,7 +192,11 @@ describe('POST /predict errors', () => {
   });
 
   it('answers a URL that does not decode with 400 INVALID_PARAMETER', async () => {
-    expectError(await app.inject({ method: 'POST', url: '/predict%', payload: png, headers: { 'content-type': 'image/png' } }), 400, 'INVALID_PARAMETER');
+    expectError(
+      await app.inject({ method: 'POST', url: '/predict%', payload: png, headers: { 'content-type': 'image/png' } }),
+      400,
+      'INVALID_PARAMETER',
+    );
   });
 
   it('answers 404 NOT_FOUND for other methods and unknown routes', async () => {
@@ -172,7 +205,11 @@ describe('POST /predict errors', () => {
   });
 
   it('refuses a malformed request timeout with 400 INVALID_PARAMETER', async () => {
-    expectError(await post('/predict', png, { 'content-type': 'image/png', 'x-request-timeout-ms': 'soon' }), 400, 'INVALID_PARAMETER');
+    expectError(
+      await post('/predict', png, { 'content-type': 'image/png', 'x-request-timeout-ms': 'soon' }),
+      400,
+      'INVALID_PARAMETER',
+    );
     expectError(await post('/predict?timeout_ms=0', png, { 'content-type': 'image/png' }), 400, 'INVALID_PARAMETER');
   });
 });

@@ -45,14 +45,21 @@ describe('over a real socket', () => {
     form.append('image', new Blob([png], { type: 'image/png' }), 'small.png');
     const response = await fetch(`${base}/predict?topk=3`, { method: 'POST', body: form });
     expect(response.status).toBe(200);
-    const body = (await response.json()) as { results: { name: string; predictions: { index: number; label: string; score: number }[] }[] };
+    const body = (await response.json()) as {
+      results: { name: string; predictions: { index: number; label: string; score: number }[] }[];
+    };
     expect(body.results.map((r) => r.name)).toEqual(['photo.jpg', 'small.png']);
     expectSamePredictions(body.results[0]!.predictions, await expectedPredictions(app, jpeg, 3));
   });
 
   it('reads a chunked raw body', async () => {
     const chunks = Readable.from([jpeg.subarray(0, 10_000), jpeg.subarray(10_000)]);
-    const response = await fetch(`${base}/predict`, { method: 'POST', body: Readable.toWeb(chunks) as ReadableStream, headers: { 'content-type': 'image/jpeg' }, duplex: 'half' } as RequestInit);
+    const response = await fetch(`${base}/predict`, {
+      method: 'POST',
+      body: Readable.toWeb(chunks) as ReadableStream,
+      headers: { 'content-type': 'image/jpeg' },
+      duplex: 'half',
+    } as RequestInit);
     expect(response.status).toBe(200);
   });
 
@@ -60,7 +67,9 @@ describe('over a real socket', () => {
     const started = Date.now();
     const reply = await new Promise<string>((resolve, reject) => {
       const socket = connect(port, '127.0.0.1', () => {
-        socket.write(`POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`);
+        socket.write(
+          `POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: image/jpeg\r\nContent-Length: ${jpeg.length}\r\n\r\n`,
+        );
         socket.write(jpeg.subarray(0, 100));
       });
       let received = '';
@@ -78,7 +87,11 @@ describe('over a real socket', () => {
 
   it('does not time out a request whose body arrived but whose batch takes longer than BODY_TIMEOUT_MS', async () => {
     const started = Date.now();
-    const response = await fetch(`${base}/predict`, { method: 'POST', body: png, headers: { 'content-type': 'image/png' } });
+    const response = await fetch(`${base}/predict`, {
+      method: 'POST',
+      body: png,
+      headers: { 'content-type': 'image/png' },
+    });
     expect(response.status).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(700);
   });
@@ -86,12 +99,21 @@ describe('over a real socket', () => {
   it('cancels a queued image when its client disconnects: counted as cancelled, never computed', async () => {
     const batchesBefore = await metric('resnet_batch_size_count');
     const cancelledBefore = await metric('resnet_rejections_total{reason="cancelled"}');
-    const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/predict', headers: { 'content-type': 'image/png' } });
+    const req = httpRequest({
+      host: '127.0.0.1',
+      port,
+      method: 'POST',
+      path: '/predict',
+      headers: { 'content-type': 'image/png' },
+    });
     req.on('error', () => {});
     req.end(png);
     await until(async () => (await metric('resnet_queue_depth')) === 1, 5000);
     req.destroy();
-    await until(async () => (await metric('resnet_rejections_total{reason="cancelled"}')) === cancelledBefore + 1, 5000);
+    await until(
+      async () => (await metric('resnet_rejections_total{reason="cancelled"}')) === cancelledBefore + 1,
+      5000,
+    );
     expect(await metric('resnet_queue_depth')).toBe(0);
     // the batch delay has passed; nothing was dispatched for the cancelled image
     await new Promise((resolve) => setTimeout(resolve, 900));

@@ -10,7 +10,15 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedPredictions, fixture, startApp } from './helpers.ts';
 
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
 const jpegPath = fileURLToPath(new URL('../fixtures/images/landscape-500x375.jpg', import.meta.url));
 
 let app: FastifyInstance;
@@ -24,10 +32,15 @@ beforeAll(async () => {
   app = await startApp();
   base = await app.listen({ host: '127.0.0.1', port: 0 });
   profile = mkdtempSync(join(tmpdir(), 'chromium-profile-'));
-  context = await chromium.launchPersistentContext(profile, { executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
   page = context.pages()[0] ?? (await context.newPage());
   page.on('console', (message) => {
-    if (message.type() === 'error' || message.type() === 'warning') problems.push(`${message.type()}: ${message.text()}`);
+    if (message.type() === 'error' || message.type() === 'warning')
+      problems.push(`${message.type()}: ${message.text()}`);
   });
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   await page.goto(`${base}/`);
@@ -77,7 +90,10 @@ describe('the upload page in headless Chromium', () => {
     await page.locator('#results').evaluate((list) => list.replaceChildren());
     const png = fixture('tiny-120x90.png').toString('base64');
     // Runs in the page (the test's tsconfig has no DOM types, hence the local shape).
-    type PageGlobals = { DataTransfer: new () => { items: { add(file: unknown): void } }; File: new (parts: unknown[], name: string, options: { type: string }) => unknown };
+    type PageGlobals = {
+      DataTransfer: new () => { items: { add(file: unknown): void } };
+      File: new (parts: unknown[], name: string, options: { type: string }) => unknown;
+    };
     const transfer = await page.evaluateHandle((data) => {
       const { DataTransfer, File } = globalThis as unknown as PageGlobals;
       const bytes = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
@@ -92,7 +108,11 @@ describe('the upload page in headless Chromium', () => {
   });
 
   it('shows the error code when the file is not an image', async () => {
-    await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') });
+    await page.setInputFiles('#file', {
+      name: 'notes.txt',
+      mimeType: 'text/plain',
+      buffer: Buffer.from('not an image'),
+    });
     await page.locator('#status.error').waitFor({ timeout: 15_000 });
     expect(await page.locator('#status').textContent()).toContain('UNSUPPORTED_MEDIA_TYPE');
   });

@@ -21,16 +21,28 @@ export interface BinaryInput {
 }
 
 /** Body and headers of an inference request; inputs with `bytes` go as binary tensor data. */
-export function inferRequest(request: Record<string, unknown>, inputs: readonly BinaryInput[]): { payload: Buffer; headers: Record<string, string> } {
+export function inferRequest(
+  request: Record<string, unknown>,
+  inputs: readonly BinaryInput[],
+): { payload: Buffer; headers: Record<string, string> } {
   const header = Buffer.from(
     JSON.stringify({
       ...request,
-      inputs: inputs.map(({ json, bytes }) => (bytes === undefined ? json : { ...json, parameters: { ...(json['parameters'] as object), binary_data_size: bytes.byteLength } })),
+      inputs: inputs.map(({ json, bytes }) =>
+        bytes === undefined
+          ? json
+          : { ...json, parameters: { ...(json['parameters'] as object), binary_data_size: bytes.byteLength } },
+      ),
     }),
   );
-  const binaries = inputs.flatMap(({ bytes }) => (bytes === undefined ? [] : [Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)]));
+  const binaries = inputs.flatMap(({ bytes }) =>
+    bytes === undefined ? [] : [Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)],
+  );
   if (binaries.length === 0) return { payload: header, headers: {} };
-  return { payload: Buffer.concat([header, ...binaries]), headers: { 'inference-header-content-length': String(header.length) } };
+  return {
+    payload: Buffer.concat([header, ...binaries]),
+    headers: { 'inference-header-content-length': String(header.length) },
+  };
 }
 
 export function float32Le(values: Float32Array): Uint8Array {
@@ -90,7 +102,7 @@ export function floatsOf(output: Output): Float32Array {
 export function stringsOf(output: Output): string[] {
   if (output.binary === undefined) return output.data as string[];
   const strings: string[] = [];
-  for (let offset = 0; offset < output.binary.length; ) {
+  for (let offset = 0; offset < output.binary.length;) {
     const length = output.binary.readUInt32LE(offset);
     strings.push(output.binary.subarray(offset + 4, offset + 4 + length).toString('utf8'));
     offset += 4 + length;

@@ -5,7 +5,17 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topK } from '../../src/model/runtime/postprocess.ts';
 import { expectedPredictions, fixture, startApp } from './helpers.ts';
-import { IMAGE_LENGTH, bytesElements, float32Le, floatsOf, inferRequest, parseInferResponse, stringsOf, tensor, type BinaryInput } from './v2-client.ts';
+import {
+  IMAGE_LENGTH,
+  bytesElements,
+  float32Le,
+  floatsOf,
+  inferRequest,
+  parseInferResponse,
+  stringsOf,
+  tensor,
+  type BinaryInput,
+} from './v2-client.ts';
 
 let app: FastifyInstance;
 beforeAll(async () => {
@@ -16,7 +26,12 @@ afterAll(async () => {
 });
 
 const INFER = '/v2/models/resnet50/infer';
-const fp32Input = (rows: number, extra: Record<string, unknown> = {}) => ({ name: 'input', datatype: 'FP32', shape: [rows, 3, 224, 224], ...extra });
+const fp32Input = (rows: number, extra: Record<string, unknown> = {}) => ({
+  name: 'input',
+  datatype: 'FP32',
+  shape: [rows, 3, 224, 224],
+  ...extra,
+});
 
 function infer(request: Record<string, unknown>, inputs: readonly BinaryInput[], url = INFER) {
   const { payload, headers } = inferRequest(request, inputs);
@@ -26,7 +41,9 @@ function infer(request: Record<string, unknown>, inputs: readonly BinaryInput[],
 /** The engine's outputs for each row of a tensor, asked directly. */
 async function engineRows(data: Float32Array) {
   const rows = data.length / IMAGE_LENGTH;
-  return Promise.all(Array.from({ length: rows }, (_, i) => app.engine!.infer(data.slice(i * IMAGE_LENGTH, (i + 1) * IMAGE_LENGTH))));
+  return Promise.all(
+    Array.from({ length: rows }, (_, i) => app.engine!.infer(data.slice(i * IMAGE_LENGTH, (i + 1) * IMAGE_LENGTH))),
+  );
 }
 
 function expectCloseArrays(actual: Float32Array, expected: Float32Array): void {
@@ -36,7 +53,11 @@ function expectCloseArrays(actual: Float32Array, expected: Float32Array): void {
   expect(worst).toBeLessThanOrEqual(1e-5 * scale);
 }
 
-function expectV2Error(response: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, status: number, code: string): void {
+function expectV2Error(
+  response: { statusCode: number; headers: Record<string, unknown>; json(): unknown },
+  status: number,
+  code: string,
+): void {
   expect(response.statusCode, JSON.stringify(response.json())).toBe(status);
   expect(response.json()).toEqual({ error: expect.any(String) });
   expect(response.headers['x-error-code']).toBe(code);
@@ -46,36 +67,48 @@ describe('V2 metadata and health', () => {
   it('GET /v2 names the server and its extensions', async () => {
     const response = await app.inject({ method: 'GET', url: '/v2' });
     expect(response.statusCode).toBe(200);
-    expect(response.json()).toEqual({ name: 'resnet-serve', version: expect.any(String), extensions: ['binary_tensor_data', 'classification'] });
-  });
-
-  it.each(['/v2/health/live', '/v2/health/ready', '/v2/models/resnet50/ready', '/v2/models/resnet50/versions/1/ready'])('GET %s answers 200 with an empty body when warm', async (url) => {
-    const response = await app.inject({ method: 'GET', url });
-    expect(response.statusCode).toBe(200);
-    expect(response.body).toBe('');
-  });
-
-  it.each(['/v2/models/resnet50', '/v2/models/resnet50/versions/1'])('GET %s gives the model metadata from its manifest', async (url) => {
-    const response = await app.inject({ method: 'GET', url });
-    expect(response.statusCode).toBe(200);
     expect(response.json()).toEqual({
-      name: 'resnet50',
-      versions: ['1'],
-      platform: 'onnxruntime_onnx',
-      inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 3, 224, 224] }],
-      outputs: [
-        { name: 'logits', datatype: 'FP32', shape: [-1, 10] },
-        { name: 'probabilities', datatype: 'FP32', shape: [-1, 10] },
-      ],
+      name: 'resnet-serve',
+      version: expect.any(String),
+      extensions: ['binary_tensor_data', 'classification'],
     });
   });
 
-  it.each(['/v2/models/resnet18', '/v2/models/resnet18/ready', '/v2/models/resnet50/versions/2', '/v2/models/resnet50/versions/2/ready'])(
-    'GET %s answers 404 MODEL_NOT_FOUND as a V2 error',
+  it.each(['/v2/health/live', '/v2/health/ready', '/v2/models/resnet50/ready', '/v2/models/resnet50/versions/1/ready'])(
+    'GET %s answers 200 with an empty body when warm',
     async (url) => {
-      expectV2Error(await app.inject({ method: 'GET', url }), 404, 'MODEL_NOT_FOUND');
+      const response = await app.inject({ method: 'GET', url });
+      expect(response.statusCode).toBe(200);
+      expect(response.body).toBe('');
     },
   );
+
+  it.each(['/v2/models/resnet50', '/v2/models/resnet50/versions/1'])(
+    'GET %s gives the model metadata from its manifest',
+    async (url) => {
+      const response = await app.inject({ method: 'GET', url });
+      expect(response.statusCode).toBe(200);
+      expect(response.json()).toEqual({
+        name: 'resnet50',
+        versions: ['1'],
+        platform: 'onnxruntime_onnx',
+        inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 3, 224, 224] }],
+        outputs: [
+          { name: 'logits', datatype: 'FP32', shape: [-1, 10] },
+          { name: 'probabilities', datatype: 'FP32', shape: [-1, 10] },
+        ],
+      });
+    },
+  );
+
+  it.each([
+    '/v2/models/resnet18',
+    '/v2/models/resnet18/ready',
+    '/v2/models/resnet50/versions/2',
+    '/v2/models/resnet50/versions/2/ready',
+  ])('GET %s answers 404 MODEL_NOT_FOUND as a V2 error', async (url) => {
+    expectV2Error(await app.inject({ method: 'GET', url }), 404, 'MODEL_NOT_FOUND');
+  });
 
   it('answers URLs that do not decode, or a model name over the path-segment limit, with a V2 400 and the usual headers', async () => {
     for (const url of ['/v2/models/%zz/ready', `/v2/models/${'a'.repeat(150)}`]) {
@@ -112,7 +145,13 @@ describe('V2 inference round trips', () => {
 
   it('accepts nested JSON data with the same result as flat data', async () => {
     const data = tensor(1, 2);
-    const nested = [[0, 1, 2].map((c) => Array.from({ length: 224 }, (_, y) => Array.from(data.subarray(c * 50176 + y * 224, c * 50176 + y * 224 + 224))))];
+    const nested = [
+      [0, 1, 2].map((c) =>
+        Array.from({ length: 224 }, (_, y) =>
+          Array.from(data.subarray(c * 50176 + y * 224, c * 50176 + y * 224 + 224)),
+        ),
+      ),
+    ];
     const [flat, deep] = await Promise.all([
       infer({ outputs: [{ name: 'logits' }] }, [{ json: fp32Input(1, { data: Array.from(data) }) }]),
       infer({ outputs: [{ name: 'logits' }] }, [{ json: fp32Input(1, { data: nested }) }]),
@@ -123,7 +162,9 @@ describe('V2 inference round trips', () => {
 
   it('binary in, binary out (tritonclient style: no Content-Type, binary_data_output, no outputs list)', async () => {
     const data = tensor(3, 3);
-    const { payload, headers } = inferRequest({ parameters: { binary_data_output: true } }, [{ json: fp32Input(3), bytes: float32Le(data) }]);
+    const { payload, headers } = inferRequest({ parameters: { binary_data_output: true } }, [
+      { json: fp32Input(3), bytes: float32Le(data) },
+    ]);
     const response = await app.inject({ method: 'POST', url: INFER, payload, headers });
     expect(response.statusCode).toBe(200);
     expect(response.headers['content-type']).toBe('application/octet-stream');
@@ -137,7 +178,10 @@ describe('V2 inference round trips', () => {
   it('lets binary_data on one output override binary_data_output', async () => {
     const data = tensor(1, 4);
     const response = await infer(
-      { parameters: { binary_data_output: true }, outputs: [{ name: 'probabilities', parameters: { binary_data: false } }, { name: 'logits' }] },
+      {
+        parameters: { binary_data_output: true },
+        outputs: [{ name: 'probabilities', parameters: { binary_data: false } }, { name: 'logits' }],
+      },
       [{ json: fp32Input(1), bytes: float32Le(data) }],
     );
     const [probabilities, logits] = parseInferResponse(response).outputs;
@@ -147,7 +191,11 @@ describe('V2 inference round trips', () => {
   });
 
   it('serves the versioned URL the same way', async () => {
-    const response = await infer({}, [{ json: fp32Input(1, { data: Array.from(tensor(1, 5)) }) }], '/v2/models/resnet50/versions/1/infer');
+    const response = await infer(
+      {},
+      [{ json: fp32Input(1, { data: Array.from(tensor(1, 5)) }) }],
+      '/v2/models/resnet50/versions/1/infer',
+    );
     expect(response.statusCode).toBe(200);
   });
 
@@ -156,7 +204,10 @@ describe('V2 inference round trips', () => {
     const expected = await engineRows(data);
     const labels = app.manifest.labels;
     for (const binary of [false, true]) {
-      const response = await infer({ outputs: [{ name: 'probabilities', parameters: { classification: 3, binary_data: binary } }] }, [{ json: fp32Input(2), bytes: float32Le(data) }]);
+      const response = await infer(
+        { outputs: [{ name: 'probabilities', parameters: { classification: 3, binary_data: binary } }] },
+        [{ json: fp32Input(2), bytes: float32Le(data) }],
+      );
       const output = parseInferResponse(response).outputs[0]!;
       expect(output).toMatchObject({ name: 'probabilities', datatype: 'BYTES', shape: [2, 3] });
       const strings = stringsOf(output);
@@ -181,7 +232,9 @@ describe('V2 inference round trips', () => {
 
   it('accepts BYTES images as base64 strings in JSON, shape [N,1]', async () => {
     const png = fixture('tiny-120x90.png');
-    const response = await infer({ outputs: [{ name: 'probabilities' }] }, [{ json: { name: 'image', datatype: 'BYTES', shape: [1, 1], data: [[png.toString('base64')]] } }]);
+    const response = await infer({ outputs: [{ name: 'probabilities' }] }, [
+      { json: { name: 'image', datatype: 'BYTES', shape: [1, 1], data: [[png.toString('base64')]] } },
+    ]);
     expect(response.statusCode).toBe(200);
     const probabilities = floatsOf(parseInferResponse(response).outputs[0]!);
     const want = await expectedPredictions(app, png, 10);
@@ -191,7 +244,8 @@ describe('V2 inference round trips', () => {
 
 describe('V2 inference errors', () => {
   const data1 = Array.from(tensor(1, 7));
-  const raw = (payload: string | Buffer, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url: INFER, payload, headers });
+  const raw = (payload: string | Buffer, headers: Record<string, string> = {}) =>
+    app.inject({ method: 'POST', url: INFER, payload, headers });
 
   it.each([
     ['invalid JSON', '{"inputs": [', 'INVALID_JSON'],
@@ -213,53 +267,96 @@ describe('V2 inference errors', () => {
     ['nested data off the shape', { inputs: [fp32Input(1, { data: [[[1, 2]]] })] }],
     ['datatype INT32', { inputs: [{ ...fp32Input(1, { data: data1 }), datatype: 'INT32' }] }],
     ['an unknown output', { inputs: [fp32Input(1, { data: data1 })], outputs: [{ name: 'features' }] }],
-    ['a BYTES tensor of shape [1,2]', { inputs: [{ name: 'image', datatype: 'BYTES', shape: [1, 2], data: ['a', 'b'] }] }],
+    [
+      'a BYTES tensor of shape [1,2]',
+      { inputs: [{ name: 'image', datatype: 'BYTES', shape: [1, 2], data: ['a', 'b'] }] },
+    ],
     ['a BYTES count off the shape', { inputs: [{ name: 'image', datatype: 'BYTES', shape: [2], data: ['aGk='] }] }],
   ])('answers 400 INVALID_TENSOR for %s', async (_, request) => {
     expectV2Error(await infer(request, []), 400, 'INVALID_TENSOR');
   });
 
   it.each([0, 11, 2.5, 'all'])('answers 400 INVALID_PARAMETER for classification %j', async (classification) => {
-    expectV2Error(await infer({ outputs: [{ name: 'probabilities', parameters: { classification } }] }, [{ json: fp32Input(1, { data: data1 }) }]), 400, 'INVALID_PARAMETER');
+    expectV2Error(
+      await infer({ outputs: [{ name: 'probabilities', parameters: { classification } }] }, [
+        { json: fp32Input(1, { data: data1 }) },
+      ]),
+      400,
+      'INVALID_PARAMETER',
+    );
   });
 
   it('answers 400 NO_IMAGES for zero rows and 413 TOO_MANY_IMAGES past MAX_IMAGES_PER_REQUEST (4)', async () => {
     expectV2Error(await infer({}, [{ json: fp32Input(0, { data: [] }) }]), 400, 'NO_IMAGES');
-    expectV2Error(await infer({}, [{ json: fp32Input(5), bytes: new Uint8Array(5 * IMAGE_LENGTH * 4) }]), 413, 'TOO_MANY_IMAGES');
+    expectV2Error(
+      await infer({}, [{ json: fp32Input(5), bytes: new Uint8Array(5 * IMAGE_LENGTH * 4) }]),
+      413,
+      'TOO_MANY_IMAGES',
+    );
   });
 
   it('answers 400 MALFORMED_BODY when the binary section does not match the header', async () => {
     const good = inferRequest({}, [{ json: fp32Input(1), bytes: float32Le(tensor(1, 8)) }]);
     const jsonLength = Number(good.headers['inference-header-content-length']);
     expectV2Error(await raw(good.payload, { 'inference-header-content-length': 'abc' }), 400, 'MALFORMED_BODY');
-    expectV2Error(await raw(good.payload, { 'inference-header-content-length': String(good.payload.length + 1) }), 400, 'MALFORMED_BODY');
+    expectV2Error(
+      await raw(good.payload, { 'inference-header-content-length': String(good.payload.length + 1) }),
+      400,
+      'MALFORMED_BODY',
+    );
     expectV2Error(await raw(good.payload.subarray(0, good.payload.length - 4), good.headers), 400, 'MALFORMED_BODY');
     expectV2Error(await raw(Buffer.concat([good.payload, Buffer.alloc(4)]), good.headers), 400, 'MALFORMED_BODY');
     expect(jsonLength).toBeGreaterThan(0);
   });
 
   it('answers 400 INVALID_TENSOR when binary_data_size disagrees with the shape', async () => {
-    expectV2Error(await infer({}, [{ json: fp32Input(1), bytes: new Uint8Array(IMAGE_LENGTH * 4 - 4) }]), 400, 'INVALID_TENSOR');
+    expectV2Error(
+      await infer({}, [{ json: fp32Input(1), bytes: new Uint8Array(IMAGE_LENGTH * 4 - 4) }]),
+      400,
+      'INVALID_TENSOR',
+    );
   });
 
   it('answers 400 INVALID_TENSOR for a BYTES element running past the data', async () => {
     const broken = Buffer.concat([Buffer.from(Uint32Array.of(1000).buffer), Buffer.alloc(10)]);
-    expectV2Error(await infer({}, [{ json: { name: 'image', datatype: 'BYTES', shape: [1] }, bytes: broken }]), 400, 'INVALID_TENSOR');
+    expectV2Error(
+      await infer({}, [{ json: { name: 'image', datatype: 'BYTES', shape: [1] }, bytes: broken }]),
+      400,
+      'INVALID_TENSOR',
+    );
   });
 
   it('reports image errors of BYTES inputs with the registry codes', async () => {
     const jpeg = fixture('landscape-500x375.jpg');
-    const bytesInput = (element: Uint8Array) => [{ json: { name: 'image', datatype: 'BYTES', shape: [1] }, bytes: bytesElements([element]) }];
+    const bytesInput = (element: Uint8Array) => [
+      { json: { name: 'image', datatype: 'BYTES', shape: [1] }, bytes: bytesElements([element]) },
+    ];
     expectV2Error(await infer({}, bytesInput(jpeg.subarray(0, 5000))), 400, 'IMAGE_UNDECODABLE');
-    expectV2Error(await infer({}, bytesInput(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))), 415, 'UNSUPPORTED_IMAGE_FORMAT');
-    expectV2Error(await infer({}, [{ json: { name: 'image', datatype: 'BYTES', shape: [1], data: ['***'] } }]), 400, 'INVALID_BASE64');
+    expectV2Error(
+      await infer({}, bytesInput(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))),
+      415,
+      'UNSUPPORTED_IMAGE_FORMAT',
+    );
+    expectV2Error(
+      await infer({}, [{ json: { name: 'image', datatype: 'BYTES', shape: [1], data: ['***'] } }]),
+      400,
+      'INVALID_BASE64',
+    );
   });
 
   it('answers 404 MODEL_NOT_FOUND for inference on an unknown model', async () => {
-    expectV2Error(await infer({}, [{ json: fp32Input(1, { data: data1 }) }], '/v2/models/other/infer'), 404, 'MODEL_NOT_FOUND');
+    expectV2Error(
+      await infer({}, [{ json: fp32Input(1, { data: data1 }) }], '/v2/models/other/infer'),
+      404,
+      'MODEL_NOT_FOUND',
+    );
   });
 
   it('answers 413 BODY_TOO_LARGE past MAX_BODY_BYTES', async () => {
-    expectV2Error(await raw(Buffer.alloc(13 * 1024 * 1024, 32), { 'content-type': 'application/json' }), 413, 'BODY_TOO_LARGE');
+    expectV2Error(
+      await raw(Buffer.alloc(13 * 1024 * 1024, 32), { 'content-type': 'application/json' }),
+      413,
+      'BODY_TOO_LARGE',
+    );
   });
 });

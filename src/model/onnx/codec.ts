@@ -64,11 +64,19 @@ function encodeAttribute(name: string, attr: AttributeValue): AttributeProto {
     case 'int':
       return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INT, i: BigInt(attr.value) });
     case 'ints':
-      return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.INTS, ints: attr.value.map(BigInt) });
+      return create(AttributeProtoSchema, {
+        name,
+        type: AttributeProto_AttributeType.INTS,
+        ints: attr.value.map(BigInt),
+      });
     case 'float':
       return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.FLOAT, f: attr.value });
     case 'string':
-      return create(AttributeProtoSchema, { name, type: AttributeProto_AttributeType.STRING, s: new TextEncoder().encode(attr.value) });
+      return create(AttributeProtoSchema, {
+        name,
+        type: AttributeProto_AttributeType.STRING,
+        s: new TextEncoder().encode(attr.value),
+      });
   }
 }
 

@@ -78,7 +78,8 @@ export class Graph {
 
   initializer(name: string, dims: readonly number[], data: Float32Array | BigInt64Array): Value {
     const expected = dims.reduce((a, b) => a * b, 1);
-    if (data.length !== expected) this.fail(`initializer ${name} has ${data.length} values, shape [${dims.join(',')}] needs ${expected}`);
+    if (data.length !== expected)
+      this.fail(`initializer ${name} has ${data.length} values, shape [${dims.join(',')}] needs ${expected}`);
     this.#claim(name);
     const type: ElementType = data instanceof Float32Array ? 'float32' : 'int64';
     if (type === 'float32') this.#storedFloats += data.length;
@@ -88,7 +89,11 @@ export class Graph {
 
   /** A constant int64 vector, named after the current scope (Slice/Pad take these as inputs). */
   constInt64(suffix: string, values: readonly number[]): Value {
-    return this.initializer(this.#free(`${this.scope || 'graph'}.${suffix}`), [values.length], BigInt64Array.from(values.map(BigInt)));
+    return this.initializer(
+      this.#free(`${this.scope || 'graph'}.${suffix}`),
+      [values.length],
+      BigInt64Array.from(values.map(BigInt)),
+    );
   }
 
   /** Adds one node with one output; `outputName` fixes the name (graph outputs), else it is derived. */

@@ -25,7 +25,15 @@ function sameShape(a: readonly Dim[], b: readonly Dim[]): boolean {
 }
 
 /** Output size of a sliding window: floor((in + pads - kernel) / stride) + 1. */
-function windowOut(g: Graph, op: string, size: number, kernel: number, stride: number, padBegin: number, padEnd: number): number {
+function windowOut(
+  g: Graph,
+  op: string,
+  size: number,
+  kernel: number,
+  stride: number,
+  padBegin: number,
+  padEnd: number,
+): number {
   const out = Math.floor((size + padBegin + padEnd - kernel) / stride) + 1;
   if (out < 1) g.fail(`${op}: a ${kernel}x${kernel} window with stride ${stride} does not fit an input of ${size}`);
   return out;
@@ -38,19 +46,25 @@ export function conv(g: Graph, x: Value, w: Value, b: Value | undefined, opts: {
   const m = known(g, w.shape[0], 'Conv output channels');
   const kh = known(g, w.shape[2], 'Conv kernel height');
   const kw = known(g, w.shape[3], 'Conv kernel width');
-  if (w.shape[1] !== c) g.fail(`Conv: weight ${w.name} expects ${String(w.shape[1])} input channels, input has ${String(c)}`);
+  if (w.shape[1] !== c)
+    g.fail(`Conv: weight ${w.name} expects ${String(w.shape[1])} input channels, input has ${String(c)}`);
   if (b && !sameShape(b.shape, [m])) g.fail(`Conv: bias ${b.name} must have shape [${m}], got [${b.shape.join(',')}]`);
   const [sh, sw] = opts.strides;
   const [pt, pl, pb, pr] = opts.pads;
   const oh = windowOut(g, 'Conv', known(g, h, 'Conv input height'), kh, sh, pt, pb);
   const ow = windowOut(g, 'Conv', known(g, wd, 'Conv input width'), kw, sw, pl, pr);
-  return g.node('Conv', b ? [x, w, b] : [x, w], { shape: [n ?? 1, m, oh, ow] }, {
-    kernel_shape: ints([kh, kw]),
-    strides: ints(opts.strides),
-    pads: ints(opts.pads),
-    dilations: ints([1, 1]),
-    group: int(1),
-  });
+  return g.node(
+    'Conv',
+    b ? [x, w, b] : [x, w],
+    { shape: [n ?? 1, m, oh, ow] },
+    {
+      kernel_shape: ints([kh, kw]),
+      strides: ints(opts.strides),
+      pads: ints(opts.pads),
+      dilations: ints([1, 1]),
+      group: int(1),
+    },
+  );
 }
 
 /** Inference-mode BatchNormalization-15: y = scale * (x - mean) / sqrt(var + epsilon) + bias. */
@@ -63,11 +77,17 @@ export function batchNormalization(
   rank(g, 'BatchNormalization', x, 4);
   const c = known(g, x.shape[1], 'BatchNormalization channels');
   for (const p of [params.scale, params.bias, params.mean, params.variance]) {
-    if (!sameShape(p.shape, [c])) g.fail(`BatchNormalization: ${p.name} must have shape [${c}], got [${p.shape.join(',')}]`);
+    if (!sameShape(p.shape, [c]))
+      g.fail(`BatchNormalization: ${p.name} must have shape [${c}], got [${p.shape.join(',')}]`);
   }
-  return g.node('BatchNormalization', [x, params.scale, params.bias, params.mean, params.variance], { shape: x.shape }, {
-    epsilon: { kind: 'float', value: opts.epsilon },
-  });
+  return g.node(
+    'BatchNormalization',
+    [x, params.scale, params.bias, params.mean, params.variance],
+    { shape: x.shape },
+    {
+      epsilon: { kind: 'float', value: opts.epsilon },
+    },
+  );
 }
 
 export function relu(g: Graph, x: Value): Value {
@@ -83,13 +103,34 @@ export function add(g: Graph, a: Value, b: Value): Value {
 export function maxPool(g: Graph, x: Value, opts: { kernel: Pair; strides: Pair; pads: Pads4 }): Value {
   rank(g, 'MaxPool', x, 4);
   const [n, c, h, w] = x.shape;
-  const oh = windowOut(g, 'MaxPool', known(g, h, 'MaxPool input height'), opts.kernel[0], opts.strides[0], opts.pads[0], opts.pads[2]);
-  const ow = windowOut(g, 'MaxPool', known(g, w, 'MaxPool input width'), opts.kernel[1], opts.strides[1], opts.pads[1], opts.pads[3]);
-  return g.node('MaxPool', [x], { shape: [n ?? 1, c ?? 1, oh, ow] }, {
-    kernel_shape: ints(opts.kernel),
-    strides: ints(opts.strides),
-    pads: ints(opts.pads),
-  });
+  const oh = windowOut(
+    g,
+    'MaxPool',
+    known(g, h, 'MaxPool input height'),
+    opts.kernel[0],
+    opts.strides[0],
+    opts.pads[0],
+    opts.pads[2],
+  );
+  const ow = windowOut(
+    g,
+    'MaxPool',
+    known(g, w, 'MaxPool input width'),
+    opts.kernel[1],
+    opts.strides[1],
+    opts.pads[1],
+    opts.pads[3],
+  );
+  return g.node(
+    'MaxPool',
+    [x],
+    { shape: [n ?? 1, c ?? 1, oh, ow] },
+    {
+      kernel_shape: ints(opts.kernel),
+      strides: ints(opts.strides),
+      pads: ints(opts.pads),
+    },
+  );
 }
 
 export function globalAveragePool(g: Graph, x: Value): Value {
@@ -108,22 +149,33 @@ export function gemm(g: Graph, x: Value, w: Value, b: Value, opts: { name?: stri
   rank(g, 'Gemm', x, 2);
   rank(g, 'Gemm', w, 2);
   const out = known(g, w.shape[0], 'Gemm output features');
-  if (w.shape[1] !== x.shape[1]) g.fail(`Gemm: weight ${w.name} expects ${String(w.shape[1])} features, input has ${String(x.shape[1])}`);
+  if (w.shape[1] !== x.shape[1])
+    g.fail(`Gemm: weight ${w.name} expects ${String(w.shape[1])} features, input has ${String(x.shape[1])}`);
   if (!sameShape(b.shape, [out])) g.fail(`Gemm: bias ${b.name} must have shape [${out}], got [${b.shape.join(',')}]`);
-  return g.node('Gemm', [x, w, b], { shape: [x.shape[0] ?? 1, out], name: opts.name }, {
-    alpha: { kind: 'float', value: 1 },
-    beta: { kind: 'float', value: 1 },
-    transB: int(1),
-  });
+  return g.node(
+    'Gemm',
+    [x, w, b],
+    { shape: [x.shape[0] ?? 1, out], name: opts.name },
+    {
+      alpha: { kind: 'float', value: 1 },
+      beta: { kind: 'float', value: 1 },
+      transB: int(1),
+    },
+  );
 }
 
 export function softmax(g: Graph, x: Value, opts: { axis: number; name?: string }): Value {
-  if (opts.axis < 0 || opts.axis >= x.shape.length) g.fail(`Softmax: axis ${opts.axis} is outside rank ${x.shape.length}`);
+  if (opts.axis < 0 || opts.axis >= x.shape.length)
+    g.fail(`Softmax: axis ${opts.axis} is outside rank ${x.shape.length}`);
   return g.node('Softmax', [x], { shape: x.shape, name: opts.name }, { axis: int(opts.axis) });
 }
 
 /** Slice-13 with positive steps: keeps start, start+step, ... below end on each given axis. */
-export function slice(g: Graph, x: Value, opts: { axes: readonly number[]; starts: readonly number[]; ends: readonly number[]; steps: readonly number[] }): Value {
+export function slice(
+  g: Graph,
+  x: Value,
+  opts: { axes: readonly number[]; starts: readonly number[]; ends: readonly number[]; steps: readonly number[] },
+): Value {
   const shape = [...x.shape];
   opts.axes.forEach((axis, i) => {
     const size = known(g, shape[axis], `Slice axis ${axis}`);
@@ -133,7 +185,13 @@ export function slice(g: Graph, x: Value, opts: { axes: readonly number[]; start
     if (step < 1) g.fail(`Slice: step ${step} on axis ${axis} must be >= 1`);
     shape[axis] = Math.max(0, Math.ceil((end - start) / step));
   });
-  const inputs = [x, g.constInt64('starts', opts.starts), g.constInt64('ends', opts.ends), g.constInt64('axes', opts.axes), g.constInt64('steps', opts.steps)];
+  const inputs = [
+    x,
+    g.constInt64('starts', opts.starts),
+    g.constInt64('ends', opts.ends),
+    g.constInt64('axes', opts.axes),
+    g.constInt64('steps', opts.steps),
+  ];
   return g.node('Slice', inputs, { shape });
 }
 
@@ -141,6 +199,10 @@ export function slice(g: Graph, x: Value, opts: { axes: readonly number[]; start
 export function pad(g: Graph, x: Value, pads: readonly number[]): Value {
   const r = x.shape.length;
   if (pads.length !== 2 * r) g.fail(`Pad: needs ${2 * r} pad values for rank ${r}, got ${pads.length}`);
-  const shape = x.shape.map((d, i) => ((pads[i] ?? 0) === 0 && (pads[i + r] ?? 0) === 0 ? d : known(g, d, `Pad axis ${i}`) + (pads[i] ?? 0) + (pads[i + r] ?? 0)));
+  const shape = x.shape.map((d, i) =>
+    (pads[i] ?? 0) === 0 && (pads[i + r] ?? 0) === 0
+      ? d
+      : known(g, d, `Pad axis ${i}`) + (pads[i] ?? 0) + (pads[i + r] ?? 0),
+  );
   return g.node('Pad', [x, g.constInt64('pads', pads)], { shape }, { mode: { kind: 'string', value: 'constant' } });
 }

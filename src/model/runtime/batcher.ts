@@ -43,7 +43,10 @@ export interface SubmitOptions {
   readonly signal?: AbortSignal;
 }
 
-export type RejectionCode = Extract<ErrorCode, 'QUEUE_FULL' | 'DEADLINE_EXCEEDED' | 'CANCELLED' | 'SHUTTING_DOWN' | 'NOT_READY'>;
+export type RejectionCode = Extract<
+  ErrorCode,
+  'QUEUE_FULL' | 'DEADLINE_EXCEEDED' | 'CANCELLED' | 'SHUTTING_DOWN' | 'NOT_READY'
+>;
 
 type Outcome<TOut> = { ok: true; results: readonly TOut[] } | { ok: false; error: unknown };
 
@@ -86,7 +89,9 @@ export class Batcher<TIn, TOut> {
     assertInteger('maxQueue', options.maxQueue, 1);
     assertPositiveDuration('defaultDeadlineMs', options.defaultDeadlineMs);
     if (typeof options.runner !== 'function') {
-      throw new TypeError(`Expected \`runner\` to be a function, got \`${String(options.runner)}\` (${typeof options.runner})`);
+      throw new TypeError(
+        `Expected \`runner\` to be a function, got \`${String(options.runner)}\` (${typeof options.runner})`,
+      );
     }
     this.#options = options;
     this.#clock = options.clock ?? systemClock;

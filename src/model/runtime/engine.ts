@@ -71,10 +71,16 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   assertOneOf('executionProvider', options.executionProvider, ['cpu', 'cuda', 'auto'] as const);
   assertInteger('intraOpThreads', options.intraOpThreads, 1);
   if (typeof options.allowSpinning !== 'boolean') {
-    throw new TypeError(`Expected \`allowSpinning\` to be a boolean, got \`${String(options.allowSpinning)}\` (${typeof options.allowSpinning})`);
+    throw new TypeError(
+      `Expected \`allowSpinning\` to be a boolean, got \`${String(options.allowSpinning)}\` (${typeof options.allowSpinning})`,
+    );
   }
   const logger = options.logger ?? silentLogger;
-  const provider = chooseExecutionProvider({ requested: options.executionProvider, cudaDeviceId: options.cudaDeviceId, logger });
+  const provider = chooseExecutionProvider({
+    requested: options.executionProvider,
+    cudaDeviceId: options.cudaDeviceId,
+    logger,
+  });
   const manifest = await loadManifest(options.modelPath);
   const engine = new InferenceEngine(options, manifest, provider, logger);
   await engine.start();
@@ -116,7 +122,11 @@ class InferenceEngine implements Engine {
     });
     this.#init = {
       modelPath: options.modelPath,
-      sessionOptions: sessionOptionsFor({ provider, intraOpThreads: options.intraOpThreads, allowSpinning: options.allowSpinning }),
+      sessionOptions: sessionOptionsFor({
+        provider,
+        intraOpThreads: options.intraOpThreads,
+        allowSpinning: options.allowSpinning,
+      }),
       inputName: this.#io.input.name,
       logitsName: this.#io.logits.name,
       probabilitiesName: this.#io.probabilities.name,
@@ -142,15 +152,25 @@ class InferenceEngine implements Engine {
   async start(): Promise<void> {
     const { client, warmupMs } = await WorkerClient.start(this.#init, (exit) => this.#onWorkerExit(exit));
     this.#worker = client;
-    this.#logger.info({ provider: this.provider.name, warmupMs: Math.round(warmupMs), batchSizes: this.#init.warmupBatchSizes.length }, 'inference worker ready');
+    this.#logger.info(
+      { provider: this.provider.name, warmupMs: Math.round(warmupMs), batchSizes: this.#init.warmupBatchSizes.length },
+      'inference worker ready',
+    );
     this.#setReady(true);
   }
 
   infer(input: Float32Array, options?: InferOptions): Promise<InferResult> {
     const expected = this.#io.imageLength;
     if (!(input instanceof Float32Array) || input.length !== expected) {
-      const got = input instanceof Float32Array ? `${input.length} values` : String((input as unknown)?.constructor?.name ?? input);
-      return Promise.reject(new errors.INVALID_TENSOR(`expected a Float32Array of ${expected} values [${this.#io.imageShape.join(', ')}], got ${got}`));
+      const got =
+        input instanceof Float32Array
+          ? `${input.length} values`
+          : String((input as unknown)?.constructor?.name ?? input);
+      return Promise.reject(
+        new errors.INVALID_TENSOR(
+          `expected a Float32Array of ${expected} values [${this.#io.imageShape.join(', ')}], got ${got}`,
+        ),
+      );
     }
     if (this.#failed && !this.#closing) return this.#refuse('NOT_READY');
     return this.#batcher.submit(input, options);
@@ -205,7 +225,10 @@ class InferenceEngine implements Engine {
     this.#batcher.pause();
     this.#setReady(false);
     this.stats.emit('workerRestart', exit);
-    this.#logger.error({ exitCode: exit.exitCode, err: exit.message, queued: this.#batcher.queueDepth }, 'inference worker died; restarting');
+    this.#logger.error(
+      { exitCode: exit.exitCode, err: exit.message, queued: this.#batcher.queueDepth },
+      'inference worker died; restarting',
+    );
     this.#restart();
   }
 

@@ -19,7 +19,10 @@ export async function loadManifest(modelPath: string): Promise<ModelManifest> {
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new Error(`Cannot read the manifest of ${modelPath} at ${path}: ${(error as Error).message}. Build the model with \`npm run build:model\`, which writes both files.`, { cause: error });
+    throw new Error(
+      `Cannot read the manifest of ${modelPath} at ${path}: ${(error as Error).message}. Build the model with \`npm run build:model\`, which writes both files.`,
+      { cause: error },
+    );
   }
   const manifest = JSON.parse(text) as ModelManifest;
   if (manifest.format !== MANIFEST_FORMAT) {
@@ -30,7 +33,8 @@ export async function loadManifest(modelPath: string): Promise<ModelManifest> {
 
 function tensor(manifest: ModelManifest, kind: 'inputs' | 'outputs', name: string): TensorSpec {
   const spec = manifest[kind].find((t) => t.name === name);
-  if (spec === undefined) throw new Error(`The manifest of ${manifest.name} lists no ${kind.slice(0, -1)} named \`${name}\``);
+  if (spec === undefined)
+    throw new Error(`The manifest of ${manifest.name} lists no ${kind.slice(0, -1)} named \`${name}\``);
   return spec;
 }
 
@@ -47,7 +51,9 @@ export function modelIo(manifest: ModelManifest): ModelIo {
   const classes = manifest.labels.length;
   for (const out of [logits, probabilities]) {
     if (out.shape.length !== 2 || out.shape[0] !== -1 || out.shape[1] !== classes) {
-      throw new Error(`Output \`${out.name}\` must be [batch, ${classes}] (one per label), got [${out.shape.join(', ')}]`);
+      throw new Error(
+        `Output \`${out.name}\` must be [batch, ${classes}] (one per label), got [${out.shape.join(', ')}]`,
+      );
     }
   }
   return { input, logits, probabilities, imageShape, imageLength: imageShape.reduce((a, b) => a * b, 1), classes };

@@ -13,7 +13,8 @@ export type ExecutionProviderRequest = (typeof EXECUTION_PROVIDERS)[number];
 export type ExecutionProvider = { readonly name: 'cpu' } | { readonly name: 'cuda'; readonly deviceId: number };
 
 export const CUDA_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci';
-const CUDA_LIBRARY = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+const CUDA_LIBRARY =
+  process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
 
 /** The folders that hold onnxruntime-node's native binding for this platform and architecture. */
 export function onnxruntimeBinDirs(): string[] {
@@ -52,10 +53,16 @@ export function chooseExecutionProvider(choice: ProviderChoice): ExecutionProvid
     return { name: 'cuda', deviceId };
   }
   if (library === undefined) {
-    choice.logger.info({ executionProvider: 'cpu', requested: 'auto' }, 'CUDA provider not installed; using the CPU provider');
+    choice.logger.info(
+      { executionProvider: 'cpu', requested: 'auto' },
+      'CUDA provider not installed; using the CPU provider',
+    );
     return { name: 'cpu' };
   }
-  choice.logger.info({ executionProvider: 'cuda', requested: 'auto', deviceId, library }, 'CUDA provider found; using CUDA');
+  choice.logger.info(
+    { executionProvider: 'cuda', requested: 'auto', deviceId, library },
+    'CUDA provider found; using CUDA',
+  );
   return { name: 'cuda', deviceId };
 }
 

@@ -27,6 +27,8 @@ export function assertPositiveDuration(name: string, value: unknown): asserts va
 
 export function assertOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): asserts value is T {
   if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
-    throw new TypeError(`Expected \`${name}\` to be one of ${allowed.map((a) => `\`${a}\``).join(', ')}, ${got(value)}`);
+    throw new TypeError(
+      `Expected \`${name}\` to be one of ${allowed.map((a) => `\`${a}\``).join(', ')}, ${got(value)}`,
+    );
   }
 }

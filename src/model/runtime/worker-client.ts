@@ -50,7 +50,10 @@ export class WorkerClient {
   readonly #exited: Promise<void>;
 
   /** Spawns a worker and resolves once its session is loaded and warm; rejects if it cannot start. */
-  static async start(init: WorkerInit, onUnexpectedExit: (exit: WorkerExit) => void): Promise<{ client: WorkerClient; warmupMs: number }> {
+  static async start(
+    init: WorkerInit,
+    onUnexpectedExit: (exit: WorkerExit) => void,
+  ): Promise<{ client: WorkerClient; warmupMs: number }> {
     const client = new WorkerClient(init, onUnexpectedExit);
     const warmupMs = await client.#started;
     return { client, warmupMs };
@@ -71,7 +74,8 @@ export class WorkerClient {
 
   /** Runs one batch; `input` (size images) is transferred to the worker and unusable afterwards. */
   run(input: Float32Array, size: number): Promise<WorkerResult> {
-    if (this.#state !== 'ready') return Promise.reject(new errors.WORKER_FAILED({ cause: new Error(`worker is ${this.#state}`) }));
+    if (this.#state !== 'ready')
+      return Promise.reject(new errors.WORKER_FAILED({ cause: new Error(`worker is ${this.#state}`) }));
     if (this.#pending) return Promise.reject(new Error('WorkerClient.run: a batch is already running'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
@@ -125,7 +129,12 @@ export class WorkerClient {
     if (pending?.id !== message.id) return;
     this.#pending = undefined;
     if (message.type === 'result') {
-      pending.resolve({ logits: message.logits, probabilities: message.probabilities, computeMs: message.computeMs, input: message.input });
+      pending.resolve({
+        logits: message.logits,
+        probabilities: message.probabilities,
+        computeMs: message.computeMs,
+        input: message.input,
+      });
     } else {
       pending.reject(new errors.WORKER_FAILED({ cause: new Error(message.message) }));
     }

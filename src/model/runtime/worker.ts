@@ -24,7 +24,9 @@ async function open(): Promise<ort.InferenceSession> {
     (name) => !session.inputNames.includes(name) && !session.outputNames.includes(name),
   );
   if (missing.length > 0) {
-    throw new Error(`${init.modelPath} has no tensor named ${missing.join(', ')} (inputs: ${session.inputNames.join(', ')}; outputs: ${session.outputNames.join(', ')})`);
+    throw new Error(
+      `${init.modelPath} has no tensor named ${missing.join(', ')} (inputs: ${session.inputNames.join(', ')}; outputs: ${session.outputNames.join(', ')})`,
+    );
   }
   return session;
 }
@@ -40,10 +42,15 @@ async function warmUp(session: ort.InferenceSession): Promise<void> {
   for (const size of init.warmupBatchSizes) {
     const { logits, probabilities } = await compute(session, new Float32Array(size * imageLength), size);
     // A model paired with the wrong manifest would otherwise label its outputs with the wrong names.
-    for (const [name, output] of [[init.logitsName, logits], [init.probabilitiesName, probabilities]] as const) {
+    for (const [name, output] of [
+      [init.logitsName, logits],
+      [init.probabilitiesName, probabilities],
+    ] as const) {
       const perImage = (output?.length ?? 0) / size;
       if (perImage !== init.classes) {
-        throw new Error(`${init.modelPath} gives ${perImage} values per image in \`${name}\`, but its manifest lists ${init.classes} labels`);
+        throw new Error(
+          `${init.modelPath} gives ${perImage} values per image in \`${name}\`, but its manifest lists ${init.classes} labels`,
+        );
       }
     }
   }
@@ -53,7 +60,11 @@ function transferList(...arrays: Float32Array[]): ArrayBuffer[] {
   return [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
 }
 
-async function handleRun(session: ort.InferenceSession, message: Extract<ToWorker, { type: 'run' }>, exitCode?: number) {
+async function handleRun(
+  session: ort.InferenceSession,
+  message: Extract<ToWorker, { type: 'run' }>,
+  exitCode?: number,
+) {
   const started = performance.now();
   try {
     const { logits, probabilities } = await compute(session, message.input, message.size);
@@ -63,7 +74,10 @@ async function handleRun(session: ort.InferenceSession, message: Extract<ToWorke
     if (exitCode !== undefined) process.exit(exitCode);
     const computeMs = performance.now() - started;
     const { input } = message;
-    post({ type: 'result', id: message.id, logits, probabilities, computeMs, input }, transferList(logits, probabilities, input));
+    post(
+      { type: 'result', id: message.id, logits, probabilities, computeMs, input },
+      transferList(logits, probabilities, input),
+    );
   } catch (error) {
     post({ type: 'runFailed', id: message.id, message: errorMessage(error) });
   }

@@ -4,7 +4,12 @@
 // Computed in float64, rounded once to float32.
 import type { BatchNormParams } from './source.ts';
 
-export function foldBatchNorm(weight: Float32Array, outChannels: number, bn: BatchNormParams, epsilon: number): { weight: Float32Array; bias: Float32Array } {
+export function foldBatchNorm(
+  weight: Float32Array,
+  outChannels: number,
+  bn: BatchNormParams,
+  epsilon: number,
+): { weight: Float32Array; bias: Float32Array } {
   const perChannel = weight.length / outChannels;
   const folded = new Float32Array(weight.length);
   const bias = new Float32Array(outChannels);

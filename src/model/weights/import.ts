@@ -23,7 +23,9 @@ export class WeightsMismatchError extends Error {
     const parts = [
       mismatch.missing.length ? `${mismatch.missing.length} missing: ${mismatch.missing.join(', ')}` : '',
       mismatch.unexpected.length ? `${mismatch.unexpected.length} unexpected: ${mismatch.unexpected.join(', ')}` : '',
-      mismatch.misshaped.length ? `${mismatch.misshaped.length} mis-shaped or of an unsupported dtype: ${mismatch.misshaped.join('; ')}` : '',
+      mismatch.misshaped.length
+        ? `${mismatch.misshaped.length} mis-shaped or of an unsupported dtype: ${mismatch.misshaped.join('; ')}`
+        : '',
     ].filter(Boolean);
     super(`The weights in ${file} do not fit this model. ${parts.join('. ')}.`);
     this.name = 'WeightsMismatchError';
@@ -31,11 +33,19 @@ export class WeightsMismatchError extends Error {
   }
 }
 
-export async function loadSafetensorsWeights(path: string, onProgress?: (done: number, total: number) => void): Promise<WeightSource> {
+export async function loadSafetensorsWeights(
+  path: string,
+  onProgress?: (done: number, total: number) => void,
+): Promise<WeightSource> {
   onProgress?.(0, 1);
   const file = await readFile(path);
   const sha256 = createHash('sha256').update(file).digest('hex');
-  const source = new SafetensorsWeights(parseSafetensors(file).tensors, { kind: 'safetensors', trained: true, file: basename(path), sha256 });
+  const source = new SafetensorsWeights(parseSafetensors(file).tensors, {
+    kind: 'safetensors',
+    trained: true,
+    file: basename(path),
+    sha256,
+  });
   onProgress?.(1, 1);
   return source;
 }
@@ -72,13 +82,23 @@ export class SafetensorsWeights implements WeightSource {
   }
 
   linear(name: string, outFeatures: number, inFeatures: number): LinearWeights {
-    return { weight: this.#take(`${name}.weight`, [outFeatures, inFeatures]), bias: this.#take(`${name}.bias`, [outFeatures]) };
+    return {
+      weight: this.#take(`${name}.weight`, [outFeatures, inFeatures]),
+      bias: this.#take(`${name}.bias`, [outFeatures]),
+    };
   }
 
   finish(): void {
-    const unexpected = [...this.#unmapped, ...[...this.#byName].filter(([name]) => !this.#used.has(name)).map(([, t]) => t.name)];
+    const unexpected = [
+      ...this.#unmapped,
+      ...[...this.#byName].filter(([name]) => !this.#used.has(name)).map(([, t]) => t.name),
+    ];
     if (this.#missing.length || unexpected.length || this.#misshaped.length) {
-      throw new WeightsMismatchError(this.description.file ?? 'the weights file', { missing: this.#missing, unexpected, misshaped: this.#misshaped });
+      throw new WeightsMismatchError(this.description.file ?? 'the weights file', {
+        missing: this.#missing,
+        unexpected,
+        misshaped: this.#misshaped,
+      });
     }
   }
 
@@ -88,7 +108,11 @@ export class SafetensorsWeights implements WeightSource {
     const t = this.#byName.get(name);
     if (t) this.#used.add(name);
     if (!t) this.#missing.push(name);
-    else if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]) || !(t.dtype in SAFETENSORS_DTYPES)) {
+    else if (
+      t.shape.length !== shape.length ||
+      t.shape.some((d, i) => d !== shape[i]) ||
+      !(t.dtype in SAFETENSORS_DTYPES)
+    ) {
       this.#misshaped.push(`${t.name}: file [${t.shape.join(',')}] (${t.dtype}), model [${shape.join(',')}]`);
     } else return toFloat32(t);
     return new Float32Array(count);

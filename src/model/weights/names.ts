@@ -5,10 +5,22 @@
 const HF_RULES: readonly [RegExp, (m: RegExpMatchArray) => string][] = [
   [/^resnet\.embedder\.embedder\.convolution\.(weight)$/, (m) => `conv1.${m[1]}`],
   [/^resnet\.embedder\.embedder\.normalization\.(\w+)$/, (m) => `bn1.${m[1]}`],
-  [/^resnet\.encoder\.stages\.(\d+)\.layers\.(\d+)\.shortcut\.convolution\.(weight)$/, (m) => `${layer(m)}.downsample.0.${m[3]}`],
-  [/^resnet\.encoder\.stages\.(\d+)\.layers\.(\d+)\.shortcut\.normalization\.(\w+)$/, (m) => `${layer(m)}.downsample.1.${m[3]}`],
-  [/^resnet\.encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.convolution\.(weight)$/, (m) => `${layer(m)}.conv${Number(m[3]) + 1}.${m[4]}`],
-  [/^resnet\.encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.normalization\.(\w+)$/, (m) => `${layer(m)}.bn${Number(m[3]) + 1}.${m[4]}`],
+  [
+    /^resnet\.encoder\.stages\.(\d+)\.layers\.(\d+)\.shortcut\.convolution\.(weight)$/,
+    (m) => `${layer(m)}.downsample.0.${m[3]}`,
+  ],
+  [
+    /^resnet\.encoder\.stages\.(\d+)\.layers\.(\d+)\.shortcut\.normalization\.(\w+)$/,
+    (m) => `${layer(m)}.downsample.1.${m[3]}`,
+  ],
+  [
+    /^resnet\.encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.convolution\.(weight)$/,
+    (m) => `${layer(m)}.conv${Number(m[3]) + 1}.${m[4]}`,
+  ],
+  [
+    /^resnet\.encoder\.stages\.(\d+)\.layers\.(\d+)\.layer\.(\d+)\.normalization\.(\w+)$/,
+    (m) => `${layer(m)}.bn${Number(m[3]) + 1}.${m[4]}`,
+  ],
   [/^classifier\.1\.(weight|bias)$/, (m) => `fc.${m[1]}`],
 ];
 

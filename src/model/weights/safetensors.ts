@@ -24,13 +24,27 @@ export class SafetensorsFormatError extends Error {
   }
 }
 
-const ITEM_BYTES: Record<string, number> = { ...SAFETENSORS_DTYPES, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1, U16: 2, U32: 4, U64: 8 };
+const ITEM_BYTES: Record<string, number> = {
+  ...SAFETENSORS_DTYPES,
+  F64: 8,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+  U16: 2,
+  U32: 4,
+  U64: 8,
+};
 
 export function parseSafetensors(file: Uint8Array): { tensors: SafeTensor[]; metadata: Record<string, string> } {
   if (file.length < 8) throw new SafetensorsFormatError(`${file.length} bytes is shorter than the 8-byte header size`);
   const headerBytes = new DataView(file.buffer, file.byteOffset, 8).getBigUint64(0, true);
   if (headerBytes > BigInt(Math.min(MAX_HEADER_BYTES, file.length - 8))) {
-    throw new SafetensorsFormatError(`header size ${headerBytes} exceeds the file (${file.length} bytes) or ${MAX_HEADER_BYTES} bytes`);
+    throw new SafetensorsFormatError(
+      `header size ${headerBytes} exceeds the file (${file.length} bytes) or ${MAX_HEADER_BYTES} bytes`,
+    );
   }
   const n = Number(headerBytes);
   let header: unknown;
@@ -65,21 +79,31 @@ function checkMetadata(entry: unknown): Record<string, string> {
 function checkTensor(name: string, entry: unknown, data: Uint8Array): SafeTensor {
   if (!isRecord(entry)) throw new SafetensorsFormatError(`entry ${name} is not an object`);
   const { dtype, shape, data_offsets: offsets } = entry;
-  if (typeof dtype !== 'string' || !(dtype in ITEM_BYTES)) throw new SafetensorsFormatError(`tensor ${name} has unknown dtype ${String(dtype)}`);
+  if (typeof dtype !== 'string' || !(dtype in ITEM_BYTES))
+    throw new SafetensorsFormatError(`tensor ${name} has unknown dtype ${String(dtype)}`);
   const isSize = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
-  if (!Array.isArray(shape) || !shape.every(isSize)) throw new SafetensorsFormatError(`tensor ${name} has an invalid shape`);
+  if (!Array.isArray(shape) || !shape.every(isSize))
+    throw new SafetensorsFormatError(`tensor ${name} has an invalid shape`);
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isSize)) {
     throw new SafetensorsFormatError(`tensor ${name} has invalid data_offsets`);
   }
   const [begin, end] = offsets as [number, number];
-  if (begin > end || end > data.length) throw new SafetensorsFormatError(`tensor ${name} data [${begin}, ${end}) lies outside the ${data.length}-byte data section`);
+  if (begin > end || end > data.length)
+    throw new SafetensorsFormatError(
+      `tensor ${name} data [${begin}, ${end}) lies outside the ${data.length}-byte data section`,
+    );
   const expected = shape.reduce((a: number, b: number) => a * b, 1) * (ITEM_BYTES[dtype] ?? 0);
-  if (end - begin !== expected) throw new SafetensorsFormatError(`tensor ${name} has ${end - begin} bytes, its dtype and shape need ${expected}`);
+  if (end - begin !== expected)
+    throw new SafetensorsFormatError(`tensor ${name} has ${end - begin} bytes, its dtype and shape need ${expected}`);
   return { name, dtype, shape, bytes: data.subarray(begin, end) };
 }
 
 function checkNoOverlap(tensors: SafeTensor[], data: Uint8Array): void {
-  const spans = tensors.map((t) => ({ name: t.name, begin: t.bytes.byteOffset - data.byteOffset, end: t.bytes.byteOffset - data.byteOffset + t.bytes.length }));
+  const spans = tensors.map((t) => ({
+    name: t.name,
+    begin: t.bytes.byteOffset - data.byteOffset,
+    end: t.bytes.byteOffset - data.byteOffset + t.bytes.length,
+  }));
   spans.sort((a, b) => a.begin - b.begin);
   for (let i = 1; i < spans.length; i++) {
     const prev = spans[i - 1]!;
@@ -98,7 +122,14 @@ function halfToFloatTable(): Float32Array {
     const sign = h & 0x8000 ? -1 : 1;
     const exp = (h >> 10) & 0x1f;
     const frac = h & 0x3ff;
-    halfTable[h] = exp === 0 ? sign * frac * 2 ** -24 : exp === 31 ? (frac ? NaN : sign * Infinity) : sign * (1 + frac / 1024) * 2 ** (exp - 15);
+    halfTable[h] =
+      exp === 0
+        ? sign * frac * 2 ** -24
+        : exp === 31
+          ? frac
+            ? NaN
+            : sign * Infinity
+          : sign * (1 + frac / 1024) * 2 ** (exp - 15);
   }
   return halfTable;
 }
@@ -126,12 +157,17 @@ export function toFloat32(tensor: SafeTensor): Float32Array {
       return new Float32Array(bits.buffer);
     }
     default:
-      throw new SafetensorsFormatError(`tensor ${tensor.name} has dtype ${tensor.dtype}; only F32, F16 and BF16 are supported`);
+      throw new SafetensorsFormatError(
+        `tensor ${tensor.name} has dtype ${tensor.dtype}; only F32, F16 and BF16 are supported`,
+      );
   }
 }
 
 /** Writes a safetensors file (tests, and converting other formats). Tensors are F32 unless given bytes. */
-export function encodeSafetensors(tensors: readonly { name: string; dtype?: string; shape: readonly number[]; data: Float32Array | Uint8Array }[], metadata?: Record<string, string>): Uint8Array {
+export function encodeSafetensors(
+  tensors: readonly { name: string; dtype?: string; shape: readonly number[]; data: Float32Array | Uint8Array }[],
+  metadata?: Record<string, string>,
+): Uint8Array {
   const header: Record<string, unknown> = metadata ? { __metadata__: metadata } : {};
   let offset = 0;
   for (const t of tensors) {

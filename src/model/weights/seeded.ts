@@ -11,7 +11,13 @@ import type { WeightsSource } from '../manifest.ts';
 import { fillUniform, streamSeed } from './prng.ts';
 import type { BatchNormParams, ConvBnRequest, LinearWeights, WeightSource } from './source.ts';
 
-function glorot(seed: number, name: string, count: number, fanIn: number, fanOut: number): { values: Float32Array; variance: number } {
+function glorot(
+  seed: number,
+  name: string,
+  count: number,
+  fanIn: number,
+  fanOut: number,
+): { values: Float32Array; variance: number } {
   const bound = Math.sqrt(6 / (fanIn + fanOut));
   const values = new Float32Array(count);
   fillUniform(values, streamSeed(seed, name), -bound, bound);

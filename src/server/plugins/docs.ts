@@ -22,7 +22,8 @@ export const docsPlugin = fp(
         openapi: '3.0.3',
         info: {
           title: 'resnet-serve',
-          description: 'Image classification with ResNet: POST /predict and the KServe V2 (Open Inference Protocol) REST API.',
+          description:
+            'Image classification with ResNet: POST /predict and the KServe V2 (Open Inference Protocol) REST API.',
           version: '0.1.0',
         },
         tags: [

@@ -77,7 +77,9 @@ function startEngine(app: FastifyInstance): Promise<Engine> {
 function attach(app: FastifyInstance, engine: Engine): void {
   app.engine = engine;
   observeEngine(app.metrics, engine.stats);
-  engine.stats.on('batch', ({ size, computeSeconds, ok }) => app.log.debug({ batchSize: size, computeMs: Math.round(computeSeconds * 1000), ok }, 'batch done'));
+  engine.stats.on('batch', ({ size, computeSeconds, ok }) =>
+    app.log.debug({ batchSize: size, computeMs: Math.round(computeSeconds * 1000), ok }, 'batch done'),
+  );
   engine.stats.on('readiness', (ready) => app.log.info({ ready }, 'engine readiness changed'));
 }
 
@@ -92,8 +94,10 @@ async function readManifest(modelPath: string): Promise<ModelManifest> {
     throw err;
   }
   const missing: string[] = (['inputs', 'outputs', 'labels'] as const).filter((key) => !Array.isArray(manifest[key]));
-  for (const key of ['weights', 'preprocess'] as const) if (typeof manifest[key] !== 'object' || manifest[key] === null) missing.push(key);
-  if (missing.length > 0) throw new Error(`${where} lacks ${missing.join(', ')}; rebuild the model with \`npm run build:model\``);
+  for (const key of ['weights', 'preprocess'] as const)
+    if (typeof manifest[key] !== 'object' || manifest[key] === null) missing.push(key);
+  if (missing.length > 0)
+    throw new Error(`${where} lacks ${missing.join(', ')}; rebuild the model with \`npm run build:model\``);
   return manifest;
 }
 
@@ -106,11 +110,17 @@ export const enginePlugin = fp<{ engine?: Engine; lifecycle: Lifecycle }>(
     // Every admitted image holds one input tensor, so the pool keeps as many idle ones as it admits.
     app.decorate('tensorPool', new TensorPool(tensorLength(app.manifest.preprocess), admissionLimit(app.config)));
     const { weights, labels } = app.manifest;
-    app.metrics.modelInfo.set({ name: app.config.modelName, weights: weights.trained ? 'trained' : 'seeded', classes: String(labels.length) }, 1);
+    app.metrics.modelInfo.set(
+      { name: app.config.modelName, weights: weights.trained ? 'trained' : 'seeded', classes: String(labels.length) },
+      1,
+    );
     app.metrics.setReadinessSource(() => isReady(app));
 
     const started = options.engine === undefined ? startEngine(app) : Promise.resolve(options.engine);
-    app.decorate('engineStarted', started.then((engine) => (attach(app, engine), engine)));
+    app.decorate(
+      'engineStarted',
+      started.then((engine) => (attach(app, engine), engine)),
+    );
     // main.ts awaits engineStarted and exits on failure; this keeps other callers from an unhandled rejection.
     app.engineStarted.catch((err: unknown) => app.log.error({ err }, 'the inference engine failed to start'));
 

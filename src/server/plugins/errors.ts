@@ -20,7 +20,8 @@ const make = (factory: unknown): Factory => factory as Factory;
 /** Fastify's and @fastify/multipart's codes, to the registry's. */
 const FRAMEWORK_CODES: Readonly<Record<string, (err: FastifyError, context: ErrorContext) => ServiceError>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: (_, context) => make(errors.BODY_TOO_LARGE)(String(context.maxBodyBytes)),
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_, context) => make(errors.UNSUPPORTED_MEDIA_TYPE)(JSON.stringify((context.contentType ?? '(none)').slice(0, 100))),
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: (_, context) =>
+    make(errors.UNSUPPORTED_MEDIA_TYPE)(JSON.stringify((context.contentType ?? '(none)').slice(0, 100))),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => make(errors.INVALID_JSON)('the body is empty'),
   FST_ERR_CTP_INVALID_JSON_BODY: () => make(errors.INVALID_JSON)('the body is not JSON'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => make(errors.MALFORMED_BODY)('its size does not match Content-Length'),
@@ -46,7 +47,8 @@ export function toServiceError(err: unknown, context: ErrorContext): ServiceErro
   if (mapped) return mapped(fastifyErr as FastifyError, context);
   if (fastifyErr.validation) return make(errors.INVALID_PARAMETER)(String(fastifyErr.message));
   // fastify's JSON parser rethrows SyntaxError with statusCode 400
-  if (err instanceof SyntaxError && fastifyErr.statusCode === 400) return make(errors.INVALID_JSON)('it does not parse');
+  if (err instanceof SyntaxError && fastifyErr.statusCode === 400)
+    return make(errors.INVALID_JSON)('it does not parse');
   // busboy reports malformed multipart bodies as plain Errors (e.g. "Unexpected end of form")
   if (fastifyErr.statusCode === undefined && /multipart|form|boundary/i.test(String(fastifyErr.message))) {
     return make(errors.MALFORMED_BODY)(String(fastifyErr.message));
@@ -79,7 +81,12 @@ function drainable(request: FastifyRequest, err: ServiceError): boolean {
   return Number.isInteger(length) && length >= 0 && length <= DRAIN_LIMIT_BYTES;
 }
 
-function render(request: FastifyRequest, reply: FastifyReply, err: ServiceError, retryAfterSeconds: () => number): FastifyReply {
+function render(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  err: ServiceError,
+  retryAfterSeconds: () => number,
+): FastifyReply {
   request.errorCode = err.code;
   // Only registry messages are sent; an INTERNAL error's cause stays in the log.
   const message = err.code === 'INTERNAL' ? 'Internal server error' : err.message;
@@ -95,7 +102,9 @@ function render(request: FastifyRequest, reply: FastifyReply, err: ServiceError,
  * Fastify's `frameworkErrors`: a URL that does not decode or a path segment over maxParamLength is
  * answered before routing, where no hook runs, so the request id and security headers are set here.
  */
-export function frameworkErrorHandler(context: ErrorContext): (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
+export function frameworkErrorHandler(
+  context: ErrorContext,
+): (err: FastifyError, request: FastifyRequest, reply: FastifyReply) => void {
   return (err, request, reply) => {
     reply.header('x-request-id', request.id);
     applySecurityHeaders(reply);
@@ -129,7 +138,8 @@ export const errorsPlugin = fp(
       if (serviceErr.code === 'INTERNAL') request.log.error({ err }, 'unexpected error');
       // Load shedding (QUEUE_FULL, NOT_READY, SHUTTING_DOWN, DEADLINE_EXCEEDED) is expected and
       // already on the request's own log line; a second line per refusal only adds to the overload.
-      else if (serviceErr.statusCode >= 500 && !SHEDDING.has(serviceErr.code)) request.log.warn({ code: serviceErr.code }, 'request failed');
+      else if (serviceErr.statusCode >= 500 && !SHEDDING.has(serviceErr.code))
+        request.log.warn({ code: serviceErr.code }, 'request failed');
       return render(request, reply, serviceErr, retryAfter);
     });
 

@@ -41,17 +41,45 @@ export function createMetrics(maxBatchSize: number) {
     new Histogram({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers });
   return {
     registry,
-    httpRequests: new Counter({ name: METRIC_NAMES.httpRequests, help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status_code'], registers }),
-    httpDuration: seconds(METRIC_NAMES.httpDuration, 'HTTP request duration by route and status', ['method', 'route', 'status_code']),
-    imagesClassified: new Counter({ name: METRIC_NAMES.imagesClassified, help: 'Images classified successfully, by API', labelNames: ['api'], registers }),
+    httpRequests: new Counter({
+      name: METRIC_NAMES.httpRequests,
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status_code'],
+      registers,
+    }),
+    httpDuration: seconds(METRIC_NAMES.httpDuration, 'HTTP request duration by route and status', [
+      'method',
+      'route',
+      'status_code',
+    ]),
+    imagesClassified: new Counter({
+      name: METRIC_NAMES.imagesClassified,
+      help: 'Images classified successfully, by API',
+      labelNames: ['api'],
+      registers,
+    }),
     queueDepth: new Gauge({ name: METRIC_NAMES.queueDepth, help: 'Images waiting in the inference queue', registers }),
     queueWait: seconds(METRIC_NAMES.queueWait, 'Time an image waited in the queue before its batch was dispatched'),
     preprocess: seconds(METRIC_NAMES.preprocess, 'Time to decode and preprocess one image'),
     inference: seconds(METRIC_NAMES.inference, 'Time to compute one batch (dispatch to results)'),
-    endToEnd: seconds(METRIC_NAMES.endToEnd, 'Time from request arrival to one image\'s result'),
-    batchSize: new Histogram({ name: METRIC_NAMES.batchSize, help: 'Images per computed batch', buckets: batchSizeBuckets(maxBatchSize), registers }),
-    rejections: new Counter({ name: METRIC_NAMES.rejections, help: 'Rejected images or requests by reason (registry code)', labelNames: ['reason'], registers }),
-    workerRestarts: new Counter({ name: METRIC_NAMES.workerRestarts, help: 'Inference worker restarts after a crash', registers }),
+    endToEnd: seconds(METRIC_NAMES.endToEnd, "Time from request arrival to one image's result"),
+    batchSize: new Histogram({
+      name: METRIC_NAMES.batchSize,
+      help: 'Images per computed batch',
+      buckets: batchSizeBuckets(maxBatchSize),
+      registers,
+    }),
+    rejections: new Counter({
+      name: METRIC_NAMES.rejections,
+      help: 'Rejected images or requests by reason (registry code)',
+      labelNames: ['reason'],
+      registers,
+    }),
+    workerRestarts: new Counter({
+      name: METRIC_NAMES.workerRestarts,
+      help: 'Inference worker restarts after a crash',
+      registers,
+    }),
     ready: new Gauge({
       name: METRIC_NAMES.ready,
       help: '1 when the model is loaded, warm and the server is not draining',
@@ -64,7 +92,12 @@ export function createMetrics(maxBatchSize: number) {
     setReadinessSource(source: () => boolean): void {
       readiness = source;
     },
-    modelInfo: new Gauge({ name: METRIC_NAMES.modelInfo, help: 'The served model (value is always 1)', labelNames: ['name', 'weights', 'classes'], registers }),
+    modelInfo: new Gauge({
+      name: METRIC_NAMES.modelInfo,
+      help: 'The served model (value is always 1)',
+      labelNames: ['name', 'weights', 'classes'],
+      registers,
+    }),
   };
 }
 
@@ -87,7 +120,11 @@ export const metricsPlugin = fp(
     app.decorate('metrics', createMetrics(app.config.maxBatchSize));
     app.addHook('onResponse', async (request, reply) => {
       // Unmatched URLs share one label so scanners cannot blow up the series count.
-      const labels = { method: request.method, route: request.routeOptions.url ?? 'unmatched', status_code: String(reply.statusCode) };
+      const labels = {
+        method: request.method,
+        route: request.routeOptions.url ?? 'unmatched',
+        status_code: String(reply.statusCode),
+      };
       app.metrics.httpRequests.inc(labels);
       app.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
     });

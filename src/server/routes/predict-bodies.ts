@@ -83,17 +83,22 @@ export async function beforeDeadline<T>(promise: Promise<T>, deadline: number, o
 export async function* multipartImages(app: FastifyInstance, request: FastifyRequest): AsyncGenerator<NamedImage> {
   const { maxImageBytes, maxImagesPerRequest, maxBodyBytes, bodyTimeoutMs } = app.config;
   checkDeclaredLength(request, maxBodyBytes, () => errors.BODY_TOO_LARGE(String(maxBodyBytes)));
-  const parts = request.parts({
-    limits: { fileSize: maxImageBytes, files: maxImagesPerRequest, fields: 0, parts: maxImagesPerRequest },
-  })[Symbol.asyncIterator]();
+  const parts = request
+    .parts({
+      limits: { fileSize: maxImageBytes, files: maxImagesPerRequest, fields: 0, parts: maxImagesPerRequest },
+    })
+    [Symbol.asyncIterator]();
   const deadline = Date.now() + bodyTimeoutMs;
-  const inTime = <T>(promise: Promise<T>): Promise<T> => beforeDeadline(promise, deadline, () => errors.REQUEST_TIMEOUT());
+  const inTime = <T>(promise: Promise<T>): Promise<T> =>
+    beforeDeadline(promise, deadline, () => errors.REQUEST_TIMEOUT());
   let index = 0;
   let total = 0;
   for (let next = await inTime(parts.next()); next.done !== true; next = await inTime(parts.next())) {
     const part = next.value;
     if (part.type !== 'file') {
-      throw errors.INVALID_PARAMETER(`multipart field "${part.fieldname.slice(0, 64)}" is not a file; send images as file parts`);
+      throw errors.INVALID_PARAMETER(
+        `multipart field "${part.fieldname.slice(0, 64)}" is not a file; send images as file parts`,
+      );
     }
     const bytes = await inTime(part.toBuffer());
     total += bytes.length;
@@ -131,5 +136,8 @@ export function jsonImages(app: FastifyInstance, body: unknown): NamedImage[] {
   const { maxImageBytes, maxImagesPerRequest } = app.config;
   if (!isImageList(body)) throw errors.INVALID_PARAMETER('the JSON body must be {"images": ["<base64>", ...]}');
   if (body.images.length > maxImagesPerRequest) throw errors.TOO_MANY_IMAGES(String(maxImagesPerRequest));
-  return body.images.map((text, index) => ({ name: String(index), bytes: decodeBase64Image(text, index, maxImageBytes) }));
+  return body.images.map((text, index) => ({
+    name: String(index),
+    bytes: decodeBase64Image(text, index, maxImageBytes),
+  }));
 }

@@ -44,7 +44,10 @@ export async function predictRoutes(app: FastifyInstance): Promise<void> {
       return {
         model: app.config.modelName,
         ...modelNotice(app.manifest),
-        results: results.map(({ name, probabilities }) => ({ name, predictions: topK(probabilities, request.query.topk, labels) })),
+        results: results.map(({ name, probabilities }) => ({
+          name,
+          predictions: topK(probabilities, request.query.topk, labels),
+        })),
       };
     },
   });

@@ -78,7 +78,13 @@ export const PREDICT_BODIES = {
   'multipart/form-data': {
     schema: {
       type: 'object',
-      properties: { image: { type: 'array', items: { type: 'string', format: 'binary' }, description: 'Every file part is an image, whatever its field name' } },
+      properties: {
+        image: {
+          type: 'array',
+          items: { type: 'string', format: 'binary' },
+          description: 'Every file part is an image, whatever its field name',
+        },
+      },
     },
   },
   'image/jpeg': binaryBody,
@@ -101,8 +107,18 @@ export function predictionSchema(classes: number, defaultTopk: number) {
       type: 'object',
       additionalProperties: false,
       properties: {
-        topk: { type: 'integer', minimum: 1, maximum: classes, default: Math.min(defaultTopk, classes), description: 'How many classes per image' },
-        timeout_ms: { type: 'integer', minimum: 1, description: 'Queue deadline in ms (capped by MAX_REQUEST_TIMEOUT_MS); also header X-Request-Timeout-Ms' },
+        topk: {
+          type: 'integer',
+          minimum: 1,
+          maximum: classes,
+          default: Math.min(defaultTopk, classes),
+          description: 'How many classes per image',
+        },
+        timeout_ms: {
+          type: 'integer',
+          minimum: 1,
+          description: 'Queue deadline in ms (capped by MAX_REQUEST_TIMEOUT_MS); also header X-Request-Timeout-Ms',
+        },
       },
     },
     response: {

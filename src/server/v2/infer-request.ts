@@ -39,13 +39,18 @@ function isObject(value: unknown): value is Record<string, unknown> {
 }
 
 /** Splits the body into the JSON object and the binary section after it. */
-export function splitBody(body: Buffer, headerLength: string | string[] | undefined): { json: unknown; binary: Buffer } {
+export function splitBody(
+  body: Buffer,
+  headerLength: string | string[] | undefined,
+): { json: unknown; binary: Buffer } {
   let jsonBytes: Buffer = body;
   let binary: Buffer = Buffer.alloc(0);
   if (headerLength !== undefined) {
     const length = Number(headerLength);
     if (typeof headerLength !== 'string' || !/^\d+$/.test(headerLength) || length > body.length) {
-      throw errors.MALFORMED_BODY(`Inference-Header-Content-Length must be an integer from 0 to the body size (${body.length})`);
+      throw errors.MALFORMED_BODY(
+        `Inference-Header-Content-Length must be an integer from 0 to the body size (${body.length})`,
+      );
     }
     jsonBytes = body.subarray(0, length);
     binary = body.subarray(length);
@@ -80,7 +85,8 @@ class BinaryCursor {
     return slice;
   }
   assertConsumed(): void {
-    if (this.#offset !== this.bytes.length) throw errors.MALFORMED_BODY(`${this.bytes.length - this.#offset} bytes after the last tensor`);
+    if (this.#offset !== this.bytes.length)
+      throw errors.MALFORMED_BODY(`${this.bytes.length - this.#offset} bytes after the last tensor`);
   }
 }
 
@@ -89,10 +95,16 @@ function checkRows(rows: number, limits: Limits): void {
   if (rows > limits.maxImagesPerRequest) throw errors.TOO_MANY_IMAGES(String(limits.maxImagesPerRequest));
 }
 
-function tensorInput(input: Record<string, unknown>, manifest: ModelManifest, cursor: BinaryCursor, limits: Limits): InferInput {
+function tensorInput(
+  input: Record<string, unknown>,
+  manifest: ModelManifest,
+  cursor: BinaryCursor,
+  limits: Limits,
+): InferInput {
   const spec = manifest.inputs[0];
   const name = String(input['name']);
-  if (spec === undefined || name !== spec.name) throw errors.INVALID_TENSOR(`unknown FP32 input "${name}"; the model's input is "${spec?.name}"`);
+  if (spec === undefined || name !== spec.name)
+    throw errors.INVALID_TENSOR(`unknown FP32 input "${name}"; the model's input is "${spec?.name}"`);
   const shape = readShape(input, name);
   const expected = spec.shape.slice(1);
   if (shape.length !== spec.shape.length || expected.some((dim, i) => dim !== shape[i + 1])) {
@@ -114,7 +126,8 @@ function tensorInput(input: Record<string, unknown>, manifest: ModelManifest, cu
 function imagesInput(input: Record<string, unknown>, cursor: BinaryCursor, limits: Limits): InferInput {
   const name = String(input['name']);
   const shape = readShape(input, name);
-  if (shape.length > 2 || (shape.length === 2 && shape[1] !== 1)) throw errors.INVALID_TENSOR(`BYTES input "${name}" shape must be [N] or [N,1]`);
+  if (shape.length > 2 || (shape.length === 2 && shape[1] !== 1))
+    throw errors.INVALID_TENSOR(`BYTES input "${name}" shape must be [N] or [N,1]`);
   const rows = shape[0] as number;
   checkRows(rows, limits);
   const binary = cursor.take(input['parameters'] as Parameters | undefined, name);
@@ -139,24 +152,40 @@ function outputRequests(request: Record<string, unknown>, manifest: ModelManifes
   if (!Array.isArray(requested)) throw errors.INVALID_PARAMETER('"outputs" must be an array');
   return requested.map((output: unknown) => {
     if (!isObject(output) || !known.includes(String(output['name']))) {
-      throw errors.INVALID_TENSOR(`unknown output ${isObject(output) ? JSON.stringify(output['name']) : ''}; outputs are ${known.join(', ')}`);
+      throw errors.INVALID_TENSOR(
+        `unknown output ${isObject(output) ? JSON.stringify(output['name']) : ''}; outputs are ${known.join(', ')}`,
+      );
     }
     const params = isObject(output['parameters']) ? output['parameters'] : {};
     const classification = params['classification'];
     const classes = manifest.labels.length;
-    if (classification !== undefined && (!Number.isSafeInteger(classification) || (classification as number) < 1 || (classification as number) > classes)) {
+    if (
+      classification !== undefined &&
+      (!Number.isSafeInteger(classification) || (classification as number) < 1 || (classification as number) > classes)
+    ) {
       throw errors.INVALID_PARAMETER(`classification must be an integer from 1 to ${classes}`);
     }
     const binary = typeof params['binary_data'] === 'boolean' ? params['binary_data'] : binaryDefault;
-    return { name: String(output['name']), binary, ...(classification === undefined ? {} : { classification: classification as number }) };
+    return {
+      name: String(output['name']),
+      binary,
+      ...(classification === undefined ? {} : { classification: classification as number }),
+    };
   });
 }
 
-export function parseInferRequest(json: unknown, binary: Buffer, manifest: ModelManifest, limits: Limits): InferRequest {
+export function parseInferRequest(
+  json: unknown,
+  binary: Buffer,
+  manifest: ModelManifest,
+  limits: Limits,
+): InferRequest {
   if (!isObject(json)) throw errors.INVALID_JSON('the inference request is not a JSON object');
   const inputs = json['inputs'];
   if (!Array.isArray(inputs) || inputs.length !== 1 || !isObject(inputs[0]) || typeof inputs[0]['name'] !== 'string') {
-    throw errors.INVALID_TENSOR('"inputs" must hold exactly one named tensor: FP32 "input" or a BYTES tensor of encoded images');
+    throw errors.INVALID_TENSOR(
+      '"inputs" must hold exactly one named tensor: FP32 "input" or a BYTES tensor of encoded images',
+    );
   }
   const input = inputs[0];
   const cursor = new BinaryCursor(binary);

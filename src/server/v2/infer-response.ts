@@ -38,7 +38,12 @@ function concatRows(rows: readonly RowOutputs[], name: 'logits' | 'probabilities
   return out;
 }
 
-function classify(rows: readonly RowOutputs[], name: 'logits' | 'probabilities', k: number, labels: readonly string[]): string[] {
+function classify(
+  rows: readonly RowOutputs[],
+  name: 'logits' | 'probabilities',
+  k: number,
+  labels: readonly string[],
+): string[] {
   return rows.flatMap((row) =>
     topK(row[name], k, labels).map(({ index, label, score }) => `${formatScore(score)}:${index}:${label}`),
   );
@@ -77,5 +82,9 @@ export function encodeInferResponse(
     }),
   );
   if (binaries.length === 0) return { contentType: 'application/json', body: json };
-  return { contentType: 'application/octet-stream', body: Buffer.concat([json, ...binaries]), headerLength: json.length };
+  return {
+    contentType: 'application/octet-stream',
+    body: Buffer.concat([json, ...binaries]),
+    headerLength: json.length,
+  };
 }

@@ -22,7 +22,11 @@ type ModelParams = { model: string; version?: string };
 const errorSchema = { type: 'object', required: ['error'], properties: { error: { type: 'string' } } } as const;
 const tensorSchema = {
   type: 'object',
-  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
+  properties: {
+    name: { type: 'string' },
+    datatype: { type: 'string' },
+    shape: { type: 'array', items: { type: 'integer' } },
+  },
 } as const;
 const errors4xx5xx = { '4xx': errorSchema, '5xx': errorSchema } as const;
 const health = (summary: string, url?: string) => ({
@@ -45,7 +49,9 @@ function modelRoutes(path: string): string[] {
 export async function v2Routes(app: FastifyInstance): Promise<void> {
   // Inference bodies are JSON, or JSON + binary tensors; stock clients may send no Content-Type.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: app.config.maxBodyBytes }, (_request, body, done) => done(null, body));
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: app.config.maxBodyBytes }, (_request, body, done) =>
+    done(null, body),
+  );
 
   const notReady = () => (app.lifecycle.shuttingDown ? errors.SHUTTING_DOWN() : errors.NOT_READY());
   const checkModel = async (request: FastifyRequest): Promise<void> => {
@@ -57,7 +63,11 @@ export async function v2Routes(app: FastifyInstance): Promise<void> {
   const tags = ['v2'];
   const serverMetadata = {
     type: 'object',
-    properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+    properties: {
+      name: { type: 'string' },
+      version: { type: 'string' },
+      extensions: { type: 'array', items: { type: 'string' } },
+    },
   } as const;
   const modelMetadataSchema = {
     type: 'object',
@@ -70,16 +80,26 @@ export async function v2Routes(app: FastifyInstance): Promise<void> {
     },
   } as const;
 
-  app.get('', { schema: { tags, summary: 'Server metadata', response: { 200: serverMetadata, ...errors4xx5xx } } }, async () => ({
-    name: SERVER_NAME,
-    version: SERVER_VERSION,
-    extensions: [...EXTENSIONS],
-  }));
-  app.get('/health/live', { schema: health('Server live (200 while the process serves)') }, async (_request, reply) => reply.code(200).send());
-  app.get('/health/ready', { schema: health('Server ready (model loaded and warm, not draining)') }, async (_request, reply) => {
-    if (!isReady(app)) throw notReady();
-    return reply.code(200).send();
-  });
+  app.get(
+    '',
+    { schema: { tags, summary: 'Server metadata', response: { 200: serverMetadata, ...errors4xx5xx } } },
+    async () => ({
+      name: SERVER_NAME,
+      version: SERVER_VERSION,
+      extensions: [...EXTENSIONS],
+    }),
+  );
+  app.get('/health/live', { schema: health('Server live (200 while the process serves)') }, async (_request, reply) =>
+    reply.code(200).send(),
+  );
+  app.get(
+    '/health/ready',
+    { schema: health('Server ready (model loaded and warm, not draining)') },
+    async (_request, reply) => {
+      if (!isReady(app)) throw notReady();
+      return reply.code(200).send();
+    },
+  );
   for (const url of modelRoutes('/ready')) {
     app.get(url, { onRequest: checkModel, schema: health('Model ready', url) }, async (_request, reply) => {
       if (!isReady(app)) throw notReady();
@@ -87,15 +107,29 @@ export async function v2Routes(app: FastifyInstance): Promise<void> {
     });
   }
   for (const url of modelRoutes('')) {
-    app.get(url, { onRequest: checkModel, schema: { tags, summary: 'Model metadata', params: paramsOf(url), response: { 200: modelMetadataSchema, ...errors4xx5xx } } }, async () =>
-      modelMetadata(app),
+    app.get(
+      url,
+      {
+        onRequest: checkModel,
+        schema: {
+          tags,
+          summary: 'Model metadata',
+          params: paramsOf(url),
+          response: { 200: modelMetadataSchema, ...errors4xx5xx },
+        },
+      },
+      async () => modelMetadata(app),
     );
   }
   for (const url of modelRoutes('/infer')) {
     app.post(url, {
       onRequest: [checkModel, acceptingWork],
       // The body is JSON, or JSON + binary tensors: parsed and checked in infer-request.ts.
-      schema: { tags, summary: 'Inference: FP32 "input" [N,3,224,224] (JSON or binary) or a BYTES tensor of encoded images', params: paramsOf(url) },
+      schema: {
+        tags,
+        summary: 'Inference: FP32 "input" [N,3,224,224] (JSON or binary) or a BYTES tensor of encoded images',
+        params: paramsOf(url),
+      },
       handler: (request, reply) => infer(app, request, reply),
     });
   }
@@ -103,7 +137,11 @@ export async function v2Routes(app: FastifyInstance): Promise<void> {
 
 function modelMetadata(app: FastifyInstance) {
   const { manifest } = app;
-  const tensor = ({ name, datatype, shape }: { name: string; datatype: string; shape: readonly number[] }) => ({ name, datatype, shape: [...shape] });
+  const tensor = ({ name, datatype, shape }: { name: string; datatype: string; shape: readonly number[] }) => ({
+    name,
+    datatype,
+    shape: [...shape],
+  });
   return {
     name: app.config.modelName,
     versions: [MODEL_VERSION],
@@ -116,7 +154,9 @@ function modelMetadata(app: FastifyInstance) {
 async function runInference(ctx: WorkContext, parsed: InferRequest): Promise<RowOutputs[]> {
   const { input } = parsed;
   if (input.kind === 'images') return classifyImages(ctx, input.images);
-  const rows = Array.from({ length: input.rows }, (_, i) => input.data.subarray(i * input.rowLength, (i + 1) * input.rowLength));
+  const rows = Array.from({ length: input.rows }, (_, i) =>
+    input.data.subarray(i * input.rowLength, (i + 1) * input.rowLength),
+  );
   return runAll(ctx, rows, (row) => inferTensor(ctx, row));
 }
 
@@ -126,7 +166,10 @@ async function infer(app: FastifyInstance, request: FastifyRequest, reply: Fasti
   const parsed = parseInferRequest(json, binary, app.manifest, app.config);
   const base = workContext(app, request, reply, 'v2');
   // Triton's `timeout` parameter is in microseconds; it is capped like the header.
-  const deadlineMs = parsed.timeoutUs === undefined ? base.deadlineMs : Math.min(Math.ceil(parsed.timeoutUs / 1000), app.config.maxRequestTimeoutMs);
+  const deadlineMs =
+    parsed.timeoutUs === undefined
+      ? base.deadlineMs
+      : Math.min(Math.ceil(parsed.timeoutUs / 1000), app.config.maxRequestTimeoutMs);
   const rows = await runInference({ ...base, deadlineMs }, parsed);
   const encoded = encodeInferResponse(rows, parsed.outputs, {
     modelName: app.config.modelName,

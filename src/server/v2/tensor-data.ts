@@ -19,19 +19,24 @@ export function flattenNumbers(data: unknown, shape: readonly number[], out: Flo
   const visit = (value: unknown, depth: number): void => {
     if (depth < shape.length && nested) {
       if (!Array.isArray(value) || value.length !== shape[depth]) {
-        throw errors.INVALID_TENSOR(`"${name}" nested data does not match shape [${shape.join(',')}] at depth ${depth}`);
+        throw errors.INVALID_TENSOR(
+          `"${name}" nested data does not match shape [${shape.join(',')}] at depth ${depth}`,
+        );
       }
       for (const item of value) visit(item, depth + 1);
       return;
     }
     // Non-finite input (1e400, or 1e39 past float32) makes NaN outputs, which JSON can only send as null.
-    if (typeof value !== 'number' || !Number.isFinite(Math.fround(value))) throw errors.INVALID_TENSOR(`"${name}" data must hold finite float32 numbers only`);
-    if (written === out.length) throw errors.INVALID_TENSOR(`"${name}" holds more than the ${out.length} elements of its shape`);
+    if (typeof value !== 'number' || !Number.isFinite(Math.fround(value)))
+      throw errors.INVALID_TENSOR(`"${name}" data must hold finite float32 numbers only`);
+    if (written === out.length)
+      throw errors.INVALID_TENSOR(`"${name}" holds more than the ${out.length} elements of its shape`);
     out[written++] = value;
   };
   if (nested) visit(data, 0);
   else for (const value of data) visit(value, shape.length);
-  if (written !== out.length) throw errors.INVALID_TENSOR(`"${name}" holds ${written} elements; its shape needs ${out.length}`);
+  if (written !== out.length)
+    throw errors.INVALID_TENSOR(`"${name}" holds ${written} elements; its shape needs ${out.length}`);
 }
 
 /** Copies little-endian FP32 bytes into a new (aligned) Float32Array. */
@@ -55,14 +60,17 @@ export function readBytesElements(bytes: Uint8Array, count: number, name: string
   const elements: Uint8Array[] = [];
   let offset = 0;
   while (offset < bytes.length) {
-    if (offset + 4 > bytes.length) throw errors.INVALID_TENSOR(`"${name}" binary BYTES data ends inside a length prefix`);
+    if (offset + 4 > bytes.length)
+      throw errors.INVALID_TENSOR(`"${name}" binary BYTES data ends inside a length prefix`);
     const length = view.getUint32(offset, true);
     offset += 4;
-    if (offset + length > bytes.length) throw errors.INVALID_TENSOR(`"${name}" binary BYTES element ${elements.length} runs past the data`);
+    if (offset + length > bytes.length)
+      throw errors.INVALID_TENSOR(`"${name}" binary BYTES element ${elements.length} runs past the data`);
     elements.push(bytes.subarray(offset, offset + length));
     offset += length;
   }
-  if (elements.length !== count) throw errors.INVALID_TENSOR(`"${name}" holds ${elements.length} BYTES elements; its shape needs ${count}`);
+  if (elements.length !== count)
+    throw errors.INVALID_TENSOR(`"${name}" holds ${elements.length} BYTES elements; its shape needs ${count}`);
   return elements;
 }
 

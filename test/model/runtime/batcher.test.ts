@@ -47,7 +47,10 @@ describe('Batcher options', () => {
     [{ maxDelayMs: -1 }, 'Expected `maxDelayMs` to be a finite number >= 0, got `-1` (number)'],
     [{ maxDelayMs: Number.NaN }, 'Expected `maxDelayMs` to be a finite number >= 0, got `NaN` (number)'],
     [{ maxQueue: 0 }, 'Expected `maxQueue` to be an integer >= 1, got `0` (number)'],
-    [{ defaultDeadlineMs: 0 }, 'Expected `defaultDeadlineMs` to be a number of milliseconds > 0 (or Infinity), got `0` (number)'],
+    [
+      { defaultDeadlineMs: 0 },
+      'Expected `defaultDeadlineMs` to be a number of milliseconds > 0 (or Infinity), got `0` (number)',
+    ],
     [{ runner: undefined }, 'Expected `runner` to be a function, got `undefined` (undefined)'],
   ])('rejects %o with a message naming the option', (override, message) => {
     expect(() => new Batcher({ ...valid, ...override } as never)).toThrow(new TypeError(message));
@@ -154,7 +157,10 @@ describe('Failures', () => {
 
   it('rejects a batch whose runner throws synchronously', async () => {
     const batcher = new Batcher<string, string>({
-      maxBatchSize: 2, maxDelayMs: 0, maxQueue: 4, defaultDeadlineMs: 1000,
+      maxBatchSize: 2,
+      maxDelayMs: 0,
+      maxQueue: 4,
+      defaultDeadlineMs: 1000,
       runner: () => {
         throw new errors.WORKER_FAILED();
       },

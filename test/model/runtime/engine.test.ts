@@ -4,7 +4,13 @@ import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { createEngine, testHooksOf, type Engine, type EngineOptions, type InferResult } from '../../../src/model/runtime/engine.ts';
+import {
+  createEngine,
+  testHooksOf,
+  type Engine,
+  type EngineOptions,
+  type InferResult,
+} from '../../../src/model/runtime/engine.ts';
 import type { BatchStat } from '../../../src/model/runtime/stats.ts';
 
 const modelPath = inject('tinyModelPath');
@@ -49,7 +55,8 @@ function batchSizes(e: Engine): number[] {
 function expectClose(actual: Float32Array, expected: Float32Array): void {
   expect(actual.length).toBe(expected.length);
   const scale = Math.max(1e-3, ...Array.from(expected, Math.abs));
-  for (let i = 0; i < expected.length; i++) expect(Math.abs((actual[i] as number) - (expected[i] as number))).toBeLessThan(1e-4 * scale);
+  for (let i = 0; i < expected.length; i++)
+    expect(Math.abs((actual[i] as number) - (expected[i] as number))).toBeLessThan(1e-4 * scale);
 }
 
 async function singles(e: Engine, images: Float32Array[]): Promise<InferResult[]> {
@@ -68,18 +75,26 @@ describe('createEngine on the tiny model', () => {
   });
 
   it('refuses `cuda` on this machine with the install command in the message', async () => {
-    await expect(engine({ executionProvider: 'cuda' })).rejects.toThrow(/not installed.*ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/);
+    await expect(engine({ executionProvider: 'cuda' })).rejects.toThrow(
+      /not installed.*ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci/,
+    );
   });
 
   it('rejects invalid options with a message naming the option', async () => {
-    await expect(engine({ maxBatchSize: 0 })).rejects.toThrow(new TypeError('Expected `maxBatchSize` to be an integer >= 1, got `0` (number)'));
-    await expect(engine({ intraOpThreads: 0 })).rejects.toThrow(new TypeError('Expected `intraOpThreads` to be an integer >= 1, got `0` (number)'));
+    await expect(engine({ maxBatchSize: 0 })).rejects.toThrow(
+      new TypeError('Expected `maxBatchSize` to be an integer >= 1, got `0` (number)'),
+    );
+    await expect(engine({ intraOpThreads: 0 })).rejects.toThrow(
+      new TypeError('Expected `intraOpThreads` to be an integer >= 1, got `0` (number)'),
+    );
   });
 
   it('fails clearly when the sidecar manifest is missing or the model cannot be loaded', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'engine-'));
     try {
-      await expect(engine({ modelPath: path.join(dir, 'absent.onnx') })).rejects.toThrow(/Cannot read the manifest of .*absent\.onnx at .*absent\.json/);
+      await expect(engine({ modelPath: path.join(dir, 'absent.onnx') })).rejects.toThrow(
+        /Cannot read the manifest of .*absent\.onnx at .*absent\.json/,
+      );
       const broken = path.join(dir, 'broken.onnx');
       writeFileSync(broken, 'not an onnx file');
       copyFileSync(modelPath.replace(/\.onnx$/, '.json'), path.join(dir, 'broken.json'));
@@ -91,7 +106,9 @@ describe('createEngine on the tiny model', () => {
       manifest.labels = [...manifest.labels, 'extra'];
       for (const output of manifest.outputs) output.shape = [-1, manifest.labels.length];
       writeFileSync(path.join(dir, 'mismatched.json'), JSON.stringify(manifest));
-      await expect(engine({ modelPath: mismatched })).rejects.toThrow(/gives 10 values per image in `\w+`, but its manifest lists 11 labels/);
+      await expect(engine({ modelPath: mismatched })).rejects.toThrow(
+        /gives 10 values per image in `\w+`, but its manifest lists 11 labels/,
+      );
     } finally {
       rmSync(dir, { recursive: true });
     }
@@ -132,7 +149,11 @@ describe('Inference through the worker', () => {
     const e = await engine({ maxBatchSize: 1, maxQueue: 2 });
     const outcomes = await Promise.allSettled([1, 2, 3, 4, 5].map((s) => e.infer(image(s))));
     expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code))).toEqual([
-      'ok', 'ok', 'ok', 'QUEUE_FULL', 'QUEUE_FULL',
+      'ok',
+      'ok',
+      'ok',
+      'QUEUE_FULL',
+      'QUEUE_FULL',
     ]);
   });
 });
@@ -149,9 +170,17 @@ describe('Worker failure and shutdown', () => {
     testHooksOf(e).exitWorkerDuringNextRun(70);
     const outcomes = await Promise.allSettled(images.map((img) => e.infer(img)));
     expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code))).toEqual([
-      'WORKER_FAILED', 'ok', 'ok', 'ok', 'ok',
+      'WORKER_FAILED',
+      'ok',
+      'ok',
+      'ok',
+      'ok',
     ]);
-    outcomes.slice(1).forEach((o, i) => expectClose((o as PromiseFulfilledResult<InferResult>).value.logits, (reference[i + 1] as InferResult).logits));
+    outcomes
+      .slice(1)
+      .forEach((o, i) =>
+        expectClose((o as PromiseFulfilledResult<InferResult>).value.logits, (reference[i + 1] as InferResult).logits),
+      );
     expect(restarts).toEqual([{ exitCode: 70, message: 'worker thread exited with code 70' }]);
     expect(readiness).toEqual([false, true]);
     expect(e.ready).toBe(true);

@@ -26,11 +26,15 @@ describe('topK', () => {
   });
 
   it('rejects a k that is not a positive integer', () => {
-    expect(() => topK([0.5, 0.5], 0, ['a', 'b'])).toThrow(new TypeError('Expected `k` to be an integer >= 1, got `0` (number)'));
+    expect(() => topK([0.5, 0.5], 0, ['a', 'b'])).toThrow(
+      new TypeError('Expected `k` to be an integer >= 1, got `0` (number)'),
+    );
     expect(() => topK([0.5, 0.5], 1.5, ['a', 'b'])).toThrow(TypeError);
   });
 
   it('rejects labels that do not match the scores one to one', () => {
-    expect(() => topK([0.5, 0.5], 1, ['a'])).toThrow(new RangeError('Expected one label per class: 2 scores, 1 labels'));
+    expect(() => topK([0.5, 0.5], 1, ['a'])).toThrow(
+      new RangeError('Expected one label per class: 2 scores, 1 labels'),
+    );
   });
 });

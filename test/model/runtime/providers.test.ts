@@ -45,14 +45,21 @@ describe('chooseExecutionProvider', () => {
     const logger = recordingLogger();
     expect(chooseExecutionProvider({ requested: 'auto', logger })).toEqual({ name: 'cpu' });
     expect(logger.lines).toEqual([
-      { level: 'info', obj: { executionProvider: 'cpu', requested: 'auto' }, msg: 'CUDA provider not installed; using the CPU provider' },
+      {
+        level: 'info',
+        obj: { executionProvider: 'cpu', requested: 'auto' },
+        msg: 'CUDA provider not installed; using the CPU provider',
+      },
     ]);
   });
 
   it('picks CUDA for `auto` and `cuda` when the provider library is present, with the device id', () => {
     const binDirs = [folderWithCudaProvider()];
     const logger = recordingLogger();
-    expect(chooseExecutionProvider({ requested: 'auto', cudaDeviceId: 1, binDirs, logger })).toEqual({ name: 'cuda', deviceId: 1 });
+    expect(chooseExecutionProvider({ requested: 'auto', cudaDeviceId: 1, binDirs, logger })).toEqual({
+      name: 'cuda',
+      deviceId: 1,
+    });
     expect(logger.lines.map((l) => l.msg)).toEqual(['CUDA provider found; using CUDA']);
     expect(chooseExecutionProvider({ requested: 'cuda', binDirs, logger })).toEqual({ name: 'cuda', deviceId: 0 });
     for (const dir of binDirs) rmSync(dir, { recursive: true });
@@ -84,7 +91,11 @@ describe('sessionOptionsFor', () => {
   });
 
   it('puts CUDA with its device first and the CPU provider after it, and passes spinning on', () => {
-    const options = sessionOptionsFor({ provider: { name: 'cuda', deviceId: 3 }, intraOpThreads: 1, allowSpinning: true });
+    const options = sessionOptionsFor({
+      provider: { name: 'cuda', deviceId: 3 },
+      intraOpThreads: 1,
+      allowSpinning: true,
+    });
     expect(options.executionProviders).toEqual([{ name: 'cuda', deviceId: 3 }, 'cpu']);
     expect(options.extra).toEqual({ session: { intra_op: { allow_spinning: '1' } } });
   });

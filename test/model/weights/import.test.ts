@@ -4,7 +4,12 @@ import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../../src/model/build.ts';
 import { WeightsMismatchError } from '../../../src/model/weights/import.ts';
-import { encodeSafetensors, parseSafetensors, toFloat32, type SafeTensor } from '../../../src/model/weights/safetensors.ts';
+import {
+  encodeSafetensors,
+  parseSafetensors,
+  toFloat32,
+  type SafeTensor,
+} from '../../../src/model/weights/safetensors.ts';
 import { fixturePath, reference, referenceInputs } from '../reference-fixtures.ts';
 
 const resnet18 = reference.cases.find((c) => c.name === 'resnet18-v1.5')!;
@@ -24,10 +29,14 @@ async function writeTmp(name: string, tensors: readonly Entry[]): Promise<string
   return path;
 }
 
-const asEntries = (tensors: readonly SafeTensor[]): Entry[] => tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: t.bytes }));
+const asEntries = (tensors: readonly SafeTensor[]): Entry[] =>
+  tensors.map((t) => ({ name: t.name, dtype: t.dtype, shape: t.shape, data: t.bytes }));
 
 async function mismatchOf(promise: Promise<unknown>): Promise<WeightsMismatchError> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(err instanceof WeightsMismatchError)) throw new Error(`expected a WeightsMismatchError, got ${String(err)}`);
   expect(err.code).toBe('WEIGHTS_MISMATCH');
   return err;
@@ -37,7 +46,12 @@ describe('importing .safetensors weights', () => {
   it('records the file name, its sha256 and trained: true in the manifest', async () => {
     const bytes = await readFile(fixturePath(resnet18.weights));
     const built = await buildModel({ ...resnet18Options, weightsFile: fixturePath(resnet18.weights) });
-    expect(built.manifest.weights).toEqual({ kind: 'safetensors', trained: true, file: resnet18.weights, sha256: createHash('sha256').update(bytes).digest('hex') });
+    expect(built.manifest.weights).toEqual({
+      kind: 'safetensors',
+      trained: true,
+      file: resnet18.weights,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+    });
   });
 
   it('ignores num_batches_tracked, which torchvision state_dicts carry', async () => {
@@ -47,7 +61,9 @@ describe('importing .safetensors weights', () => {
   });
 
   it('reports missing, unexpected and mis-shaped tensors together in one error', async () => {
-    const tensors = asEntries(await fixtureTensors()).filter((t) => t.name !== 'layer1.0.conv1.weight' && t.name !== 'layer2.0.downsample.1.running_var');
+    const tensors = asEntries(await fixtureTensors()).filter(
+      (t) => t.name !== 'layer1.0.conv1.weight' && t.name !== 'layer2.0.downsample.1.running_var',
+    );
     const fcBias = tensors.find((t) => t.name === 'fc.bias')!;
     const edited: Entry[] = [
       ...tensors.filter((t) => t !== fcBias),
@@ -55,28 +71,51 @@ describe('importing .safetensors weights', () => {
       { name: 'extra.weight', shape: [1], data: new Float32Array(1) },
       { name: 'layer9.0.conv1.weight', shape: [1], data: new Float32Array(1) },
     ];
-    const err = await mismatchOf(buildModel({ ...resnet18Options, weightsFile: await writeTmp('edited.safetensors', edited) }));
+    const err = await mismatchOf(
+      buildModel({ ...resnet18Options, weightsFile: await writeTmp('edited.safetensors', edited) }),
+    );
     expect(err.mismatch.missing).toEqual(['layer1.0.conv1.weight', 'layer2.0.downsample.1.running_var']);
     expect([...err.mismatch.unexpected].sort()).toEqual(['extra.weight', 'layer9.0.conv1.weight']);
     expect(err.mismatch.misshaped).toEqual(['fc.bias: file [2,5] (F32), model [10]']);
-    for (const name of ['layer1.0.conv1.weight', 'layer2.0.downsample.1.running_var', 'extra.weight', 'layer9.0.conv1.weight', 'fc.bias']) {
+    for (const name of [
+      'layer1.0.conv1.weight',
+      'layer2.0.downsample.1.running_var',
+      'extra.weight',
+      'layer9.0.conv1.weight',
+      'fc.bias',
+    ]) {
       expect(err.message).toContain(name);
     }
   });
 
   it('lists a tensor of an unsupported dtype with the mis-shaped ones', async () => {
-    const tensors = asEntries(await fixtureTensors()).map((t) => (t.name === 'bn1.running_mean' ? { ...t, dtype: 'I32' } : t));
-    const err = await mismatchOf(buildModel({ ...resnet18Options, weightsFile: await writeTmp('i32.safetensors', tensors) }));
-    expect(err.mismatch).toEqual({ missing: [], unexpected: [], misshaped: ['bn1.running_mean: file [8] (I32), model [8]'] });
+    const tensors = asEntries(await fixtureTensors()).map((t) =>
+      t.name === 'bn1.running_mean' ? { ...t, dtype: 'I32' } : t,
+    );
+    const err = await mismatchOf(
+      buildModel({ ...resnet18Options, weightsFile: await writeTmp('i32.safetensors', tensors) }),
+    );
+    expect(err.mismatch).toEqual({
+      missing: [],
+      unexpected: [],
+      misshaped: ['bn1.running_mean: file [8] (I32), model [8]'],
+    });
   });
 
   it('names every fc tensor when the class count differs from the file', async () => {
-    const err = await mismatchOf(buildModel({ ...resnet18Options, classes: 1000, weightsFile: fixturePath(resnet18.weights) }));
-    expect(err.mismatch.misshaped).toEqual(['fc.weight: file [10,64] (F32), model [1000,64]', 'fc.bias: file [10] (F32), model [1000]']);
+    const err = await mismatchOf(
+      buildModel({ ...resnet18Options, classes: 1000, weightsFile: fixturePath(resnet18.weights) }),
+    );
+    expect(err.mismatch.misshaped).toEqual([
+      'fc.weight: file [10,64] (F32), model [1000,64]',
+      'fc.bias: file [10] (F32), model [1000]',
+    ]);
   });
 
   it('lists every projection a shortcut-C model needs that a shortcut-B file lacks', async () => {
-    const err = await mismatchOf(buildModel({ ...resnet18Options, shortcut: 'C', weightsFile: fixturePath(resnet18.weights) }));
+    const err = await mismatchOf(
+      buildModel({ ...resnet18Options, shortcut: 'C', weightsFile: fixturePath(resnet18.weights) }),
+    );
     // ResNet-18 has 8 blocks; B projects in 3 of them, so C misses 5 projections x 5 tensors.
     expect(err.mismatch.missing).toHaveLength(25);
     expect(err.mismatch.missing).toContain('layer1.0.downsample.0.weight');
@@ -85,37 +124,53 @@ describe('importing .safetensors weights', () => {
   });
 
   it('lists Hugging Face names it cannot map as unexpected', async () => {
-    const err = await mismatchOf(buildModel({ ...resnet18Options, weightsFile: await writeTmp('hf.safetensors', [{ name: 'resnet.pooler.weight', shape: [1], data: new Float32Array(1) }]) }));
+    const err = await mismatchOf(
+      buildModel({
+        ...resnet18Options,
+        weightsFile: await writeTmp('hf.safetensors', [
+          { name: 'resnet.pooler.weight', shape: [1], data: new Float32Array(1) },
+        ]),
+      }),
+    );
     expect(err.mismatch.unexpected).toEqual(['resnet.pooler.weight']);
     expect(err.mismatch.missing).toContain('conv1.weight');
   });
 
   it('drops the module. prefix of DataParallel checkpoints', async () => {
     const tensors = asEntries(await fixtureTensors()).map((t) => ({ ...t, name: `module.${t.name}` }));
-    await expect(buildModel({ ...resnet18Options, weightsFile: await writeTmp('module.safetensors', tensors) })).resolves.toBeDefined();
+    await expect(
+      buildModel({ ...resnet18Options, weightsFile: await writeTmp('module.safetensors', tensors) }),
+    ).resolves.toBeDefined();
   });
 
   it.each([
     ['F16', 2e-2],
     ['BF16', 2e-1],
-  ] as const)('builds from %s weights with logits within %s of max|logit| of the float32 reference', async (dtype, tolerance) => {
-    const tensors = (await fixtureTensors()).map((t): Entry => {
-      if (t.dtype !== 'F32') return { name: t.name, dtype: t.dtype, shape: t.shape, data: t.bytes };
-      const f = toFloat32(t);
-      const bits = new Uint16Array(f.length);
-      for (let i = 0; i < f.length; i++) bits[i] = dtype === 'F16' ? toHalfBits(f[i]!) : toBf16Bits(f[i]!);
-      return { name: t.name, dtype, shape: t.shape, data: new Uint8Array(bits.buffer) };
-    });
-    const built = await buildModel({ ...resnet18Options, weightsFile: await writeTmp(`${dtype}.safetensors`, tensors) });
-    const session = await ort.InferenceSession.create(built.onnx);
-    const out = (await session.run({ input: new ort.Tensor('float32', referenceInputs(), reference.input.shape) })).logits!.data as Float32Array;
-    const expected = resnet18.logits.flat();
-    const maxLogit = Math.max(...expected.map(Math.abs));
-    const maxDiff = expected.reduce((m, v, i) => Math.max(m, Math.abs(v - out[i]!)), 0);
-    expect(maxDiff).toBeLessThan(tolerance * maxLogit);
-    expect(maxDiff).toBeGreaterThan(1e-6 * maxLogit);
-    await session.release();
-  });
+  ] as const)(
+    'builds from %s weights with logits within %s of max|logit| of the float32 reference',
+    async (dtype, tolerance) => {
+      const tensors = (await fixtureTensors()).map((t): Entry => {
+        if (t.dtype !== 'F32') return { name: t.name, dtype: t.dtype, shape: t.shape, data: t.bytes };
+        const f = toFloat32(t);
+        const bits = new Uint16Array(f.length);
+        for (let i = 0; i < f.length; i++) bits[i] = dtype === 'F16' ? toHalfBits(f[i]!) : toBf16Bits(f[i]!);
+        return { name: t.name, dtype, shape: t.shape, data: new Uint8Array(bits.buffer) };
+      });
+      const built = await buildModel({
+        ...resnet18Options,
+        weightsFile: await writeTmp(`${dtype}.safetensors`, tensors),
+      });
+      const session = await ort.InferenceSession.create(built.onnx);
+      const out = (await session.run({ input: new ort.Tensor('float32', referenceInputs(), reference.input.shape) }))
+        .logits!.data as Float32Array;
+      const expected = resnet18.logits.flat();
+      const maxLogit = Math.max(...expected.map(Math.abs));
+      const maxDiff = expected.reduce((m, v, i) => Math.max(m, Math.abs(v - out[i]!)), 0);
+      expect(maxDiff).toBeLessThan(tolerance * maxLogit);
+      expect(maxDiff).toBeGreaterThan(1e-6 * maxLogit);
+      await session.release();
+    },
+  );
 });
 
 /** float32 -> bfloat16 bits, round to nearest even. */
@@ -133,6 +188,9 @@ function toHalfBits(x: number): number {
   const exp = Math.floor(Math.log2(a));
   let mant = Math.round((a / 2 ** exp - 1) * 1024);
   let e = exp;
-  if (mant === 1024) { mant = 0; e += 1; }
+  if (mant === 1024) {
+    mant = 0;
+    e += 1;
+  }
   return e > 15 ? sign | 0x7c00 : sign | ((e + 15) << 10) | mant;
 }
