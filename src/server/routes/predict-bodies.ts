@@ -83,11 +83,8 @@ export async function beforeDeadline<T>(promise: Promise<T>, deadline: number, o
 export async function* multipartImages(app: FastifyInstance, request: FastifyRequest): AsyncGenerator<NamedImage> {
   const { maxImageBytes, maxImagesPerRequest, maxBodyBytes, bodyTimeoutMs } = app.config;
   checkDeclaredLength(request, maxBodyBytes, () => errors.BODY_TOO_LARGE(String(maxBodyBytes)));
-  const parts = request
-    .parts({
-      limits: { fileSize: maxImageBytes, files: maxImagesPerRequest, fields: 0, parts: maxImagesPerRequest },
-    })
-    [Symbol.asyncIterator]();
+  const limits = { fileSize: maxImageBytes, files: maxImagesPerRequest, fields: 0, parts: maxImagesPerRequest };
+  const parts = request.parts({ limits })[Symbol.asyncIterator]();
   const deadline = Date.now() + bodyTimeoutMs;
   const inTime = <T>(promise: Promise<T>): Promise<T> =>
     beforeDeadline(promise, deadline, () => errors.REQUEST_TIMEOUT());
