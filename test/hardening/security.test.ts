@@ -252,7 +252,7 @@ describe('security headers', { timeout: 10_000 }, () => {
 
 describe('logs of the real entry point at trace level', { timeout: 90_000 }, () => {
   it('hold no client bytes: no image, base64, file name, tensor data or malformed JSON from any request', async () => {
-    const server = spawnServer({ MODEL_PATH: inject('tinyModelPath'), LOG_LEVEL: 'trace' });
+    const server = spawnServer({ MODEL_PATH: inject('tinyModelPath'), MODEL_NAME: 'resnet50', LOG_LEVEL: 'trace' });
     try {
       const base = `http://127.0.0.1:${await server.port()}`;
       await server.waitForLog('ready');

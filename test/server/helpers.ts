@@ -11,6 +11,8 @@ import { buildApp, type AppDeps } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
 
 export const TEST_ENV = {
+  // The tiny model's manifest names it resnet50-w0.125-c10; the tests' URLs use the override.
+  MODEL_NAME: 'resnet50',
   INTRA_OP_THREADS: '1',
   MAX_BATCH_SIZE: '4',
   MAX_BATCH_DELAY_MS: '1',
@@ -25,7 +27,7 @@ export function testConfig(env: Record<string, string> = {}) {
 /** The app on the tiny model, its engine warm. */
 export async function startApp(env: Record<string, string> = {}, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = await buildApp(testConfig(env), deps);
-  await app.engineStarted;
+  await app.registry.whenStarted();
   return app;
 }
 
@@ -57,15 +59,22 @@ export function multipart(parts: readonly Part[]): { payload: Buffer; headers: R
   return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
 }
 
-/** What the model says about these bytes when asked without HTTP. */
-export async function expectedPredictions(app: FastifyInstance, bytes: Uint8Array, k: number): Promise<Prediction[]> {
-  const { manifest, config } = app;
+/** What the model (the default one, or `name`) says about these bytes when asked without HTTP. */
+export async function expectedPredictions(
+  app: FastifyInstance,
+  bytes: Uint8Array,
+  k: number,
+  name?: string,
+): Promise<Prediction[]> {
+  const { config } = app;
+  const classifier = app.registry.resolve(name);
+  const { manifest } = classifier;
   const tensor = await preprocessImage(bytes, {
     preset: manifest.preprocess,
     maxImageBytes: config.maxImageBytes,
     maxImagePixels: config.maxImagePixels,
   });
-  const { probabilities } = await app.engine!.infer(tensor);
+  const { probabilities } = await classifier.engine!.infer(tensor);
   return topK(probabilities, k, manifest.labels);
 }
 

@@ -1,0 +1,164 @@
+// `npm run bench:models`: several models on the same cores, side by side in one run.
+// 1. Threads: the same total load (`--concurrency` images in flight) on one ResNet-50 engine, and
+//    split over two engines (two sessions of the same graph) under three thread policies: each
+//    with INTRA_OP_THREADS threads and nothing shared (the cores are oversubscribed), each with
+//    half the threads, and each with all threads behind one shared compute gate. Rounds alternate
+//    the order; per-round ratios to the one-model case, median over rounds.
+// 2. Memory: process RSS after each engine is loaded and warm, for the tiny and the full model.
+// Options: --slice 10 --rounds 3 --concurrency 16 --threads <cores> --batch 8
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { buildModel, writeModel } from '../src/model/build.ts';
+import { manifestPathFor } from '../src/model/manifest.ts';
+import { ComputeGate } from '../src/model/runtime/compute-gate.ts';
+import { createEngine, type Engine } from '../src/model/runtime/engine.ts';
+import { parseIntInRange } from './lib/args.ts';
+import { driveEngine, type DriveResult } from './lib/engine-driver.ts';
+import { median } from './lib/stats.ts';
+
+const IMAGE = 3 * 224 * 224;
+const { values: args } = parseArgs({
+  options: {
+    slice: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    concurrency: { type: 'string', default: '16' },
+    threads: { type: 'string', default: String(availableParallelism()) },
+    batch: { type: 'string', default: '8' },
+  },
+});
+const sliceS = parseIntInRange('--slice', args.slice, { min: 1, max: 120 });
+const rounds = parseIntInRange('--rounds', args.rounds, { min: 1, max: 20 });
+const concurrency = parseIntInRange('--concurrency', args.concurrency, { min: 2, max: 256 });
+const threads = parseIntInRange('--threads', args.threads, { min: 1, max: 64 });
+const batch = parseIntInRange('--batch', args.batch, { min: 1, max: 64 });
+const DIR = '/tmp/resnet-serve-bench';
+
+async function model(file: string, options: Parameters<typeof buildModel>[0]): Promise<string> {
+  const path = `${DIR}/${file}`;
+  if (existsSync(path) && existsSync(manifestPathFor(path))) return path;
+  console.log(`building ${path} (seeded weights)`);
+  await mkdir(DIR, { recursive: true });
+  await writeModel(path, await buildModel(options));
+  return path;
+}
+
+function engine(modelPath: string, intraOpThreads: number, computeGate?: ComputeGate): Promise<Engine> {
+  return createEngine({
+    modelPath,
+    executionProvider: 'cpu',
+    intraOpThreads,
+    allowSpinning: false,
+    maxBatchSize: batch,
+    maxBatchDelayMs: 0,
+    maxQueue: 4 * concurrency,
+    defaultDeadlineMs: 120_000,
+    ...(computeGate === undefined ? {} : { computeGate }),
+  });
+}
+
+interface Policy {
+  readonly name: string;
+  readonly engines: readonly Engine[];
+}
+
+interface Slice {
+  readonly imagesPerSecond: number;
+  readonly p99Ms: number;
+}
+
+/** `concurrency` images in flight, split evenly over the policy's engines, for sliceS seconds. */
+async function slice(policy: Policy, tensor: Float32Array): Promise<Slice> {
+  const share = concurrency / policy.engines.length;
+  const runs: DriveResult[] = await Promise.all(policy.engines.map((e) => driveEngine(e, tensor, share, sliceS)));
+  const seconds = Math.max(...runs.map((r) => r.seconds));
+  const images = runs.reduce((sum, r) => sum + r.images, 0);
+  // p99 over both engines' images: weight each engine's p99 by its image count is not a p99, so
+  // the larger of the two is reported (the slower model's tail is what its clients see).
+  return { imagesPerSecond: images / seconds, p99Ms: Math.max(...runs.map((r) => r.latencyMs.p99)) };
+}
+
+async function threadPolicies(): Promise<string[]> {
+  const path = await model('resnet50.onnx', {});
+  const gate = new ComputeGate();
+  const half = Math.max(1, Math.floor(threads / 2));
+  const policies: Policy[] = [
+    { name: `one model, ${threads} threads`, engines: [await engine(path, threads)] },
+    {
+      name: `two models, ${threads} threads each`,
+      engines: [await engine(path, threads), await engine(path, threads)],
+    },
+    { name: `two models, ${half} thread(s) each`, engines: [await engine(path, half), await engine(path, half)] },
+    {
+      name: `two models, ${threads} threads each, shared gate`,
+      engines: [await engine(path, threads, gate), await engine(path, threads, gate)],
+    },
+  ];
+  const tensor = Float32Array.from({ length: IMAGE }, () => Math.random() * 4 - 2);
+  const results = new Map<string, Slice[]>(policies.map((p) => [p.name, []]));
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? policies : [...policies].reverse();
+    for (const policy of order) {
+      const s = await slice(policy, tensor);
+      results.get(policy.name)?.push(s);
+      console.log(
+        `  round ${round + 1} ${policy.name.padEnd(42)} ${s.imagesPerSecond.toFixed(2).padStart(6)} img/s  p99 ${s.p99Ms.toFixed(0).padStart(5)} ms`,
+      );
+    }
+  }
+  const base = results.get(policies[0]?.name ?? '') ?? [];
+  const lines = [
+    `threads: ${concurrency} images in flight in total, batch ${batch}, ${rounds} rounds of ${sliceS} s (median; ratio to one model per round)`,
+  ];
+  for (const policy of policies) {
+    const slices = results.get(policy.name) ?? [];
+    const ratio = (key: keyof Slice) => median(slices.map((s, i) => s[key] / (base[i]?.[key] ?? Number.NaN)));
+    lines.push(
+      `  ${policy.name}: ${median(slices.map((s) => s.imagesPerSecond)).toFixed(2)} img/s (x${ratio('imagesPerSecond').toFixed(3)}), p99 ${median(slices.map((s) => s.p99Ms)).toFixed(0)} ms (x${ratio('p99Ms').toFixed(3)})`,
+    );
+  }
+  await Promise.all(policies.flatMap((p) => p.engines.map((e) => e.close())));
+  return lines;
+}
+
+const rssMiB = (): number => process.memoryUsage().rss / 2 ** 20;
+
+/** RSS after loading `count` engines of one model, one at a time, each warm and after one image. */
+async function memory(name: string, path: string, count: number): Promise<string> {
+  global.gc?.();
+  await sleep(200);
+  const steps = [rssMiB()];
+  const engines: Engine[] = [];
+  for (let i = 0; i < count; i++) {
+    const e = await engine(path, threads);
+    await e.infer(new Float32Array(IMAGE));
+    engines.push(e);
+    await sleep(200);
+    steps.push(rssMiB());
+  }
+  await Promise.all(engines.map((e) => e.close()));
+  const deltas = steps.slice(1).map((v, i) => v - (steps[i] ?? v));
+  return `  ${name}: RSS ${steps.map((v) => v.toFixed(0)).join(' -> ')} MiB; per loaded model ${deltas.map((d) => d.toFixed(0)).join(', ')} MiB`;
+}
+
+async function main(): Promise<void> {
+  console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, load ${loadavg().join(' ')}`);
+  const tiny = await model('tiny-resnet50.onnx', { width: 0.125, classes: 10, seed: 1 });
+  const full = await model('resnet50.onnx', {});
+  const mem = [
+    `memory: batch sizes 1-${batch} warmed, ${threads} intra-op threads`,
+    await memory('tiny ResNet-50 (width 1/8, 10 classes)', tiny, 3),
+    await memory('ResNet-50', full, 3),
+  ];
+  console.log(mem.join('\n'));
+  const summary = [...(await threadPolicies()), ...mem];
+  console.log(`\n${summary.join('\n')}`);
+  await mkdir('load/reports', { recursive: true });
+  const file = `load/reports/bench-models-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  await writeFile(file, JSON.stringify({ sliceS, rounds, concurrency, threads, batch, summary }, null, 2));
+  console.log(`report: ${file}; load after: ${loadavg().join(' ')}`);
+}
+
+await main();
