@@ -1,5 +1,7 @@
-// Builds the tiny test model once per vitest run (ResNet-50 layout at 1/8 width, 10 classes, seed 1)
-// and provides its paths to every test file through inject('tinyModelPath' | 'tinyManifestPath').
+// Builds the tiny test models once per vitest run and provides their paths to every test file
+// through inject(): the ResNet-50 layout at 1/8 width, 10 classes, seed 1 ('tinyModelPath',
+// 'tinyManifestPath'), and a ResNet-18 at 1/8 width, 10 classes, seed 2 ('tinyResnet18Path'), the
+// second model of the repository tests.
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -15,6 +17,8 @@ export const TINY_MODEL_OPTIONS = {
   seed: 1,
 } as const;
 
+export const TINY_RESNET18_OPTIONS = { ...TINY_MODEL_OPTIONS, depth: 18, seed: 2 } as const;
+
 export default async function setup(project: TestProject): Promise<void> {
   const dir = fileURLToPath(new URL('./.tmp/', import.meta.url));
   await mkdir(dir, { recursive: true });
@@ -22,4 +26,6 @@ export default async function setup(project: TestProject): Promise<void> {
   const { modelPath, manifestPath } = await writeModel(`${dir}tiny-resnet.onnx`, built);
   project.provide('tinyModelPath', modelPath);
   project.provide('tinyManifestPath', manifestPath);
+  const resnet18 = await writeModel(`${dir}tiny-resnet18.onnx`, await buildModel(TINY_RESNET18_OPTIONS));
+  project.provide('tinyResnet18Path', resnet18.modelPath);
 }
