@@ -98,6 +98,34 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses the single-model settings beside MODEL_REPOSITORY, and a control mode without one', () => {
+    expect(configError({ MODEL_REPOSITORY: '/models', MODEL_PATH: 'm.onnx', MODEL_NAME: 'x' })).toContain(
+      'MODEL_PATH, MODEL_NAME are invalid with MODEL_REPOSITORY',
+    );
+    expect(configError({ MODEL_REPOSITORY: '/models' }, ['--model-weights', 'w.safetensors'])).toContain(
+      'MODEL_WEIGHTS is invalid with MODEL_REPOSITORY',
+    );
+    expect(configError({ MODEL_CONTROL_MODE: 'poll' })).toContain(
+      'MODEL_CONTROL_MODE=poll is invalid: expected a MODEL_REPOSITORY to control',
+    );
+    expect(loadConfig({ MODEL_REPOSITORY: '/models', MODEL_CONTROL_MODE: 'explicit' })).toMatchObject({
+      modelRepository: '/models',
+      modelControlMode: 'explicit',
+    });
+  });
+
+  it.each([
+    ['MODEL_CONTROL_MODE', 'manual'],
+    ['REPOSITORY_POLL_SECONDS', '0'],
+    ['DEFAULT_MODEL', '../resnet50'],
+    ['DEFAULT_MODEL', '.hidden'],
+    ['MODEL_NAME', '..'],
+    ['REPOSITORY_API_TOKEN', 'short'],
+    ['REPOSITORY_API_TOKEN', 'sixteen chars with spaces'],
+  ])('refuses %s=%s', (name, value) => {
+    expect(configError({ [name]: value })).toContain(`${name}="${value}" is invalid`);
+  });
+
   it('refuses unknown flags and positional arguments', () => {
     expect(configError({}, ['--max-batch', '4'])).toMatch(/Invalid command line: .*--max-batch/);
     expect(configError({}, ['serve'])).toMatch(/Invalid command line/);

@@ -32,6 +32,7 @@ const preview = document.getElementById('preview');
 const status = document.getElementById('status');
 const list = document.getElementById('results');
 let previewUrl = null;
+let lastFile = null;
 
 function showStatus(text, isError) {
   status.textContent = text;
@@ -67,6 +68,7 @@ function showNote() {
 }
 
 async function classify(file) {
+  lastFile = file;
   const option = selected();
   const topk = Math.min(5, Number(option.dataset.classes));
   if (previewUrl) URL.revokeObjectURL(previewUrl);
@@ -91,7 +93,10 @@ async function classify(file) {
   }
 }
 
-model.addEventListener('change', showNote);
+model.addEventListener('change', () => {
+  showNote();
+  if (lastFile) classify(lastFile);
+});
 showNote();
 input.addEventListener('change', () => { if (input.files[0]) classify(input.files[0]); });
 drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
