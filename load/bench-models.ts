@@ -4,11 +4,14 @@
 //    with INTRA_OP_THREADS threads and nothing shared (the cores are oversubscribed), each with
 //    half the threads, and each with all threads behind one shared compute gate. Rounds alternate
 //    the order; per-round ratios to the one-model case, median over rounds.
-// 2. Memory: process RSS after each engine is loaded and warm, for the tiny and the full model.
-// Options: --slice 10 --rounds 3 --concurrency 16 --threads <cores> --batch 8
+// 2. Memory: the RSS of the server (src/server/main.ts under tsx, as `npm run load` starts it) on
+//    a repository of 0, 1, 2 and 3 copies of one model, once ready: what each loaded model adds,
+//    for the tiny and the full ResNet-50.
+// Options: --slice 10 --rounds 3 --concurrency 16 --threads <cores> --batch 8 [--only threads|memory]
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism, cpus, loadavg } from 'node:os';
+import { copyFile, link, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { buildModel, writeModel } from '../src/model/build.ts';
@@ -17,6 +20,7 @@ import { ComputeGate } from '../src/model/runtime/compute-gate.ts';
 import { createEngine, type Engine } from '../src/model/runtime/engine.ts';
 import { parseIntInRange } from './lib/args.ts';
 import { driveEngine, type DriveResult } from './lib/engine-driver.ts';
+import { withServer } from './lib/server.ts';
 import { median } from './lib/stats.ts';
 
 const IMAGE = 3 * 224 * 224;
@@ -27,6 +31,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string', default: '16' },
     threads: { type: 'string', default: String(availableParallelism()) },
     batch: { type: 'string', default: '8' },
+    only: { type: 'string' },
   },
 });
 const sliceS = parseIntInRange('--slice', args.slice, { min: 1, max: 120 });
@@ -62,6 +67,8 @@ function engine(modelPath: string, intraOpThreads: number, computeGate?: Compute
 interface Policy {
   readonly name: string;
   readonly engines: readonly Engine[];
+  /** How many of the engines get the load (the others are loaded but idle). */
+  readonly busy: number;
 }
 
 interface Slice {
@@ -69,10 +76,11 @@ interface Slice {
   readonly p99Ms: number;
 }
 
-/** `concurrency` images in flight, split evenly over the policy's engines, for sliceS seconds. */
+/** `concurrency` images in flight, split evenly over the policy's busy engines, for sliceS seconds. */
 async function slice(policy: Policy, tensor: Float32Array): Promise<Slice> {
-  const share = concurrency / policy.engines.length;
-  const runs: DriveResult[] = await Promise.all(policy.engines.map((e) => driveEngine(e, tensor, share, sliceS)));
+  const busy = policy.engines.slice(0, policy.busy);
+  const share = concurrency / busy.length;
+  const runs: DriveResult[] = await Promise.all(busy.map((e) => driveEngine(e, tensor, share, sliceS)));
   const seconds = Math.max(...runs.map((r) => r.seconds));
   const images = runs.reduce((sum, r) => sum + r.images, 0);
   // p99 over both engines' images: weight each engine's p99 by its image count is not a p99, so
@@ -84,17 +92,19 @@ async function threadPolicies(): Promise<string[]> {
   const path = await model('resnet50.onnx', {});
   const gate = new ComputeGate();
   const half = Math.max(1, Math.floor(threads / 2));
+  const split = [await engine(path, half), await engine(path, half)];
+  const gated = [await engine(path, threads, gate), await engine(path, threads, gate)];
   const policies: Policy[] = [
-    { name: `one model, ${threads} threads`, engines: [await engine(path, threads)] },
+    { name: `one model, ${threads} threads`, engines: [await engine(path, threads)], busy: 1 },
     {
       name: `two models, ${threads} threads each`,
       engines: [await engine(path, threads), await engine(path, threads)],
+      busy: 2,
     },
-    { name: `two models, ${half} thread(s) each`, engines: [await engine(path, half), await engine(path, half)] },
-    {
-      name: `two models, ${threads} threads each, shared gate`,
-      engines: [await engine(path, threads, gate), await engine(path, threads, gate)],
-    },
+    { name: `two models, ${half} thread(s) each`, engines: split, busy: 2 },
+    { name: `two models, ${threads} threads each, shared gate`, engines: gated, busy: 2 },
+    { name: `two loaded, one busy, ${half} thread(s) each`, engines: split, busy: 1 },
+    { name: 'two loaded, one busy, shared gate', engines: gated, busy: 1 },
   ];
   const tensor = Float32Array.from({ length: IMAGE }, () => Math.random() * 4 - 2);
   const results = new Map<string, Slice[]>(policies.map((p) => [p.name, []]));
@@ -119,41 +129,59 @@ async function threadPolicies(): Promise<string[]> {
       `  ${policy.name}: ${median(slices.map((s) => s.imagesPerSecond)).toFixed(2)} img/s (x${ratio('imagesPerSecond').toFixed(3)}), p99 ${median(slices.map((s) => s.p99Ms)).toFixed(0)} ms (x${ratio('p99Ms').toFixed(3)})`,
     );
   }
-  await Promise.all(policies.flatMap((p) => p.engines.map((e) => e.close())));
+  await Promise.all([...new Set(policies.flatMap((p) => p.engines))].map((e) => e.close()));
   return lines;
 }
 
-const rssMiB = (): number => process.memoryUsage().rss / 2 ** 20;
-
-/** RSS after loading `count` engines of one model, one at a time, each warm and after one image. */
-async function memory(name: string, path: string, count: number): Promise<string> {
-  global.gc?.();
-  await sleep(200);
-  const steps = [rssMiB()];
-  const engines: Engine[] = [];
-  for (let i = 0; i < count; i++) {
-    const e = await engine(path, threads);
-    await e.infer(new Float32Array(IMAGE));
-    engines.push(e);
-    await sleep(200);
-    steps.push(rssMiB());
+/** Server RSS (MiB) once ready on a repository of `count` models, each a copy of `modelPath` as version 1. */
+async function serverRss(modelPath: string, count: number): Promise<number> {
+  const root = await mkdtemp(join(tmpdir(), 'bench-models-'));
+  try {
+    for (let i = 1; i <= count; i++) {
+      await mkdir(join(root, `m${i}`, '1'), { recursive: true });
+      await link(modelPath, join(root, `m${i}`, '1', 'model.onnx'));
+      await copyFile(manifestPathFor(modelPath), join(root, `m${i}`, '1', 'model.json'));
+    }
+    const env = {
+      MODEL_REPOSITORY: root,
+      INTRA_OP_THREADS: String(threads),
+      MAX_BATCH_SIZE: String(batch),
+      LOG_LEVEL: 'warn',
+    };
+    const { value } = await withServer(
+      { modelPath, env, logFile: `${DIR}/bench-models-server.log` },
+      async (server) => {
+        await sleep(2000);
+        return server.rssKiB() / 1024;
+      },
+    );
+    return value;
+  } finally {
+    await rm(root, { recursive: true, force: true });
   }
-  await Promise.all(engines.map((e) => e.close()));
-  const deltas = steps.slice(1).map((v, i) => v - (steps[i] ?? v));
-  return `  ${name}: RSS ${steps.map((v) => v.toFixed(0)).join(' -> ')} MiB; per loaded model ${deltas.map((d) => d.toFixed(0)).join(', ')} MiB`;
+}
+
+async function memory(name: string, modelPath: string): Promise<string> {
+  const rss: number[] = [];
+  for (const count of [0, 1, 2, 3]) rss.push(await serverRss(modelPath, count));
+  const deltas = rss.slice(1).map((v, i) => v - (rss[i] ?? v));
+  return `  ${name}: server RSS with 0-3 models ${rss.map((v) => v.toFixed(0)).join(' / ')} MiB; each model added ${deltas.map((d) => d.toFixed(0)).join(', ')} MiB`;
 }
 
 async function main(): Promise<void> {
   console.log(`${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, load ${loadavg().join(' ')}`);
   const tiny = await model('tiny-resnet50.onnx', { width: 0.125, classes: 10, seed: 1 });
   const full = await model('resnet50.onnx', {});
-  const mem = [
-    `memory: batch sizes 1-${batch} warmed, ${threads} intra-op threads`,
-    await memory('tiny ResNet-50 (width 1/8, 10 classes)', tiny, 3),
-    await memory('ResNet-50', full, 3),
-  ];
+  const mem =
+    args.only === 'threads'
+      ? []
+      : [
+          `memory: batch sizes 1-${batch} warmed, ${threads} intra-op threads`,
+          await memory('tiny ResNet-50 (width 1/8, 10 classes)', tiny),
+          await memory('ResNet-50', full),
+        ];
   console.log(mem.join('\n'));
-  const summary = [...(await threadPolicies()), ...mem];
+  const summary = [...(args.only === 'memory' ? [] : await threadPolicies()), ...mem];
   console.log(`\n${summary.join('\n')}`);
   await mkdir('load/reports', { recursive: true });
   const file = `load/reports/bench-models-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
