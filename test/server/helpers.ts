@@ -3,6 +3,7 @@
 // the parts directly (preprocess -> engine -> topK), never hard-coded.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { expect, inject } from 'vitest';
 import { topK, type Prediction } from '../../src/model/runtime/postprocess.ts';
@@ -29,6 +30,19 @@ export async function startApp(env: Record<string, string> = {}, deps: AppDeps =
   const app = await buildApp(testConfig(env), deps);
   await app.registry.whenStarted();
   return app;
+}
+
+/** A log destination for buildApp that parses each JSON line into `lines`. */
+export function jsonLog(): { lines: Record<string, unknown>[]; stream: Writable } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, stream };
 }
 
 export function fixture(name: string): Buffer {

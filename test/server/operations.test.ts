@@ -3,22 +3,14 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { METRIC_NAMES } from '../../src/server/plugins/metrics.ts';
 import { MAX_TOPK } from '../../src/server/routes/schemas.ts';
-import { fixture, multipart, startApp } from './helpers.ts';
+import { fixture, jsonLog, multipart, startApp } from './helpers.ts';
 
 const png = fixture('tiny-120x90.png');
-const logLines: Record<string, unknown>[] = [];
-const logStream = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
-      logLines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { lines: logLines, stream: logStream } = jsonLog();
 
 let app: FastifyInstance;
 beforeAll(async () => {

@@ -197,8 +197,9 @@ export class Classifier implements VersionStatus {
   ): Promise<R[]> {
     this.#active++;
     try {
-      const refused = this.unavailable();
-      if (refused) throw refused;
+      // Work admitted before a worker crash is held by the engine until its new worker is warm;
+      // only a version that never loaded, or is being retired, refuses it here.
+      if (this.#phase !== 'ready') throw this.unavailable() ?? this.refusal('NOT_READY');
       const results = await runAll(items, work, {
         maxItems: this.#parts.server.maxImagesPerRequest,
         signal: options.signal,

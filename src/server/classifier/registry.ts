@@ -181,13 +181,17 @@ export class ModelRegistry {
     return [...this.#models.keys()];
   }
 
-  /** Adds (or replaces) a version entry; a replaced classifier is retired after the new one took its place. */
+  /**
+   * Adds (or replaces) a version entry; a replaced classifier is retired after the new one took its
+   * place (its series stay when a classifier takes them over: they have the same labels).
+   */
   put(entry: VersionEntry): Promise<void> {
     const record = this.#record(entry.name);
     record.unloaded = false;
     const previous = record.versions.get(entry.version);
     record.versions.set(entry.version, entry);
-    return isClassifier(previous) && previous !== entry ? this.#retire(previous, true) : Promise.resolve();
+    if (!isClassifier(previous) || previous === entry) return Promise.resolve();
+    return this.#retire(previous, isClassifier(entry));
   }
 
   /** Takes a version out (no new request finds it) and retires it: its held requests finish, its engine drains. */

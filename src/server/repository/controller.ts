@@ -38,6 +38,8 @@ export class RepositoryController {
   #chain: Promise<unknown> = Promise.resolve();
   /** `<model>/<version>` -> the signature of the files that failed to load (not retried until they change). */
   readonly #failed = new Map<string, string>();
+  /** The last error of each model folder that could not be read (logged when it changes). */
+  readonly #folderErrors = new Map<string, string>();
   /** Skipped-entry notes already logged (a poll would repeat them every time). */
   readonly #reported = new Set<string>();
   #timer: NodeJS.Timeout | undefined;
@@ -84,6 +86,8 @@ export class RepositoryController {
     return this.#serial(async () => {
       const { models } = await this.#list();
       if (!models.includes(name)) throw errors.MODEL_NOT_FOUND(`${JSON.stringify(name)} in the repository`);
+      // Asked for by an operator: versions that failed are tried again, even with the same files.
+      for (const key of [...this.#failed.keys()]) if (key.startsWith(`${name}/`)) this.#failed.delete(key);
       await this.#reconcile(name);
       const rows = this.#options.registry.index().filter((row) => row.name === name);
       if (!rows.some((row) => row.state === 'READY'))
@@ -142,11 +146,15 @@ export class RepositoryController {
       config = folder.configText === undefined ? DEFAULT_MODEL_CONFIG : parseModelConfig(folder.configText, name);
     } catch (err) {
       const reason = err instanceof ModelConfigError ? `${name}/${err.message}` : failureMessage(err);
-      logger.error({ model: name, reason }, 'the model folder could not be read');
+      // Logged once per reason: a poll would repeat it every time.
+      if (this.#folderErrors.get(name) !== reason)
+        logger.error({ model: name, reason }, 'the model folder could not be read');
+      this.#folderErrors.set(name, reason);
       // Versions already serving keep serving with the settings they were loaded with.
       registry.setNote(name, reason);
       return;
     }
+    this.#folderErrors.delete(name);
     this.#report(folder.skipped);
     const { selected, missing } = selectVersions(
       config.versionPolicy,
@@ -178,7 +186,8 @@ export class RepositoryController {
     const key = `${name}/${files.version}`;
     const signature = `${files.signature} ${configSig}`;
     const held = registry.get(name, files.version);
-    if (held !== undefined && !(held instanceof UnavailableVersion) && held.spec.signature === signature) return;
+    const loaded = held !== undefined && !(held instanceof UnavailableVersion) && held.state !== 'UNAVAILABLE';
+    if (loaded && held.spec.signature === signature) return;
     if (this.#failed.get(key) === signature) return;
     const serving = held !== undefined && !(held instanceof UnavailableVersion) && held.ready ? held : undefined;
     const failed = (reason: string): Promise<void> => {

@@ -3,23 +3,15 @@
 // the right engine, the default model, metrics labelled by model and version, and broken models
 // (a corrupt file, a manifest that does not match the graph, a bad config.json, no versions)
 // that are UNAVAILABLE with their reason while the others serve.
-import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Prediction } from '../../../src/model/runtime/postprocess.ts';
-import { expectError, expectSamePredictions, expectedPredictions, fixture } from '../helpers.ts';
+import { expectError, expectSamePredictions, expectedPredictions, fixture, jsonLog } from '../helpers.ts';
 import { float32Le, floatsOf, inferRequest, parseInferResponse, tensor } from '../v2-client.ts';
 import { manifestOf, makeRepository, removeRepository, startRepositoryApp } from './fixture-repository.ts';
 
 const jpeg = fixture('landscape-500x375.jpg');
-const logLines: Record<string, unknown>[] = [];
-const logStream = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
-      logLines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { lines: logLines, stream: logStream } = jsonLog();
 
 // The manifest of the ResNet-18 with five labels: the graph gives ten values per image.
 const fiveLabels = JSON.stringify({
