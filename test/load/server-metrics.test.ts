@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { parsePrometheus } from '../../load/lib/prometheus.ts';
 import { backlogOf, batchSizeCounts, summarizeServer, waitIdle } from '../../load/lib/server-metrics.ts';
-import { createMetrics, modelMetrics } from '../../src/server/plugins/metrics.ts';
+import { modelMetrics } from '../../src/server/classifier/model-metrics.ts';
+import { createMetrics } from '../../src/server/plugins/metrics.ts';
 
 describe("summarizeServer on the service's own metrics", () => {
   it('reads batch sizes, queue wait, compute, preprocess, rejections and images for the run only', async () => {

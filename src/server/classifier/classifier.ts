@@ -10,7 +10,7 @@ import type { ModelManifest } from '../../model/manifest.ts';
 import type { Engine, InferResult } from '../../model/runtime/engine.ts';
 import type { EngineLogger } from '../../model/runtime/logger.ts';
 import { preprocessImage } from '../../preprocess/index.ts';
-import { observeEngine, type ModelMetrics } from '../plugins/metrics.ts';
+import { observeEngine, type ModelMetrics } from './model-metrics.ts';
 import { Admission, admissionLimit } from './admission.ts';
 import { runAll } from './run-all.ts';
 import type { ClassifierSpec, ServerSettings } from './spec.ts';

@@ -60,7 +60,13 @@ export function isV2Request(request: FastifyRequest): boolean {
   return request.url === '/v2' || request.url.startsWith('/v2/') || request.url.startsWith('/v2?');
 }
 
-const SHEDDING: ReadonlySet<string> = new Set(['QUEUE_FULL', 'NOT_READY', 'SHUTTING_DOWN', 'DEADLINE_EXCEEDED']);
+const SHEDDING: ReadonlySet<string> = new Set([
+  'QUEUE_FULL',
+  'NOT_READY',
+  'SHUTTING_DOWN',
+  'DEADLINE_EXCEEDED',
+  'MODEL_UNAVAILABLE',
+]);
 
 /** Refusals after which the client may send again on the same connection (draining ones close it). */
 const KEEP_ALIVE_REFUSALS: ReadonlySet<string> = new Set(['QUEUE_FULL', 'NOT_READY']);
@@ -138,6 +144,7 @@ export const errorHandlerPlugin = fp(
       if (serviceErr.code === 'INTERNAL') request.log.error({ err }, 'unexpected error');
       // Load shedding (QUEUE_FULL, NOT_READY, SHUTTING_DOWN, DEADLINE_EXCEEDED) is expected and
       // already on the request's own log line; a second line per refusal only adds to the overload.
+      // So is MODEL_UNAVAILABLE, whose reason was logged once when the model failed.
       else if (serviceErr.statusCode >= 500 && !SHEDDING.has(serviceErr.code))
         request.log.warn({ code: serviceErr.code }, 'request failed');
       return render(request, reply, serviceErr);
