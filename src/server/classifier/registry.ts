@@ -135,7 +135,10 @@ export class ModelRegistry {
 
   /** Names of the models with a version serving, sorted. */
   servedModels(): string[] {
-    return [...this.#models].filter(([, record]) => this.#serving(record)).map(([name]) => name);
+    return [...this.#models]
+      .filter(([, record]) => this.#serving(record))
+      .map(([name]) => name)
+      .sort();
   }
 
   /** The versions of a model that are READY, ascending (`/v2/models/{m}` lists them). */

@@ -213,18 +213,28 @@ export class RepositoryController {
     } catch (err) {
       return failed(failureMessage(err).split(files.modelPath).join(files.label).split(this.#options.root).join('.'));
     }
-    // A new version shows LOADING in the index; a reload stays out of sight until it is ready.
+    await this.#warm(classifier, serving);
+  }
+
+  /**
+   * Loads and warms a new classifier; a new version shows LOADING in the index meanwhile, a reload
+   * stays out of sight. Once READY it takes the place of the one it reloads; if it fails, the
+   * version that was serving stays, and the files are not tried again until they change.
+   */
+  async #warm(classifier: Classifier, serving: Classifier | undefined): Promise<void> {
+    const { registry, logger } = this.#options;
+    const { name, version, spec } = classifier;
     if (serving === undefined) await registry.put(classifier);
-    logger.info({ model: name, version: files.version }, 'loading model version');
+    logger.info({ model: name, version }, 'loading model version');
     await classifier.loaded;
     if (classifier.state !== 'READY') {
+      this.#failed.set(`${name}/${version}`, spec.signature);
       if (serving !== undefined) await classifier.retire(0, true);
-      else this.#failed.set(key, signature);
       return;
     }
-    this.#failed.delete(key);
+    this.#failed.delete(`${name}/${version}`);
     if (serving !== undefined) void registry.put(classifier);
-    logger.info({ model: name, version: files.version }, 'model version ready');
+    logger.info({ model: name, version }, 'model version ready');
   }
 
   /** Retires the versions the policy no longer names, once one it names is READY (or it names none that exist). */

@@ -6,7 +6,8 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { expectError, fixture } from '../helpers.ts';
+import { writeFileSync } from 'node:fs';
+import { expectError, fixture, jsonLog } from '../helpers.ts';
 import {
   addVersion,
   makeRepository,
@@ -48,13 +49,16 @@ async function until(condition: () => Promise<boolean> | boolean, what: string, 
 
 /** Clients sending requests back to back until stopped; every answer's status and version. */
 function traffic(app: FastifyInstance, query: string, clients = 3) {
-  const answers: { status: number; version?: string; code?: string }[] = [];
+  const answers: { status: number; version?: string; code?: string; startedAt: number; endedAt: number }[] = [];
   let running = true;
   const loops = Array.from({ length: clients }, async () => {
     while (running) {
+      const startedAt = performance.now();
       const response = await predict(app, query);
       const body = response.json<{ version?: string; error?: { code: string } }>();
       answers.push({
+        startedAt,
+        endedAt: performance.now(),
         status: response.statusCode,
         ...(body.version === undefined ? {} : { version: body.version }),
         ...(body.error === undefined ? {} : { code: body.error.code }),
@@ -129,9 +133,10 @@ describe('explicit mode: load and unload through the repository API', () => {
     await until(() => flow.answers.slice(-3).every((a) => a.version === '2'), 'answers from version 2');
     const answers = await flow.stop();
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
-    const versions = answers.map((a) => a.version);
-    // version 1 until the switch, version 2 after it, never back
-    expect(versions.lastIndexOf('1')).toBeLessThan(versions.indexOf('2'));
+    // Once a request got version 2, every request sent after it gets version 2: never back.
+    const switched = Math.min(...answers.filter((a) => a.version === '2').map((a) => a.endedAt));
+    expect(answers.some((a) => a.version === '1')).toBe(true);
+    expect(answers.filter((a) => a.startedAt > switched && a.version !== '2')).toEqual([]);
     await until(
       async () => (await index(app)).every((row) => row.name !== 'resnet50' || row.version === '2'),
       'v1 gone',
@@ -198,6 +203,7 @@ describe('load and unload outside explicit mode', () => {
 describe('poll mode', () => {
   let root: string;
   let app: FastifyInstance;
+  const log = jsonLog();
   beforeAll(async () => {
     root = makeRepository({
       resnet50: { versions: { '1': 'tiny50' } },
@@ -207,7 +213,11 @@ describe('poll mode', () => {
         versions: { '1': 'tiny18', '2': 'tiny18' },
       },
     });
-    app = await startRepositoryApp(root, { MODEL_CONTROL_MODE: 'poll', REPOSITORY_POLL_SECONDS: '0.2' });
+    app = await startRepositoryApp(
+      root,
+      { MODEL_CONTROL_MODE: 'poll', REPOSITORY_POLL_SECONDS: '0.2', LOG_LEVEL: 'info' },
+      { logStream: log.stream },
+    );
   });
   afterAll(async () => {
     await app?.close();
@@ -219,8 +229,13 @@ describe('poll mode', () => {
     await until(() => flow.answers.length >= 3, 'the first answers');
     addVersion(root, 'resnet50', 2, 'tiny18');
     await until(() => flow.answers.slice(-3).every((a) => a.version === '2'), 'answers from version 2');
-    await until(async () => versionsOf(await index(app), 'resnet50').join() === '2', 'version 1 retired');
+    await until(async () => versionsOf(await index(app), 'resnet50').join() === '2', 'version 1 out of service');
     const answers = await flow.stop();
+    // UNLOADING in the index while it drains, then gone with its series
+    await until(
+      async () => (await index(app)).every((row) => row.name !== 'resnet50' || row.version !== '1'),
+      'version 1 stopped',
+    );
     expect(answers.filter((a) => a.status !== 200)).toEqual([]);
     expect(answers.some((a) => a.version === '1')).toBe(true);
     expect((await app.inject({ method: 'GET', url: '/metrics' })).body).not.toContain('model="resnet50",version="1"');
@@ -248,6 +263,24 @@ describe('poll mode', () => {
     removeVersion(root, 'resnet50', 3);
     addVersion(root, 'resnet50', 3, 'tiny50');
     await until(async () => versionsOf(await index(app), 'resnet50').join() === '3', 'version 3 serving');
+  });
+
+  it('keeps serving a version whose files were replaced by broken ones, and does not retry them every poll', async () => {
+    const loads = () =>
+      log.lines.filter((l) => l['msg'] === 'loading model version' && l['model'] === 'resnet50' && l['version'] === 3)
+        .length;
+    const before = loads();
+    writeFileSync(join(root, 'resnet50', '3', 'model.onnx'), Buffer.from('overwritten with junk'));
+    await until(() => loads() === before + 1, 'the reload attempt');
+    await until(
+      () =>
+        log.lines.some((l) => l['msg'] === 'the model could not be loaded' && l['model'] === 'resnet50/3/model.onnx'),
+      'the failed reload',
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // five more polls
+    expect(loads()).toBe(before + 1);
+    expect(versionsOf(await index(app), 'resnet50')).toEqual(['3']);
+    expect((await predict(app, '?model=resnet50')).json()).toMatchObject({ version: '3' });
   });
 
   it('loads a new model folder and forgets a removed one', async () => {
