@@ -1,5 +1,6 @@
-// Builds the tiny test model once per vitest run (ResNet-50 layout at 1/8 width, 10 classes, seed 1)
-// and provides its paths to every test file through inject('tinyModelPath' | 'tinyManifestPath').
+// Builds the tiny test model once per vitest run (ResNet-50 layout at 1/8 width, 10 classes, seed 1),
+// FP32 and int8 (calibrated on the built-in set), and provides their paths to every test file
+// through inject('tinyModelPath' | 'tinyManifestPath' | 'tinyInt8ModelPath').
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -22,4 +23,9 @@ export default async function setup(project: TestProject): Promise<void> {
   const { modelPath, manifestPath } = await writeModel(`${dir}tiny-resnet.onnx`, built);
   project.provide('tinyModelPath', modelPath);
   project.provide('tinyManifestPath', manifestPath);
+  const int8 = await writeModel(
+    `${dir}tiny-resnet-int8.onnx`,
+    await buildModel({ ...TINY_MODEL_OPTIONS, precision: 'int8' }),
+  );
+  project.provide('tinyInt8ModelPath', int8.modelPath);
 }

@@ -7,5 +7,7 @@ declare module 'vitest' {
     tinyModelPath: string;
     /** Its sidecar manifest (.json). */
     tinyManifestPath: string;
+    /** The same weights as int8 (QDQ, calibrated on the built-in set models/calibration). */
+    tinyInt8ModelPath: string;
   }
 }

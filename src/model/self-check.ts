@@ -14,12 +14,15 @@ export interface ReferenceOutputs {
 }
 
 /**
- * Largest |logit - reference| allowed, as a fraction of the largest |reference logit|. Measured
- * (models/README.md, "Startup self-check"): FP32 moves by ~1e-6 of that between thread counts and
- * optimisation levels; int8's integer sums are exact on every CPU (7-bit weights, params.ts), and
- * two correct int8 paths (fused kernels, unfused float QDQ) differed by at most 0.009.
+ * Largest |logit - reference| allowed, as a fraction of the largest |reference logit|. Measured on
+ * ResNet-18/50/101 (models/README.md, "Startup self-check"): FP32 logits are bit-identical across
+ * thread counts and move by < 1e-6 on another kernel path (optimisations off); int8's integer sums
+ * are exact on every x86 CPU (7-bit weights, params.ts), and two correct int8 paths (fused integer
+ * kernels, and the QDQ graph computed in float, as a provider without int8 kernels would) differed
+ * by up to 0.026. The tolerances leave room for GPUs (TF32) and deeper nets, and still refuse the
+ * failures seen: 8-bit weights on AVX2 were 0.42 off, an edited reference or weight far more.
  */
-export const SELF_CHECK_TOLERANCE: Readonly<Record<Precision, number>> = Object.freeze({ fp32: 1e-3, int8: 0.03 });
+export const SELF_CHECK_TOLERANCE: Readonly<Record<Precision, number>> = Object.freeze({ fp32: 0.01, int8: 0.1 });
 
 /**
  * A deterministic, photo-like image in normalised units ([3, h, w]): a tilted gradient, two
