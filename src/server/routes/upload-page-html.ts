@@ -103,7 +103,12 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function renderUploadPage(model: { name: string; trained: boolean; classes: number }): string {
+export function renderUploadPage(model: {
+  name: string;
+  trained: boolean;
+  classes: number;
+  precision: string;
+}): string {
   const note = model.trained
     ? ''
     : `<p class="note" id="seeded-note"><strong>Seeded weights:</strong> this model was built with seeded, untrained weights, so its predictions are meaningless. Start the service with real weights (MODEL_WEIGHTS) for real predictions.</p>`;
@@ -124,7 +129,7 @@ ${note}
 <img id="preview" alt="The image being classified" hidden>
 <p id="status" role="status" aria-live="polite"></p>
 <ol id="results" aria-label="Top 5 classes"></ol>
-<p><small>${model.classes} classes · API docs at <a href="docs">/docs</a></small></p>
+<p><small>${model.classes} classes · <span id="precision">${escapeHtml(model.precision)}</span> · API docs at <a href="docs">/docs</a></small></p>
 <script>${PAGE_SCRIPT}</script>
 </body>
 </html>

@@ -8,6 +8,7 @@ export async function uploadPageRoutes(app: FastifyInstance): Promise<void> {
     name: app.config.modelName,
     trained: app.manifest.weights.trained,
     classes: app.manifest.labels.length,
+    precision: app.manifest.precision,
   });
   app.get('/', { schema: { hide: true } }, async (_request, reply) => {
     reply.header('content-security-policy', PAGE_CSP).header('cache-control', 'no-store');
