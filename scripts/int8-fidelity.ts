@@ -56,7 +56,7 @@ async function recalibratedWeights(depth: BuildOptions['depth'], classes: number
   const images = await calibrationFiles(undefined, undefined);
   execFileSync(
     '/usr/bin/python3',
-    ['scripts/fixtures/recalibrate_bn.py', String(depth), seeded, recalibrated, ...images],
+    ['scripts/fixtures/recalibrate_bn.py', String(depth), String(classes), seeded, recalibrated, ...images],
     {
       stdio: ['ignore', 'ignore', 'inherit'],
     },
@@ -93,6 +93,8 @@ async function main(): Promise<void> {
   const images = await fixtureTensors();
   for (const depth of (values.depth ?? '18,50,101').split(',').map(Number)) {
     const classes = Number(values.classes ?? 1000);
+    if (values['recalibrate-bn'] && Number(values.width ?? 1) !== 1)
+      throw new Error('--recalibrate-bn builds torchvision ResNets, which have width 1');
     const options: Partial<BuildOptions> = {
       depth: depth as BuildOptions['depth'],
       width: Number(values.width ?? 1),

@@ -4,19 +4,13 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { IMAGENET_PRESET } from '../preprocess/preset.ts';
-import {
-  MANIFEST_FORMAT,
-  MANIFEST_METADATA_KEY,
-  manifestPathFor,
-  type CalibrationRecord,
-  type ModelManifest,
-} from './manifest.ts';
+import { MANIFEST_FORMAT, MANIFEST_METADATA_KEY, manifestPathFor, type ModelManifest } from './manifest.ts';
 import { encodeModel } from './onnx/codec.ts';
 import { Graph } from './onnx/graph.ts';
 import { IR_VERSION, OPSET_VERSION, PRODUCER_NAME } from './onnx/opset.ts';
 import { defaultModelName, resolveBuildOptions, type BuildOptions } from './options.ts';
 import { calibratedQuantizer } from './quantize/int8-build.ts';
-import { FLOAT_GRAPH, type Quantizer } from './quantize/quantizer.ts';
+import { FLOAT_GRAPH } from './quantize/quantizer.ts';
 import { BATCH_DIM, blockCount, buildResNet, INPUT_SIZE } from './resnet.ts';
 import { REFERENCE_INPUT, referenceInput, type ReferenceOutputs } from './self-check.ts';
 import { loadSafetensorsWeights } from './weights/import.ts';
@@ -48,6 +42,7 @@ export async function buildModel(options: Partial<BuildOptions> = {}, hooks: Bui
   const source: WeightSource = o.weightsFile
     ? await loadSafetensorsWeights(o.weightsFile, (done, total) => progress('read weights', done, total))
     : new SeededWeights(o.seed, blockCount(o.depth));
+  // int8 builds the network twice (calibration probe, then QDQ): the second pass reuses the weights.
   const weights = o.precision === 'int8' ? new MemoizedWeights(source) : source;
   const name = o.name ?? defaultModelName(o);
   const g = new Graph(name);
@@ -59,17 +54,10 @@ export async function buildModel(options: Partial<BuildOptions> = {}, hooks: Bui
     classes: o.classes,
     foldBatchNorm: o.foldBatchNorm,
   };
-  let quantizer: Quantizer = FLOAT_GRAPH;
-  let calibration: CalibrationRecord | undefined;
-  if (o.precision === 'int8') {
-    const dir = o.calibrationDir;
-    ({ quantizer, calibration } = await calibratedQuantizer(
-      architecture,
-      weights,
-      { dir, count: o.calibrationCount },
-      progress,
-    ));
-  }
+  const { quantizer, calibration } =
+    o.precision === 'int8'
+      ? await calibratedQuantizer(architecture, weights, { dir: o.calibrationDir, count: o.calibrationCount }, progress)
+      : { quantizer: FLOAT_GRAPH, calibration: undefined };
   const onBlock = (done: number, total: number): void => progress('graph', done, total);
   const { parameters } = buildResNet(g, architecture, weights, onBlock, quantizer);
   weights.finish();
@@ -91,6 +79,19 @@ export async function buildModel(options: Partial<BuildOptions> = {}, hooks: Bui
     precision: o.precision,
     ...(calibration && { calibration }),
   };
+  const onnx = encode(g, manifest, progress);
+  progress('self-check reference', 0, 1);
+  const reference = await referenceOutputs(onnx);
+  const modelSha256 = createHash('sha256').update(onnx).digest('hex');
+  return {
+    onnx,
+    manifest: { ...manifest, reference, modelSha256 },
+    stats: { parameters, storedWeights: g.storedFloats, storedInt8: g.storedInt8 },
+  };
+}
+
+/** The ONNX file, with the manifest as its metadata (without the sidecar-only sha256 and reference). */
+function encode(g: Graph, manifest: ModelManifest, progress: NonNullable<BuildHooks['onProgress']>): Uint8Array {
   progress('encode', 0, 1);
   const onnx = encodeModel({
     irVersion: IR_VERSION,
@@ -102,14 +103,7 @@ export async function buildModel(options: Partial<BuildOptions> = {}, hooks: Bui
     metadata: [[MANIFEST_METADATA_KEY, JSON.stringify(manifest)]],
   });
   progress('encode', 1, 1);
-  progress('self-check reference', 0, 1);
-  const reference = await referenceOutputs(onnx);
-  const modelSha256 = createHash('sha256').update(onnx).digest('hex');
-  return {
-    onnx,
-    manifest: { ...manifest, reference, modelSha256 },
-    stats: { parameters, storedWeights: g.storedFloats, storedInt8: g.storedInt8 },
-  };
+  return onnx;
 }
 
 /** The logits of the self-check input, computed the way the service will (onnxruntime, all optimisations). */
