@@ -7,16 +7,26 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
-import { buildModel } from '../src/model/build.ts';
-import { decodeModel } from '../src/model/onnx/codec.ts';
-import { encodeSafetensors } from '../src/model/weights/safetensors.ts';
-import { median } from './lib/stats.ts';
+import { buildModel } from '../../src/model/build.ts';
+import { decodeModel } from '../../src/model/onnx/codec.ts';
+import { encodeSafetensors } from '../../src/model/weights/safetensors.ts';
+import { command, commandLine } from '../lib/cli.ts';
+import { median } from '../lib/stats.ts';
+
+commandLine(
+  command({
+    name: 'npm run bench:model',
+    summary: "Our ResNet-50 against torchvision's ONNX export of the same weights, interleaved rounds.",
+    flags: {},
+  }),
+);
 
 const DIR = 'test/.tmp/bench-model';
 const ROUNDS = 7;
 const RUNS = { 1: 8, 8: 2 } as const;
 const BATCHES = [1, 8] as const;
 const PYTHON = '/usr/bin/python3';
+const TORCHVISION_EXPORT = 'load/bench/torchvision_export.py';
 
 /** The same seeded weights, unfolded, as torchvision-named tensors (the names already match). */
 async function exportTorchvision(): Promise<{ path: string; torchLogits: number[][] }> {
@@ -26,7 +36,7 @@ async function exportTorchvision(): Promise<{ path: string; torchLogits: number[
     .map((t) => ({ name: t.name, shape: t.dims, data: new Float32Array(t.rawData.slice().buffer) }));
   writeFileSync(`${DIR}/weights.safetensors`, encodeSafetensors(tensors));
   const path = `${DIR}/torchvision-resnet50.onnx`;
-  execFileSync(PYTHON, ['load/torchvision_export.py', `${DIR}/weights.safetensors`, path, `${DIR}/torch-logits.json`], {
+  execFileSync(PYTHON, [TORCHVISION_EXPORT, `${DIR}/weights.safetensors`, path, `${DIR}/torch-logits.json`], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return {
@@ -36,7 +46,7 @@ async function exportTorchvision(): Promise<{ path: string; torchLogits: number[
 }
 
 function probe(): Float32Array {
-  // torch.linspace(-2, 2, n) in float32, as load/torchvision_export.py feeds it.
+  // torch.linspace(-2, 2, n) in float32, as load/bench/torchvision_export.py feeds it.
   const n = 2 * 3 * 224 * 224;
   return Float32Array.from({ length: n }, (_, i) => -2 + (4 * i) / (n - 1));
 }
