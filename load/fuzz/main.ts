@@ -5,6 +5,7 @@
 // (replayable byte for byte) and listed in a JSON report under load/reports/.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TINY_MODEL_OPTIONS } from '../../test/global-setup.ts';
 import { command, commandLine, type FlagValues } from '../lib/cli.ts';
 import { DEFAULT_REPORT_DIR, machineInfo } from '../lib/report.ts';
 import { startServer, type ServerHandle } from '../lib/server.ts';
@@ -15,15 +16,6 @@ const TINY_MODEL = 'load/reports/fuzz/tiny-resnet.onnx';
 // A body that busboy never finishes parsing ends in 408 after BODY_TIMEOUT_MS (predict-bodies.ts):
 // 5 s keeps such cases inside the per-case timeout.
 const SERVER_ENV = { LOG_LEVEL: 'warn', BODY_TIMEOUT_MS: '5000' } as const;
-const TINY_OPTIONS = {
-  depth: 50,
-  variant: 'v1.5',
-  shortcut: 'B',
-  width: 0.125,
-  classes: 10,
-  foldBatchNorm: true,
-  seed: 1,
-} as const;
 
 const FUZZ_COMMAND = command({
   name: 'npm run fuzz',
@@ -59,7 +51,7 @@ async function ensureTinyModel(path: string): Promise<void> {
   if (path !== TINY_MODEL || existsSync(path)) return;
   const { buildModel, writeModel } = await import('../../src/model/build.ts');
   await mkdir(join(path, '..'), { recursive: true });
-  await writeModel(path, await buildModel(TINY_OPTIONS));
+  await writeModel(path, await buildModel(TINY_MODEL_OPTIONS));
 }
 
 /** The server's own memory figures from prom-client's default metrics, MiB. */
