@@ -3,11 +3,11 @@
 // its baseline afterwards, and the service still up. The saturating connection count is the
 // smallest whose images/s is within 5% of the best of a ramp (or --saturate).
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sampleRss, serverOptions, timing, type BenchContext, type Line, type Measurement } from './bench-common.ts';
-import type { CannonRun } from './cannon.ts';
-import { measureRun, runLine } from './measure.ts';
-import { fmt, type RunResult } from './report.ts';
-import { withServer, type ServerHandle } from './server.ts';
+import { sampleRss, serverOptions, timing, type BenchContext, type Line, type Measurement } from './common.ts';
+import type { CannonRun } from '../../lib/cannon.ts';
+import { measureRun, runLine } from '../../lib/measure.ts';
+import { fmt, type RunResult } from '../../lib/report.ts';
+import { withServer, type ServerHandle } from '../../lib/server.ts';
 
 export const OVERLOAD_FACTOR = 8;
 export const RAMP_CONNECTIONS = [1, 2, 4, 8, 16, 32] as const;

@@ -7,9 +7,9 @@
 // + resize, JSON, the load generator itself (it shares the cores), and what that CPU work costs
 // the model's threads.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createEngine, type Engine } from '../../src/model/runtime/engine.ts';
-import { loadConfig } from '../../src/server/config.ts';
-import { engineOptionsFor } from '../../src/server/plugins/engine.ts';
+import { createEngine, type Engine } from '../../../src/model/runtime/engine.ts';
+import { loadConfig } from '../../../src/server/config.ts';
+import { engineOptionsFor } from '../../../src/server/plugins/engine.ts';
 import {
   DEFAULT_SATURATING_CONNECTIONS,
   serverOptions,
@@ -17,13 +17,13 @@ import {
   type BenchContext,
   type Line,
   type Measurement,
-} from './bench-common.ts';
+} from './common.ts';
 import { driveEngine, type DriveResult } from './engine-driver.ts';
-import { measureRun, runLine } from './measure.ts';
-import { fmt, type RunResult } from './report.ts';
-import { readCpuSeconds, withServer } from './server.ts';
-import { median } from './stats.ts';
-import { tensorFor } from './tensor.ts';
+import { measureRun, runLine } from '../../lib/measure.ts';
+import { fmt, type RunResult } from '../../lib/report.ts';
+import { readCpuSeconds, withServer } from '../../lib/server.ts';
+import { median } from '../../lib/stats.ts';
+import { tensorFor } from '../../lib/tensor.ts';
 
 export interface Round {
   readonly http: number;
