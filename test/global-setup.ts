@@ -1,7 +1,8 @@
 // Builds the tiny test models once per vitest run and provides their paths to every test file
-// through inject(): the ResNet-50 layout at 1/8 width, 10 classes, seed 1 ('tinyModelPath',
-// 'tinyManifestPath'), and a ResNet-18 at 1/8 width, 10 classes, seed 2 ('tinyResnet18Path'), the
-// second model of the repository tests.
+// through inject(): the ResNet-50 layout at 1/8 width, 10 classes, seed 1, FP32 ('tinyModelPath',
+// 'tinyManifestPath') and int8 calibrated on the built-in set ('tinyInt8ModelPath'), and a
+// ResNet-18 at 1/8 width, 10 classes, seed 2 ('tinyResnet18Path'), the second model of the
+// repository tests.
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -28,4 +29,9 @@ export default async function setup(project: TestProject): Promise<void> {
   project.provide('tinyManifestPath', manifestPath);
   const resnet18 = await writeModel(`${dir}tiny-resnet18.onnx`, await buildModel(TINY_RESNET18_OPTIONS));
   project.provide('tinyResnet18Path', resnet18.modelPath);
+  const int8 = await writeModel(
+    `${dir}tiny-resnet-int8.onnx`,
+    await buildModel({ ...TINY_MODEL_OPTIONS, precision: 'int8' }),
+  );
+  project.provide('tinyInt8ModelPath', int8.modelPath);
 }

@@ -1,8 +1,9 @@
 // The pieces a ResNet is made of: conv+BN(+ReLU), the two residual blocks and the three shortcut
 // options of He et al. (2015), section 3.3. Tensor names follow torchvision's resnet.py
 // (conv1/bn1, downsample.0/.1), so torchvision and timm weights load by name.
-import { add, batchNormalization, conv, pad, relu, slice } from './onnx/ops.ts';
+import { batchNormalization, conv, pad, relu, slice } from './onnx/ops.ts';
 import type { Graph, Value } from './onnx/graph.ts';
+import type { Quantizer } from './quantize/quantizer.ts';
 import { foldBatchNorm } from './weights/fold.ts';
 import { BN_EPSILON, type BatchNormRole, type WeightSource } from './weights/source.ts';
 
@@ -15,6 +16,8 @@ export interface BlockContext {
   readonly foldBatchNorm: boolean;
   readonly variant: Variant;
   readonly shortcut: Shortcut;
+  /** FP32 (FLOAT_GRAPH), the calibration probe or the int8 QDQ emitter (src/model/quantize/). */
+  readonly quantizer: Quantizer;
   /** Trainable parameters as torchvision counts them (conv + BN affine + fc). */
   parameters: number;
 }
@@ -22,7 +25,11 @@ export interface BlockContext {
 const qualified = (g: Graph, local: string): string => (g.scope ? `${g.scope}.${local}` : local);
 const channels = (x: Value): number => x.shape[1] as number;
 
-/** conv (k x k, padding k/2, no bias) -> BatchNorm -> ReLU if `then` is 'relu'; BN folded into the conv or kept. */
+/**
+ * conv (k x k, padding k/2, no bias) -> BatchNorm -> ReLU if `then` is 'relu'; BN folded into the
+ * conv or kept. The quantizer supplies a folded conv's weight and bias and sees its output (after
+ * the ReLU, never between Conv and ReLU) under the conv's name.
+ */
 export function convBn(
   ctx: BlockContext,
   x: Value,
@@ -41,13 +48,8 @@ export function convBn(
     let y: Value;
     if (ctx.foldBatchNorm) {
       const folded = foldBatchNorm(weight, spec.out, bn, BN_EPSILON);
-      y = conv(
-        g,
-        x,
-        g.initializer(`${convName}.weight`, shape, folded.weight),
-        g.initializer(`${convName}.bias`, [spec.out], folded.bias),
-        geometry,
-      );
+      const inputs = ctx.quantizer.convInputs(g, x, { name: convName, shape, ...folded });
+      y = conv(g, x, inputs.weight, inputs.bias, geometry);
     } else {
       y = conv(g, x, g.initializer(`${convName}.weight`, shape, weight), undefined, geometry);
       y = batchNormalization(
@@ -62,7 +64,8 @@ export function convBn(
         { epsilon: BN_EPSILON },
       );
     }
-    return spec.then === 'relu' ? relu(g, y) : y;
+    const afterRelu = spec.then === 'relu';
+    return ctx.quantizer.activation(g, afterRelu ? relu(g, y) : y, convName, afterRelu);
   });
 }
 
@@ -77,7 +80,7 @@ export function shortcut(ctx: BlockContext, x: Value, out: number, stride: numbe
     return convBn(ctx, x, { conv: 'downsample.0', bn: 'downsample.1' }, { out, kernel: 1, stride, then: 'projection' });
   }
   if (!changes) return x;
-  return zeroPadShortcut(ctx.g, x, out, stride);
+  return ctx.quantizer.sameScale(ctx.g, x, zeroPadShortcut(ctx.g, x, out, stride));
 }
 
 export function zeroPadShortcut(g: Graph, x: Value, out: number, stride: number): Value {
@@ -102,12 +105,12 @@ export function bottleneck(ctx: BlockContext, x: Value, planes: number, stride: 
   let y = convBn(ctx, x, { conv: 'conv1', bn: 'bn1' }, { out: planes, kernel: 1, stride: s1, then: 'relu' });
   y = convBn(ctx, y, { conv: 'conv2', bn: 'bn2' }, { out: planes, kernel: 3, stride: s2, then: 'relu' });
   y = convBn(ctx, y, { conv: 'conv3', bn: 'bn3' }, { out, kernel: 1, stride: 1, then: 'residual' });
-  return relu(ctx.g, add(ctx.g, y, shortcut(ctx, x, out, stride)));
+  return ctx.quantizer.residualRelu(ctx.g, y, shortcut(ctx, x, out, stride), ctx.g.scope);
 }
 
 /** Basic block (ResNet-18/34): 3x3 -> 3x3. Its first conv is the 3x3, so v1 and v1.5 coincide. */
 export function basicBlock(ctx: BlockContext, x: Value, planes: number, stride: number): Value {
   let y = convBn(ctx, x, { conv: 'conv1', bn: 'bn1' }, { out: planes, kernel: 3, stride, then: 'relu' });
   y = convBn(ctx, y, { conv: 'conv2', bn: 'bn2' }, { out: planes, kernel: 3, stride: 1, then: 'residual' });
-  return relu(ctx.g, add(ctx.g, y, shortcut(ctx, x, planes, stride)));
+  return ctx.quantizer.residualRelu(ctx.g, y, shortcut(ctx, x, planes, stride), ctx.g.scope);
 }

@@ -2,14 +2,19 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import { IMAGENET_PRESET } from '../preprocess/preset.ts';
 import { MANIFEST_FORMAT, MANIFEST_METADATA_KEY, manifestPathFor, type ModelManifest } from './manifest.ts';
 import { encodeModel } from './onnx/codec.ts';
 import { Graph } from './onnx/graph.ts';
 import { IR_VERSION, OPSET_VERSION, PRODUCER_NAME } from './onnx/opset.ts';
 import { defaultModelName, resolveBuildOptions, type BuildOptions } from './options.ts';
+import { calibratedQuantizer } from './quantize/int8-build.ts';
+import { FLOAT_GRAPH } from './quantize/quantizer.ts';
 import { BATCH_DIM, blockCount, buildResNet, INPUT_SIZE } from './resnet.ts';
+import { REFERENCE_INPUT, referenceInput, type ReferenceOutputs } from './self-check.ts';
 import { loadSafetensorsWeights } from './weights/import.ts';
+import { MemoizedWeights } from './weights/memo.ts';
 import { SeededWeights } from './weights/seeded.ts';
 import type { WeightSource } from './weights/source.ts';
 
@@ -27,15 +32,18 @@ export interface BuildHooks {
 export interface BuiltModel {
   readonly onnx: Uint8Array;
   readonly manifest: ModelManifest;
-  readonly stats: { readonly parameters: number; readonly storedWeights: number };
+  /** storedWeights: float32 values in initializers; storedInt8: int8 values (int8 builds). */
+  readonly stats: { readonly parameters: number; readonly storedWeights: number; readonly storedInt8: number };
 }
 
 export async function buildModel(options: Partial<BuildOptions> = {}, hooks: BuildHooks = {}): Promise<BuiltModel> {
   const o = resolveBuildOptions(options);
   const progress = hooks.onProgress ?? (() => {});
-  const weights: WeightSource = o.weightsFile
+  const source: WeightSource = o.weightsFile
     ? await loadSafetensorsWeights(o.weightsFile, (done, total) => progress('read weights', done, total))
     : new SeededWeights(o.seed, blockCount(o.depth));
+  // int8 builds the network twice (calibration probe, then QDQ): the second pass reuses the weights.
+  const weights = o.precision === 'int8' ? new MemoizedWeights(source) : source;
   const name = o.name ?? defaultModelName(o);
   const g = new Graph(name);
   const architecture = {
@@ -46,7 +54,12 @@ export async function buildModel(options: Partial<BuildOptions> = {}, hooks: Bui
     classes: o.classes,
     foldBatchNorm: o.foldBatchNorm,
   };
-  const { parameters } = buildResNet(g, architecture, weights, (done, total) => progress('graph', done, total));
+  const { quantizer, calibration } =
+    o.precision === 'int8'
+      ? await calibratedQuantizer(architecture, weights, { dir: o.calibrationDir, count: o.calibrationCount }, progress)
+      : { quantizer: FLOAT_GRAPH, calibration: undefined };
+  const onBlock = (done: number, total: number): void => progress('graph', done, total);
+  const { parameters } = buildResNet(g, architecture, weights, onBlock, quantizer);
   weights.finish();
   const manifest: ModelManifest = {
     format: MANIFEST_FORMAT,
@@ -63,7 +76,22 @@ export async function buildModel(options: Partial<BuildOptions> = {}, hooks: Bui
     labels: await labelsFor(o.classes),
     weights: weights.description,
     parameters,
+    precision: o.precision,
+    ...(calibration && { calibration }),
   };
+  const onnx = encode(g, manifest, progress);
+  progress('self-check reference', 0, 1);
+  const reference = await referenceOutputs(onnx);
+  const modelSha256 = createHash('sha256').update(onnx).digest('hex');
+  return {
+    onnx,
+    manifest: { ...manifest, reference, modelSha256 },
+    stats: { parameters, storedWeights: g.storedFloats, storedInt8: g.storedInt8 },
+  };
+}
+
+/** The ONNX file, with the manifest as its metadata (without the sidecar-only sha256 and reference). */
+function encode(g: Graph, manifest: ModelManifest, progress: NonNullable<BuildHooks['onProgress']>): Uint8Array {
   progress('encode', 0, 1);
   const onnx = encodeModel({
     irVersion: IR_VERSION,
@@ -75,8 +103,19 @@ export async function buildModel(options: Partial<BuildOptions> = {}, hooks: Bui
     metadata: [[MANIFEST_METADATA_KEY, JSON.stringify(manifest)]],
   });
   progress('encode', 1, 1);
-  const modelSha256 = createHash('sha256').update(onnx).digest('hex');
-  return { onnx, manifest: { ...manifest, modelSha256 }, stats: { parameters, storedWeights: g.storedFloats } };
+  return onnx;
+}
+
+/** The logits of the self-check input, computed the way the service will (onnxruntime, all optimisations). */
+async function referenceOutputs(onnx: Uint8Array): Promise<ReferenceOutputs> {
+  const session = await ort.InferenceSession.create(onnx, { graphOptimizationLevel: 'all' });
+  try {
+    const input = new ort.Tensor('float32', referenceInput(INPUT_SIZE, INPUT_SIZE), [1, 3, INPUT_SIZE, INPUT_SIZE]);
+    const { logits } = await session.run({ input }, ['logits']);
+    return { input: REFERENCE_INPUT, logits: Array.from(logits?.data as Float32Array) };
+  } finally {
+    await session.release();
+  }
 }
 
 /** ImageNet's names (torchvision order) for 1000 classes, else class_0..class_{n-1}. */
@@ -92,7 +131,10 @@ function docString(m: ModelManifest): string {
   const weights = m.weights.trained
     ? `weights from ${m.weights.file ?? 'a file'}`
     : `SEEDED UNTRAINED weights (seed ${m.weights.seed ?? 0}): predictions are meaningless`;
-  return `ResNet-${a.depth} ${a.variant}, shortcut ${a.shortcut}, width x${a.width}, ${a.classes} classes, ${blockCount(a.depth)} blocks, ${weights}. Input ${BATCH_DIM}x3x${INPUT_SIZE}x${INPUT_SIZE}. Built by ${PRODUCER_NAME} ${BUILDER_VERSION}.`;
+  const int8 = m.calibration
+    ? ` int8 QDQ (uint8 activations, int8 per-channel weights), min/max calibrated on ${m.calibration.count} images.`
+    : '';
+  return `ResNet-${a.depth} ${a.variant}, shortcut ${a.shortcut}, width x${a.width}, ${a.classes} classes, ${blockCount(a.depth)} blocks, ${weights}.${int8} Input ${BATCH_DIM}x3x${INPUT_SIZE}x${INPUT_SIZE}. Built by ${PRODUCER_NAME} ${BUILDER_VERSION}.`;
 }
 
 /** Writes `<path>.onnx` (path may already end in .onnx) and its sidecar manifest, each atomically, creating the folder. */

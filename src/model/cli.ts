@@ -1,12 +1,15 @@
 // build-model: `npm run build:model -- --depth 50 --variant v1.5 --shortcut B --width 1
-// --classes 1000 --weights FILE.safetensors --seed N --no-fold --out models/resnet50.onnx --name NAME`
+// --classes 1000 --weights FILE.safetensors --seed N --no-fold --out models/resnet50.onnx --name NAME
+// --precision fp32|int8 --calibration DIR --calibration-count N`
 // Every flag is optional. Exit codes: 0 built, 1 the build failed, 2 bad flags.
 import { stat } from 'node:fs/promises';
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildModel, writeModel } from './build.ts';
+import { buildModel, writeModel, type BuiltModel } from './build.ts';
+import type { CalibrationRecord } from './manifest.ts';
 import { DEFAULT_BUILD_OPTIONS, ModelOptionsError, resolveBuildOptions, type BuildOptions } from './options.ts';
+import { DEFAULT_CALIBRATION_COUNT } from './quantize/calibration-images.ts';
 
 export const DEFAULT_OUT = 'models/resnet50.onnx';
 
@@ -21,6 +24,10 @@ const USAGE = `Usage: npm run build:model -- [options]
   --no-fold         keep BatchNormalization nodes instead of folding them into the convs
   --out PATH        output .onnx path; the manifest goes next to it as .json (default ${DEFAULT_OUT})
   --name NAME       model name in the manifest (default derived from the options, e.g. resnet50)
+  --precision P     fp32, or int8: QDQ with uint8 activations and int8 weights (default fp32)
+  --calibration DIR int8: calibrate on the images in DIR (default: the built-in set, models/calibration)
+  --calibration-count N
+                    int8: calibrate on the first N images by name (default: all, up to ${DEFAULT_CALIBRATION_COUNT})
   --help            show this help`;
 
 export class CliUsageError extends Error {
@@ -38,6 +45,9 @@ const FLAGS = {
   'no-fold': { type: 'boolean' },
   out: { type: 'string' },
   name: { type: 'string' },
+  precision: { type: 'string' },
+  calibration: { type: 'string' },
+  'calibration-count': { type: 'string' },
   help: { type: 'boolean' },
 } as const;
 
@@ -70,6 +80,9 @@ export function parseCliArgs(argv: readonly string[]): { options: BuildOptions; 
       foldBatchNorm: !values['no-fold'],
       weightsFile: values.weights,
       name: values.name,
+      precision: values.precision as BuildOptions['precision'] | undefined,
+      calibrationDir: values.calibration,
+      calibrationCount: number('calibration-count', values['calibration-count']),
     });
     return { options, out: values.out ?? DEFAULT_OUT, help: values.help ?? false };
   } catch (err) {
@@ -79,10 +92,12 @@ export function parseCliArgs(argv: readonly string[]): { options: BuildOptions; 
   }
 }
 
-const kebab = (flag: string): string => ({ foldBatchNorm: 'no-fold', weightsFile: 'weights' })[flag] ?? flag;
+const kebab = (flag: string): string =>
+  ({ foldBatchNorm: 'no-fold', weightsFile: 'weights', calibrationCount: 'calibration-count' })[flag] ?? flag;
 
 function describe(o: BuildOptions): string {
-  return `ResNet-${o.depth} ${o.variant}, shortcut ${o.shortcut}, width ${o.width}, ${o.classes} classes, BatchNorm ${o.foldBatchNorm ? 'folded' : 'kept'}`;
+  const precision = o.precision === 'fp32' ? '' : `, ${o.precision}`;
+  return `ResNet-${o.depth} ${o.variant}, shortcut ${o.shortcut}, width ${o.width}, ${o.classes} classes, BatchNorm ${o.foldBatchNorm ? 'folded' : 'kept'}${precision}`;
 }
 
 export interface CliIo {
@@ -116,19 +131,36 @@ export async function main(
     io.out.write(
       [
         `Wrote ${modelPath} (${(size / 2 ** 20).toFixed(1)} MiB, ${size} bytes) and ${manifestPath}`,
-        `  parameters:     ${built.stats.parameters.toLocaleString('en-US')} (stored weights ${built.stats.storedWeights.toLocaleString('en-US')})`,
+        `  parameters:     ${built.stats.parameters.toLocaleString('en-US')} (stored weights ${storedWeights(built.stats)})`,
         `  sha256:         ${built.manifest.modelSha256}`,
+        ...calibrationLines(built.manifest.calibration),
         `  build time:     ${((performance.now() - started) / 1000).toFixed(1)} s`,
         '',
       ].join('\n'),
     );
     if (!built.manifest.weights.trained) io.out.write(seededWarning(options.seed));
+    if (built.manifest.calibration?.source === 'built-in') io.out.write(BUILT_IN_CALIBRATION_NOTE);
     return 0;
   } catch (err) {
     io.err.write(`build-model: ${(err as Error).message}\n`);
     return 1;
   }
 }
+
+function storedWeights(stats: BuiltModel['stats']): string {
+  const floats = stats.storedWeights.toLocaleString('en-US');
+  return stats.storedInt8 === 0 ? floats : `${stats.storedInt8.toLocaleString('en-US')} int8 + ${floats} float32`;
+}
+
+function calibrationLines(c: CalibrationRecord | undefined): string[] {
+  if (c === undefined) return [];
+  const from = c.source === 'built-in' ? 'the built-in set (models/calibration)' : 'the --calibration directory';
+  return [`  calibration:    ${c.method} over ${c.count} images from ${from}, set sha256 ${c.sha256}`];
+}
+
+const BUILT_IN_CALIBRATION_NOTE = `Calibrated on the built-in set of sample photos. Trained weights want a sample of real images from
+their own domain (a few dozen to a few hundred): --calibration DIR.
+`;
 
 function seededWarning(seed: number): string {
   const line = '!'.repeat(78);

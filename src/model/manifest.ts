@@ -1,6 +1,8 @@
 // The manifest travels with every built model: as a sidecar `<model>.json` next to the `.onnx`
 // file and as the ONNX metadata_props entry MANIFEST_METADATA_KEY. The runtime reads the sidecar.
 import type { PreprocessPreset } from '../preprocess/preset.ts';
+import type { Precision } from './quantize/quantizer.ts';
+import type { ReferenceOutputs } from './self-check.ts';
 
 export const MANIFEST_FORMAT = 'resnet-serve/manifest@1' as const;
 export const MANIFEST_METADATA_KEY = 'resnet_serve.manifest' as const;
@@ -30,6 +32,18 @@ export interface WeightsSource {
   readonly sha256?: string;
 }
 
+/** How an int8 model's activation ranges were measured. */
+export interface CalibrationRecord {
+  readonly method: 'minmax';
+  readonly count: number;
+  /** sha256 over the set's sorted per-file sha256 digests (src/model/quantize/calibration-images.ts). */
+  readonly sha256: string;
+  /** `built-in` (models/calibration) or `directory` (--calibration DIR; the path is not recorded). */
+  readonly source: 'built-in' | 'directory';
+  /** [min, max] per quantization site, e.g. "layer1.0.conv2" or "layer1.0" (a block's output). */
+  readonly ranges: Readonly<Record<string, readonly [number, number]>>;
+}
+
 export interface ModelManifest {
   readonly format: typeof MANIFEST_FORMAT;
   readonly name: string;
@@ -42,6 +56,11 @@ export interface ModelManifest {
   readonly labels: readonly string[];
   readonly weights: WeightsSource;
   readonly parameters: number;
+  /** Manifests written before int8 builds have none: they are fp32 (loadManifest fills it in). */
+  readonly precision: Precision;
+  readonly calibration?: CalibrationRecord;
+  /** Logits for the self-check input, computed at build time (absent inside the file's own metadata). */
+  readonly reference?: ReferenceOutputs;
   /** sha256 of the .onnx file this manifest describes (absent inside the file's own metadata). */
   readonly modelSha256?: string;
 }

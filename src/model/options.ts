@@ -1,6 +1,7 @@
 // Build options: defaults and validation shared by buildModel and the CLI.
 import { DEPTHS, type Depth } from './resnet.ts';
 import type { Shortcut, Variant } from './blocks.ts';
+import { PRECISIONS, type Precision } from './quantize/quantizer.ts';
 
 export const VARIANTS = ['v1', 'v1.5'] as const satisfies readonly Variant[];
 export const SHORTCUTS = ['A', 'B', 'C'] as const satisfies readonly Shortcut[];
@@ -18,6 +19,12 @@ export interface BuildOptions {
   /** A .safetensors file with torchvision/timm or Hugging Face ResNet names. */
   weightsFile?: string | undefined;
   name?: string | undefined;
+  /** fp32, or int8 (QDQ, calibrated on calibrationDir or the built-in set). */
+  precision: Precision;
+  /** int8 only: a directory of calibration images (default: the built-in set in models/calibration). */
+  calibrationDir?: string | undefined;
+  /** int8 only: calibrate on the first N images by name (default: all, up to 64). */
+  calibrationCount?: number | undefined;
 }
 
 export const DEFAULT_BUILD_OPTIONS: Readonly<BuildOptions> = Object.freeze({
@@ -28,6 +35,7 @@ export const DEFAULT_BUILD_OPTIONS: Readonly<BuildOptions> = Object.freeze({
   classes: 1000,
   foldBatchNorm: true,
   seed: 0,
+  precision: 'fp32',
 });
 
 export class ModelOptionsError extends Error {
@@ -60,10 +68,26 @@ export function resolveBuildOptions(options: Partial<BuildOptions> = {}): BuildO
   }
   if (typeof o.foldBatchNorm !== 'boolean')
     throw new ModelOptionsError(`Expected \`foldBatchNorm\` to be a boolean, got \`${String(o.foldBatchNorm)}\``);
+  checkPrecision(o);
   if (o.name !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(o.name)) {
     throw new ModelOptionsError(`Expected \`name\` to be 1-64 letters, digits, '.', '_' or '-', got \`${o.name}\``);
   }
   return o;
+}
+
+function checkPrecision(o: BuildOptions): void {
+  oneOf('precision', o.precision, PRECISIONS);
+  if (o.precision !== 'int8' && (o.calibrationDir !== undefined || o.calibrationCount !== undefined))
+    throw new ModelOptionsError(`Expected \`calibration\` only with precision int8, got precision \`${o.precision}\``);
+  if (o.precision === 'int8' && !o.foldBatchNorm)
+    throw new ModelOptionsError(
+      'Expected `foldBatchNorm` with precision int8: a BatchNormalization node between a Conv and its QuantizeLinear stops onnxruntime from fusing them',
+    );
+  const count = o.calibrationCount;
+  if (count !== undefined && (!Number.isInteger(count) || count < 1 || count > 100_000))
+    throw new ModelOptionsError(
+      `Expected \`calibrationCount\` to be an integer in [1, 100000], got \`${String(count)}\``,
+    );
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
@@ -77,5 +101,6 @@ export function defaultModelName(o: BuildOptions): string {
   if (o.shortcut !== DEFAULT_BUILD_OPTIONS.shortcut) parts.push(`shortcut${o.shortcut}`);
   if (o.width !== 1) parts.push(`w${o.width}`);
   if (o.classes !== 1000) parts.push(`c${o.classes}`);
+  if (o.precision !== 'fp32') parts.push(o.precision);
   return parts.join('-');
 }

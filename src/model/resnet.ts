@@ -4,6 +4,7 @@ import { IMAGENET_PRESET } from '../preprocess/preset.ts';
 import { basicBlock, bottleneck, convBn, type BlockContext, type Shortcut, type Variant } from './blocks.ts';
 import type { Graph, Value } from './onnx/graph.ts';
 import { flatten, gemm, globalAveragePool, maxPool, softmax } from './onnx/ops.ts';
+import { FLOAT_GRAPH, type Quantizer } from './quantize/quantizer.ts';
 import type { WeightSource } from './weights/source.ts';
 
 export const RESNET_FAMILY = {
@@ -50,24 +51,32 @@ export function buildResNet(
   options: ResNetOptions,
   weights: WeightSource,
   onBlock?: (done: number, total: number) => void,
+  quantizer: Quantizer = FLOAT_GRAPH,
 ): ResNetOutputs {
+  if (quantizer !== FLOAT_GRAPH && !options.foldBatchNorm)
+    g.fail(
+      'a quantized graph needs BatchNorm folded into the convs (a BatchNormalization node would break every fusion)',
+    );
   const ctx: BlockContext = {
     g,
     weights,
     foldBatchNorm: options.foldBatchNorm,
     variant: options.variant,
     shortcut: options.shortcut,
+    quantizer,
     parameters: 0,
   };
   const { block, stages } = RESNET_FAMILY[options.depth];
-  const input = g.input('input', [BATCH_DIM, 3, INPUT_SIZE, INPUT_SIZE]);
+  const input = quantizer.activation(g, g.input('input', [BATCH_DIM, 3, INPUT_SIZE, INPUT_SIZE]), 'input', false);
   let x = convBn(
     ctx,
     input,
     { conv: 'conv1', bn: 'bn1' },
     { out: scaledChannels(BASE_WIDTH, options.width), kernel: 7, stride: 2, then: 'relu' },
   );
-  x = g.withScope('maxpool', () => maxPool(g, x, { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }));
+  x = g.withScope('maxpool', () =>
+    quantizer.sameScale(g, x, maxPool(g, x, { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] })),
+  );
   let done = 0;
   stages.forEach((blocks, i) => {
     const planes = scaledChannels(BASE_WIDTH * 2 ** i, options.width);

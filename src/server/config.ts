@@ -101,6 +101,20 @@ export const CONFIG_VARIABLES = {
     'Classes of MODEL_WEIGHTS (1000: ImageNet labels)',
     'ImageNet',
   ),
+  modelPrecision: variable(
+    'MODEL_PRECISION',
+    oneOf(['fp32', 'int8'] as const),
+    'fp32',
+    'Precision MODEL_WEIGHTS is built in (int8: calibrated QDQ, models/README.md)',
+    'the weights as they are',
+  ),
+  modelCalibration: variable<string | undefined>(
+    'MODEL_CALIBRATION',
+    path,
+    undefined,
+    'Directory of calibration images for an int8 build of MODEL_WEIGHTS',
+    'the built-in set (models/calibration)',
+  ),
   modelRepository: variable<string | undefined>(
     'MODEL_REPOSITORY',
     path,
@@ -310,6 +324,19 @@ function crossChecks(config: Config): string[] {
   if (config.requestTimeoutMs > config.maxRequestTimeoutMs) {
     problems.push(
       `REQUEST_TIMEOUT_MS=${config.requestTimeoutMs} is invalid: expected at most MAX_REQUEST_TIMEOUT_MS (${config.maxRequestTimeoutMs})`,
+    );
+  }
+  if (
+    config.modelWeights === undefined &&
+    (config.modelPrecision !== 'fp32' || config.modelCalibration !== undefined)
+  ) {
+    problems.push(
+      'MODEL_PRECISION and MODEL_CALIBRATION apply to builds of MODEL_WEIGHTS, which is not set (a MODEL_PATH model is served as it is; build an int8 one with `npm run build:model -- --precision int8`)',
+    );
+  }
+  if (config.modelCalibration !== undefined && config.modelPrecision !== 'int8') {
+    problems.push(
+      `MODEL_CALIBRATION is set, but MODEL_PRECISION is ${config.modelPrecision}: calibration is for int8 builds`,
     );
   }
   if (config.maxImageBytes > config.maxBodyBytes) {

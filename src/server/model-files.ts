@@ -1,7 +1,8 @@
 // Which .onnx file the service runs, made ready before the engine starts:
 // - MODEL_WEIGHTS (a .safetensors file) is built into ONNX once (architecture from MODEL_DEPTH,
-//   MODEL_VARIANT, MODEL_WIDTH, MODEL_CLASSES) and cached in MODEL_CACHE_DIR, keyed by the
-//   weights' sha256, the build options and the builder version;
+//   MODEL_VARIANT, MODEL_WIDTH, MODEL_CLASSES; MODEL_PRECISION, and for int8 the MODEL_CALIBRATION
+//   images) and cached in MODEL_CACHE_DIR, keyed by the weights' sha256, the build options, the
+//   calibration set's sha256 and the builder version;
 // - otherwise MODEL_PATH; the default path is built with seeded weights on first start (so
 //   `npm start` works on a fresh clone), any other missing path is an error.
 // Slow builds log their progress.
@@ -11,6 +12,7 @@ import { access, mkdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { BUILDER_VERSION, DEFAULT_BUILD_OPTIONS, buildModel, writeModel, type BuildOptions } from '../model/build.ts';
 import { manifestPathFor } from '../model/manifest.ts';
+import { calibrationDigest } from '../model/quantize/calibration-images.ts';
 import { CONFIG_VARIABLES, type Config } from './config.ts';
 
 export interface ProgressLogger {
@@ -55,22 +57,30 @@ async function build(options: Partial<BuildOptions>, out: string, log: ProgressL
       parameters: built.stats.parameters,
       seconds: (Date.now() - started) / 1000,
       weights: weights.trained ? 'trained' : 'seeded',
+      precision: built.manifest.precision,
+      // The built-in set is a few sample photos; trained weights want images of their own domain.
+      ...(built.manifest.calibration && { calibration: built.manifest.calibration.source }),
     },
     'model built',
   );
 }
 
-/** The cached ONNX path for a weights file: models/cache/<name>-<key>.onnx. */
+/** The cached ONNX path for a weights file: models/cache/<name>[-int8]-<key>.onnx. */
 export async function cachedModelPath(config: Config, options: Partial<BuildOptions>): Promise<string> {
   const weightsFile = config.modelWeights as string;
+  const calibration =
+    options.precision === 'int8'
+      ? await calibrationDigest(config.modelCalibration, options.calibrationCount)
+      : undefined;
   const key = createHash('sha256')
-    .update(JSON.stringify({ weights: await sha256File(weightsFile), options, builder: BUILDER_VERSION }))
+    .update(JSON.stringify({ weights: await sha256File(weightsFile), options, calibration, builder: BUILDER_VERSION }))
     .digest('hex')
     .slice(0, 16);
   const stem = basename(weightsFile)
     .replace(/\.safetensors$/i, '')
     .replace(/[^\w.-]/g, '_');
-  return join(config.modelCacheDir, `${stem}-${key}.onnx`);
+  const precision = options.precision === 'int8' ? '-int8' : '';
+  return join(config.modelCacheDir, `${stem}${precision}-${key}.onnx`);
 }
 
 /** Returns the config with MODEL_PATH pointing at a model file (and its manifest) that exists. */
@@ -86,8 +96,11 @@ export async function prepareModel(config: Config, log: ProgressLogger): Promise
       classes: config.modelClasses,
       weightsFile: config.modelWeights,
       name: config.modelName,
+      precision: config.modelPrecision,
+      calibrationDir: config.modelCalibration,
     };
-    const modelPath = await cachedModelPath(config, { ...options, weightsFile: undefined });
+    // The key holds the calibration set's sha256, not its directory: the same images anywhere hit the cache.
+    const modelPath = await cachedModelPath(config, { ...options, weightsFile: undefined, calibrationDir: undefined });
     if (await exists(manifestPathFor(modelPath))) log.info({ modelPath }, 'using the cached build of MODEL_WEIGHTS');
     else {
       log.info({ weights: config.modelWeights, modelPath }, 'building MODEL_WEIGHTS into ONNX (once; cached)');

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { formatLine, measurementMarkdown, passes, ratioOf, type Line } from '../../load/lib/bench-common.ts';
-import { batchingLines } from '../../load/lib/bench-batching.ts';
-import { overloadLines, saturation } from '../../load/lib/bench-overload.ts';
+import { formatLine, measurementMarkdown, passes, ratioOf, type Line } from '../../load/bench/service/common.ts';
+import { batchingLines } from '../../load/bench/service/batching.ts';
+import { overloadLines, saturation } from '../../load/bench/service/overload.ts';
 import type { CannonRun } from '../../load/lib/cannon.ts';
 import {
   cpuLines,
@@ -9,7 +9,7 @@ import {
   httpFirst,
   httpVsEngineMeasurement,
   pairedRatios,
-} from '../../load/lib/bench-http-vs-engine.ts';
+} from '../../load/bench/service/http-vs-engine.ts';
 import { median } from '../../load/lib/stats.ts';
 import { parseCpuSeconds } from '../../load/lib/server.ts';
 import { fakeRun } from './fake-runs.ts';

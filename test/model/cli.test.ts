@@ -54,6 +54,7 @@ describe('build-model CLI arguments', () => {
       foldBatchNorm: false,
       weightsFile: 'w.safetensors',
       name: 'my-net',
+      precision: 'fp32',
     });
     expect(out).toBe('m/x.onnx');
   });
@@ -70,6 +71,10 @@ describe('build-model CLI arguments', () => {
     [['--shortcut', 'D'], /--shortcut to be one of A, B, C/],
     [['--out', 'model.pt'], /--out must end in .onnx/],
     [['--name', 'has space'], /--name to be 1-64 letters/],
+    [['--precision', 'int4'], /--precision to be one of fp32, int8, got `int4`/],
+    [['--calibration', 'photos'], /--calibration only with precision int8/],
+    [['--precision', 'int8', '--no-fold'], /--no-fold with precision int8/],
+    [['--precision', 'int8', '--calibration-count', '0'], /--calibration-count to be an integer in \[1, 100000\]/],
     [['--bogus'], /Unknown option '--bogus'/],
     [['extra'], /Unexpected argument 'extra'/],
   ])('rejects %j with a clear message', (argv, message) => {
@@ -106,6 +111,43 @@ describe('build-model CLI runs', () => {
     expect(printed).toMatch(/\(\d+\.\d MiB, \d+ bytes\)/);
     expect(printed).toMatch(/SEEDED, UNTRAINED WEIGHTS \(seed 3\)[\s\S]*MEANINGLESS/);
     expect(io.err.text()).toContain('graph: 16/16 blocks');
+  });
+
+  it('builds int8 with --precision int8, printing the calibration and the note about real images', async () => {
+    const io = { out: capture(), err: capture() };
+    const argv = [
+      '--precision',
+      'int8',
+      '--calibration-count',
+      '4',
+      '--width',
+      '0.125',
+      '--classes',
+      '10',
+      '--out',
+      out,
+    ];
+    expect(await main(argv, { out: io.out.stream, err: io.err.stream })).toBe(0);
+    const manifest = JSON.parse(await readFile(out.replace(/\.onnx$/, '.json'), 'utf8')) as {
+      precision: string;
+      calibration: { count: number; sha256: string };
+    };
+    expect(manifest.precision).toBe('int8');
+    expect(manifest.calibration.count).toBe(4);
+    const printed = io.out.text();
+    expect(printed).toContain(
+      `minmax over 4 images from the built-in set (models/calibration), set sha256 ${manifest.calibration.sha256}`,
+    );
+    expect(printed).toMatch(/stored weights [\d,]+ int8 \+ [\d,]+ float32/);
+    expect(printed).toMatch(/Trained weights want a sample of real images[\s\S]*--calibration DIR/);
+    expect(io.err.text()).toContain('calibrate...');
+  });
+
+  it('exits 1 naming the directory when the calibration images cannot be read', async () => {
+    const io = { out: capture(), err: capture() };
+    const argv = ['--precision', 'int8', '--calibration', '/nonexistent/photos', '--width', '0.125', '--out', out];
+    expect(await main(argv, { out: io.out.stream, err: io.err.stream })).toBe(1);
+    expect(io.err.text()).toMatch(/build-model: Cannot read the calibration directory \/nonexistent\/photos: ENOENT/);
   });
 
   it('exits 1 with the reason when the weights file cannot be read', async () => {

@@ -106,9 +106,11 @@ describe('the full ResNet-50 (defaults: v1.5, shortcut B, BN folded, seed 0)', (
     }
   });
 
-  it('embeds the manifest (ImageNet labels, seeded weights) and its sidecar copy adds the file sha256', () => {
+  it('embeds the manifest (ImageNet labels, seeded weights, fp32); the sidecar adds the sha256 and self-check logits', () => {
     const embedded = JSON.parse(new Map(model.metadata).get(MANIFEST_METADATA_KEY)!) as Record<string, unknown>;
-    const { modelSha256, ...rest } = built.manifest;
+    const { modelSha256, reference, ...rest } = built.manifest;
+    expect(rest.precision).toBe('fp32');
+    expect(reference?.logits).toHaveLength(1000);
     expect(embedded).toEqual(JSON.parse(JSON.stringify(rest)));
     expect(modelSha256).toBe(createHash('sha256').update(built.onnx).digest('hex'));
     expect(built.manifest.labels).toHaveLength(1000);

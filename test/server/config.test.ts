@@ -96,6 +96,13 @@ describe('loadConfig', () => {
     expect(configError({ MAX_IMAGE_BYTES: '2000', MAX_BODY_BYTES: '1000' })).toContain(
       'MAX_IMAGE_BYTES=2000 is invalid',
     );
+    expect(configError({ MODEL_PRECISION: 'int8' })).toMatch(/apply to builds of MODEL_WEIGHTS, which is not set/);
+    expect(configError({ MODEL_WEIGHTS: 'w.safetensors', MODEL_CALIBRATION: 'photos' })).toContain(
+      'MODEL_CALIBRATION is set, but MODEL_PRECISION is fp32',
+    );
+    expect(configError({ MODEL_PRECISION: 'int4' })).toContain('MODEL_PRECISION="int4" is invalid: expected one of');
+    const int8 = loadConfig({ MODEL_WEIGHTS: 'w.safetensors', MODEL_PRECISION: 'int8', MODEL_CALIBRATION: 'photos' });
+    expect([int8.modelPrecision, int8.modelCalibration]).toEqual(['int8', 'photos']);
   });
 
   it('refuses the single-model settings beside MODEL_REPOSITORY, and a control mode without one', () => {

@@ -1,12 +1,13 @@
 // MODEL_WEIGHTS: a .safetensors file is built into ONNX at start, cached by its sha256 and the
 // build options, and served as trained weights. Uses the model helper's small torchvision-named
 // ResNet-50 fixture (width 0.125, 10 classes).
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { manifestPathFor, type ModelManifest } from '../../src/model/manifest.ts';
+import { BUILT_IN_CALIBRATION_DIR } from '../../src/model/quantize/calibration-images.ts';
 import { loadConfig } from '../../src/server/config.ts';
 import { prepareModel } from '../../src/server/model-files.ts';
 import { fixture, startApp } from './helpers.ts';
@@ -56,6 +57,48 @@ describe('prepareModel with MODEL_WEIGHTS', () => {
     } finally {
       await app.close();
     }
+  });
+
+  it('builds MODEL_PRECISION=int8 into its own cache entry, keyed by the calibration images', async () => {
+    const builtIn = await prepareModel(
+      loadConfig({ ...tinyArch, MODEL_WEIGHTS: weights, MODEL_PRECISION: 'int8' }),
+      recorder().log,
+    );
+    expect(builtIn.modelPath).toMatch(/resnet50-w0\.125-int8-[0-9a-f]{16}\.onnx$/);
+    const manifest = JSON.parse(readFileSync(manifestPathFor(builtIn.modelPath), 'utf8')) as ModelManifest;
+    expect(manifest).toMatchObject({ precision: 'int8', calibration: { source: 'built-in', method: 'minmax' } });
+    expect(manifest.weights).toMatchObject({ kind: 'safetensors', trained: true });
+
+    const photos = mkdtempSync(join(tmpdir(), 'calibration-'));
+    for (const name of ['coffee.jpg', 'rocket.jpg'])
+      copyFileSync(join(BUILT_IN_CALIBRATION_DIR, name), join(photos, name));
+    const config = loadConfig({
+      ...tinyArch,
+      MODEL_WEIGHTS: weights,
+      MODEL_PRECISION: 'int8',
+      MODEL_CALIBRATION: photos,
+    });
+    const own = await prepareModel(config, recorder().log);
+    expect(own.modelPath).not.toBe(builtIn.modelPath);
+    const calibration = (JSON.parse(readFileSync(manifestPathFor(own.modelPath), 'utf8')) as ModelManifest).calibration;
+    expect(calibration).toMatchObject({ source: 'directory', count: 2 });
+    const again = recorder();
+    expect((await prepareModel(config, again.log)).modelPath).toBe(own.modelPath);
+    expect(again.messages).toEqual(['using the cached build of MODEL_WEIGHTS']);
+    rmSync(photos, { recursive: true, force: true });
+  });
+
+  it('refuses to start when MODEL_CALIBRATION holds no images, naming the directory', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'calibration-'));
+    const config = loadConfig({
+      ...tinyArch,
+      MODEL_WEIGHTS: weights,
+      MODEL_PRECISION: 'int8',
+      MODEL_CALIBRATION: empty,
+    });
+    await expect(prepareModel(config, recorder().log)).rejects.toThrow(
+      `calibration directory ${empty} holds no image files`,
+    );
   });
 
   it('fails naming the tensors when MODEL_DEPTH does not match the weights', async () => {

@@ -65,9 +65,10 @@ async function results(on: Page = page): Promise<{ label: string; score: string;
 }
 
 describe('the upload page in headless Chromium', () => {
-  it('shows the seeded-weights note', async () => {
+  it('shows the seeded-weights note and the precision', async () => {
     await expect(page.locator('#seeded-note').isVisible()).resolves.toBe(true);
     expect(await page.locator('#seeded-note').textContent()).toContain('meaningless');
+    expect(await page.locator('#precision').textContent()).toBe('fp32');
   });
 
   it('classifies a picked file: shows the image and the top 5 with bars, as the API ranks them', async () => {

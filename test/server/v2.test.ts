@@ -94,6 +94,7 @@ describe('V2 metadata and health', () => {
         name: 'resnet50',
         versions: ['1'],
         platform: 'onnxruntime_onnx',
+        precision: 'fp32',
         inputs: [{ name: 'input', datatype: 'FP32', shape: [-1, 3, 224, 224] }],
         outputs: [
           { name: 'logits', datatype: 'FP32', shape: [-1, 10] },

@@ -27,6 +27,9 @@ import { ONNX_DOMAIN } from './opset.ts';
 const DATA_TYPE: Record<ElementType, TensorProto_DataType> = {
   float32: TensorProto_DataType.FLOAT,
   int64: TensorProto_DataType.INT64,
+  int8: TensorProto_DataType.INT8,
+  uint8: TensorProto_DataType.UINT8,
+  int32: TensorProto_DataType.INT32,
 };
 
 export function encodeModel(def: ModelDef): Uint8Array {

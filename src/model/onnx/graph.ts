@@ -24,7 +24,18 @@ export class GraphShapeError extends Error {
 // ONNX raw_data is little-endian; every supported Node platform (x64, arm64) is too.
 const HOST_IS_LE = endianness() === 'LE';
 
-function leBytes(data: Float32Array | BigInt64Array): Uint8Array {
+/** The typed arrays an initializer can hold, by ONNX element type. */
+export type TensorData = Float32Array | BigInt64Array | Int8Array | Uint8Array | Int32Array;
+
+function elementType(data: TensorData): ElementType {
+  if (data instanceof Float32Array) return 'float32';
+  if (data instanceof BigInt64Array) return 'int64';
+  if (data instanceof Int8Array) return 'int8';
+  if (data instanceof Uint8Array) return 'uint8';
+  return 'int32';
+}
+
+function leBytes(data: TensorData): Uint8Array {
   if (!HOST_IS_LE) throw new Error('big-endian hosts are not supported: ONNX raw_data is little-endian');
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
@@ -38,6 +49,7 @@ export class Graph {
   #names = new Set<string>();
   #scopes: string[] = [];
   #storedFloats = 0;
+  #storedInt8 = 0;
 
   constructor(name: string) {
     this.name = name;
@@ -51,6 +63,11 @@ export class Graph {
   /** Number of float32 values held in initializers. */
   get storedFloats(): number {
     return this.#storedFloats;
+  }
+
+  /** Number of int8 values held in initializers (quantized weights and their zero points). */
+  get storedInt8(): number {
+    return this.#storedInt8;
   }
 
   withScope<T>(name: string, build: () => T): T {
@@ -76,13 +93,14 @@ export class Graph {
     this.#outputs.push({ name: value.name, elementType: value.type, shape: value.shape });
   }
 
-  initializer(name: string, dims: readonly number[], data: Float32Array | BigInt64Array): Value {
+  initializer(name: string, dims: readonly number[], data: TensorData): Value {
     const expected = dims.reduce((a, b) => a * b, 1);
     if (data.length !== expected)
       this.fail(`initializer ${name} has ${data.length} values, shape [${dims.join(',')}] needs ${expected}`);
     this.#claim(name);
-    const type: ElementType = data instanceof Float32Array ? 'float32' : 'int64';
+    const type = elementType(data);
     if (type === 'float32') this.#storedFloats += data.length;
+    if (type === 'int8') this.#storedInt8 += data.length;
     this.#initializers.push({ name, dataType: type, dims: [...dims], rawData: leBytes(data) });
     return { name, shape: [...dims], type };
   }

@@ -4,7 +4,8 @@
 /** A dimension: a fixed size or a symbolic name such as 'batch'. */
 export type Dim = number | string;
 
-export const ELEMENT_TYPES = ['float32', 'int64'] as const;
+// int8/uint8/int32 hold quantized weights, activations' zero points and conv biases (QDQ models).
+export const ELEMENT_TYPES = ['float32', 'int64', 'int8', 'uint8', 'int32'] as const;
 export type ElementType = (typeof ELEMENT_TYPES)[number];
 
 export type AttributeValue =

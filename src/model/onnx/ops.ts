@@ -206,3 +206,57 @@ export function pad(g: Graph, x: Value, pads: readonly number[]): Value {
   );
   return g.node('Pad', [x, g.constInt64('pads', pads)], { shape }, { mode: { kind: 'string', value: 'constant' } });
 }
+
+const QUANTIZED_TYPES = ['uint8', 'int8', 'int32'] as const;
+
+/** Scale and zero point of QuantizeLinear/DequantizeLinear: scalars (per tensor) or vectors along `axis`. */
+function checkQuantParams(
+  g: Graph,
+  op: string,
+  x: Value,
+  scale: Value,
+  zeroPoint: Value,
+  axis: number | undefined,
+): void {
+  if (scale.type !== 'float32') g.fail(`${op}: scale ${scale.name} must be float32, got ${scale.type}`);
+  if (!(QUANTIZED_TYPES as readonly string[]).includes(zeroPoint.type))
+    g.fail(`${op}: zero point ${zeroPoint.name} must be ${QUANTIZED_TYPES.join(', ')}, got ${zeroPoint.type}`);
+  if (!sameShape(scale.shape, zeroPoint.shape))
+    g.fail(`${op}: scale [${scale.shape.join(',')}] and zero point [${zeroPoint.shape.join(',')}] differ in shape`);
+  if (axis === undefined) {
+    if (scale.shape.length !== 0) g.fail(`${op}: a per-tensor scale must be a scalar, got [${scale.shape.join(',')}]`);
+    return;
+  }
+  const size = known(g, x.shape[axis], `${op} axis ${axis}`);
+  if (!sameShape(scale.shape, [size]))
+    g.fail(`${op}: a per-axis scale must have shape [${size}] (axis ${axis}), got [${scale.shape.join(',')}]`);
+}
+
+/**
+ * QuantizeLinear-13, per tensor: y = saturate(round_half_even(x / scale) + zeroPoint), of the zero
+ * point's type (uint8 here: values outside [0, 255] clamp to the ends).
+ */
+export function quantizeLinear(g: Graph, x: Value, scale: Value, zeroPoint: Value): Value {
+  if (x.type !== 'float32') g.fail(`QuantizeLinear: ${x.name} must be float32, got ${x.type}`);
+  checkQuantParams(g, 'QuantizeLinear', x, scale, zeroPoint, undefined);
+  return g.node('QuantizeLinear', [x, scale, zeroPoint], { shape: x.shape, type: zeroPoint.type });
+}
+
+/** DequantizeLinear-13: y = (x - zeroPoint) * scale, per tensor or per channel along `axis` (float32 out). */
+export function dequantizeLinear(
+  g: Graph,
+  x: Value,
+  scale: Value,
+  zeroPoint: Value,
+  opts: { axis?: number } = {},
+): Value {
+  if (x.type !== zeroPoint.type)
+    g.fail(`DequantizeLinear: ${x.name} is ${x.type} but its zero point ${zeroPoint.name} is ${zeroPoint.type}`);
+  checkQuantParams(g, 'DequantizeLinear', x, scale, zeroPoint, opts.axis);
+  return g.node(
+    'DequantizeLinear',
+    [x, scale, zeroPoint],
+    { shape: x.shape },
+    opts.axis === undefined ? {} : { axis: int(opts.axis) },
+  );
+}

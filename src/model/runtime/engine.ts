@@ -8,7 +8,8 @@ import { Batcher, serviceError, type SubmitOptions } from './batcher.ts';
 import type { ComputeGate } from './compute-gate.ts';
 import { loadManifest, modelIo, type ModelIo } from './load-manifest.ts';
 import { silentLogger, type EngineLogger } from './logger.ts';
-import type { WorkerInit } from './protocol.ts';
+import { SELF_CHECK_TOLERANCE } from '../self-check.ts';
+import type { SelfCheck, WorkerInit } from './protocol.ts';
 import { chooseExecutionProvider, type ExecutionProvider, type ExecutionProviderRequest } from './providers.ts';
 import { sessionOptionsFor } from './session-options.ts';
 import { EngineStats } from './stats.ts';
@@ -90,6 +91,18 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
   return engine;
 }
 
+/** What warm-up recomputes: the reference logits of manifests written since self-checks exist. */
+function selfCheckOf(manifest: ModelManifest): SelfCheck | undefined {
+  if (manifest.reference === undefined) return undefined;
+  const { precision } = manifest;
+  return {
+    model: manifest.name,
+    precision,
+    logits: manifest.reference.logits,
+    tolerance: SELF_CHECK_TOLERANCE[precision],
+  };
+}
+
 class InferenceEngine implements Engine {
   readonly manifest: ModelManifest;
   readonly provider: ExecutionProvider;
@@ -138,7 +151,10 @@ class InferenceEngine implements Engine {
       imageShape: this.#io.imageShape,
       classes: this.#io.classes,
       warmupBatchSizes: Array.from({ length: options.maxBatchSize }, (_, i) => i + 1),
+      selfCheck: selfCheckOf(manifest),
     };
+    if (this.#init.selfCheck === undefined)
+      logger.warn({ model: manifest.name }, 'the manifest has no reference outputs: startup self-check skipped');
   }
 
   get ready(): boolean {

@@ -2,6 +2,7 @@
 // (src/model/manifest.ts), and checks the few facts it relies on before starting a worker.
 import { readFile } from 'node:fs/promises';
 import { MANIFEST_FORMAT, manifestPathFor, type ModelManifest, type TensorSpec } from '../manifest.ts';
+import { PRECISIONS } from '../quantize/quantizer.ts';
 
 export interface ModelIo {
   readonly input: TensorSpec;
@@ -28,7 +29,11 @@ export async function loadManifest(modelPath: string): Promise<ModelManifest> {
   if (manifest.format !== MANIFEST_FORMAT) {
     throw new Error(`${path} is not a ${MANIFEST_FORMAT} manifest (format: ${String(manifest.format)})`);
   }
-  return manifest;
+  // Manifests from before int8 builds carry no precision: they are FP32 models.
+  const precision = (manifest as Partial<ModelManifest>).precision ?? 'fp32';
+  if (!PRECISIONS.includes(precision))
+    throw new Error(`${path} gives precision \`${String(precision)}\`; expected one of ${PRECISIONS.join(', ')}`);
+  return { ...manifest, precision };
 }
 
 function tensor(manifest: ModelManifest, kind: 'inputs' | 'outputs', name: string): TensorSpec {

@@ -16,6 +16,16 @@ export interface WorkerInit {
   readonly classes: number;
   /** Every batch size that can occur, run once with zeros before the worker reports ready. */
   readonly warmupBatchSizes: readonly number[];
+  /** The manifest's reference logits, recomputed after warm-up (src/model/self-check.ts). */
+  readonly selfCheck: SelfCheck | undefined;
+}
+
+export interface SelfCheck {
+  readonly model: string;
+  readonly precision: string;
+  readonly logits: readonly number[];
+  /** Largest allowed max|diff| / max|reference logit|. */
+  readonly tolerance: number;
 }
 
 export type ToWorker =

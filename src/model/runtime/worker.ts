@@ -4,6 +4,7 @@
 // whole duration. Here it only blocks this thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { deviation, referenceInput } from '../self-check.ts';
 import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 
 const init = workerData as WorkerInit;
@@ -56,6 +57,20 @@ async function warmUp(session: ort.InferenceSession): Promise<void> {
   }
 }
 
+/** Recomputes the manifest's reference logits; a model that computes otherwise does not start. */
+async function selfCheck(session: ort.InferenceSession): Promise<void> {
+  const check = init.selfCheck;
+  if (check === undefined) return;
+  const [, height, width] = init.imageShape as [number, number, number];
+  const { logits } = await compute(session, referenceInput(height, width), 1);
+  const d = deviation(check.logits, (logits as Float32Array | undefined) ?? []);
+  if (!(d.relative <= check.tolerance)) {
+    throw new Error(
+      `Model ${check.model} (${check.precision}) failed its startup self-check: its logits for the reference input differ from the manifest's by up to ${d.maxAbsDiff.toPrecision(3)} (${d.relative.toPrecision(3)} of max|logit| ${d.maxAbsLogit.toPrecision(3)}), over the ${check.precision} tolerance of ${check.tolerance}. The file may be damaged or paired with another model's manifest, or this CPU computes it differently: rebuild it here (npm run build:model) and compare.`,
+    );
+  }
+}
+
 function transferList(...arrays: Float32Array[]): ArrayBuffer[] {
   return [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
 }
@@ -89,6 +104,7 @@ async function main(): Promise<void> {
   try {
     session = await open();
     await warmUp(session);
+    await selfCheck(session);
   } catch (error) {
     post({ type: 'initFailed', message: errorMessage(error) });
     port?.close();

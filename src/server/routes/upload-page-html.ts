@@ -28,6 +28,8 @@ const drop = document.getElementById('drop');
 const input = document.getElementById('file');
 const model = document.getElementById('model');
 const note = document.querySelector('p.note');
+const classes = document.getElementById('classes');
+const precision = document.getElementById('precision');
 const preview = document.getElementById('preview');
 const status = document.getElementById('status');
 const list = document.getElementById('results');
@@ -63,8 +65,11 @@ function selected() {
   return model.options[model.selectedIndex];
 }
 
-function showNote() {
-  if (note) note.hidden = selected().dataset.trained === 'true';
+function showModel() {
+  const option = selected();
+  if (note) note.hidden = option.dataset.trained === 'true';
+  classes.textContent = option.dataset.classes;
+  precision.textContent = option.dataset.precision;
 }
 
 async function classify(file) {
@@ -94,10 +99,10 @@ async function classify(file) {
 }
 
 model.addEventListener('change', () => {
-  showNote();
+  showModel();
   if (lastFile) classify(lastFile);
 });
-showNote();
+if (model.options.length > 0) showModel();
 input.addEventListener('change', () => { if (input.files[0]) classify(input.files[0]); });
 drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
@@ -131,15 +136,19 @@ export interface PageModel {
   readonly version: number;
   readonly trained: boolean;
   readonly classes: number;
+  readonly precision: string;
 }
 
 function option(model: PageModel, selected: boolean): string {
   const weights = model.trained ? 'trained' : 'seeded weights';
-  return `<option value="${escapeHtml(model.name)}" data-version="${model.version}" data-trained="${model.trained}" data-classes="${model.classes}"${selected ? ' selected' : ''}>${escapeHtml(model.name)} (version ${model.version}, ${model.classes} classes, ${weights})</option>`;
+  const data = `data-version="${model.version}" data-trained="${model.trained}" data-classes="${model.classes}" data-precision="${escapeHtml(model.precision)}"`;
+  return `<option value="${escapeHtml(model.name)}" ${data}${selected ? ' selected' : ''}>${escapeHtml(model.name)} (version ${model.version}, ${model.classes} classes, ${escapeHtml(model.precision)}, ${weights})</option>`;
 }
 
 /** The page for the models served now; `selected`: the one preselected (the default model). */
 export function renderUploadPage(models: readonly PageModel[], selected: string | undefined): string {
+  // What the page shows before the script runs: the preselected model, else the first one listed.
+  const shown = models.find((m) => m.name === selected) ?? models[0];
   const note = models.every((m) => m.trained)
     ? ''
     : `<p class="note" id="seeded-note"><strong>Seeded weights:</strong> this model was built with seeded, untrained weights, so its predictions are meaningless. Start the service with real weights (MODEL_WEIGHTS) for real predictions.</p>`;
@@ -164,7 +173,7 @@ ${note}
 <img id="preview" alt="The image being classified" hidden>
 <p id="status" role="status" aria-live="polite">${models.length === 0 ? 'No model is being served yet.' : ''}</p>
 <ol id="results" aria-label="Top 5 classes"></ol>
-<p><small>API docs at <a href="docs">/docs</a></small></p>
+<p><small><span id="classes">${shown?.classes ?? 0}</span> classes · <span id="precision">${escapeHtml(shown?.precision ?? '')}</span> · API docs at <a href="docs">/docs</a></small></p>
 <script>${PAGE_SCRIPT}</script>
 </body>
 </html>

@@ -9,7 +9,13 @@ function servedModels(registry: ModelRegistry): PageModel[] {
   return registry.servedModels().map((name) => {
     const classifier = registry.resolve(name);
     const { manifest } = classifier;
-    return { name, version: classifier.version, trained: manifest.weights.trained, classes: manifest.labels.length };
+    return {
+      name,
+      version: classifier.version,
+      trained: manifest.weights.trained,
+      classes: manifest.labels.length,
+      precision: manifest.precision,
+    };
   });
 }
 

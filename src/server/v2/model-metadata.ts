@@ -14,6 +14,8 @@ export interface ModelMetadata {
   readonly name: string;
   readonly versions: string[];
   readonly platform: string;
+  /** Not in the V2 protocol's model metadata: this service's `fp32` or `int8` (clients ignore unknown fields). */
+  readonly precision: string;
   readonly inputs: TensorMetadata[];
   readonly outputs: TensorMetadata[];
 }
@@ -30,6 +32,7 @@ export function modelMetadata(classifier: Classifier, versions: readonly number[
     name: classifier.name,
     versions: (versions.length > 0 ? versions : [classifier.version]).map(String),
     platform: PLATFORM,
+    precision: manifest.precision,
     inputs: manifest.inputs.map(tensor),
     outputs: manifest.outputs.map(tensor),
   };

@@ -76,6 +76,8 @@ export async function v2Routes(app: FastifyInstance): Promise<void> {
       name: { type: 'string' },
       versions: { type: 'array', items: { type: 'string' } },
       platform: { type: 'string' },
+      // Not in the V2 protocol's model metadata: this service's `fp32` or `int8` (clients ignore unknown fields).
+      precision: { type: 'string' },
       inputs: { type: 'array', items: tensorSchema },
       outputs: { type: 'array', items: tensorSchema },
     },

@@ -1,6 +1,7 @@
 // Model repositories for the tests, made in a temporary folder from the two tiny models of the
-// global setup: `tiny50` (ResNet-50 layout, width 1/8, 10 classes, seed 1) and `tiny18` (ResNet-18,
-// width 1/8, 10 classes, seed 2). Files may be replaced by other bytes, or left out (null).
+// global setup: `tiny50` (ResNet-50 layout, width 1/8, 10 classes, seed 1), `tiny50-int8` (the same
+// weights, int8) and `tiny18` (ResNet-18, width 1/8, 10 classes, seed 2). Files may be replaced by
+// other bytes, or left out (null).
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +12,9 @@ import { buildApp, type AppDeps } from '../../../src/server/app.ts';
 import { loadConfig } from '../../../src/server/config.ts';
 import { TEST_ENV } from '../helpers.ts';
 
-export type TinyModel = 'tiny50' | 'tiny18';
+export type TinyModel = 'tiny50' | 'tiny50-int8' | 'tiny18';
+
+const TINY_MODELS: readonly string[] = ['tiny50', 'tiny50-int8', 'tiny18'];
 
 export type VersionFiles =
   TinyModel | { readonly onnx?: TinyModel | Buffer | null; readonly manifest?: TinyModel | string | null };
@@ -23,7 +26,8 @@ export interface ModelLayout {
 }
 
 export function modelPathOf(model: TinyModel): string {
-  return model === 'tiny50' ? inject('tinyModelPath') : inject('tinyResnet18Path');
+  if (model === 'tiny50') return inject('tinyModelPath');
+  return model === 'tiny50-int8' ? inject('tinyInt8ModelPath') : inject('tinyResnet18Path');
 }
 
 /** The manifest of a tiny model, parsed (tests derive broken ones from it). */
@@ -36,8 +40,8 @@ function writeVersion(dir: string, files: VersionFiles): void {
   const { onnx, manifest } = typeof files === 'string' ? { onnx: files, manifest: files } : files;
   if (typeof onnx === 'string') cpSync(modelPathOf(onnx), join(dir, 'model.onnx'));
   else if (onnx) writeFileSync(join(dir, 'model.onnx'), onnx);
-  if (manifest === 'tiny50' || manifest === 'tiny18')
-    cpSync(manifestPathFor(modelPathOf(manifest)), join(dir, 'model.json'));
+  if (manifest !== undefined && manifest !== null && TINY_MODELS.includes(manifest))
+    cpSync(manifestPathFor(modelPathOf(manifest as TinyModel)), join(dir, 'model.json'));
   else if (typeof manifest === 'string') writeFileSync(join(dir, 'model.json'), manifest);
 }
 

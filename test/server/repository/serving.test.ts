@@ -276,3 +276,41 @@ describe('the default model', () => {
     expect(response.json<PredictBody>().results[0]!.predictions.map((p) => p.label)).toEqual(labels);
   });
 });
+
+describe('FP32 and int8 of the same weights side by side', () => {
+  let pair: FastifyInstance;
+  let repo: string;
+  beforeAll(async () => {
+    repo = makeRepository({
+      resnet50: { versions: { '1': 'tiny50' } },
+      'resnet50-int8': { versions: { '1': 'tiny50-int8' } },
+    });
+    pair = await startRepositoryApp(repo);
+  });
+  afterAll(async () => {
+    await pair?.close();
+    removeRepository(repo);
+  });
+
+  it('reports each precision in the metadata, and classifies with each model’s own engine', async () => {
+    for (const [name, precision] of [
+      ['resnet50', 'fp32'],
+      ['resnet50-int8', 'int8'],
+    ] as const) {
+      expect((await pair.inject({ method: 'GET', url: `/v2/models/${name}` })).json()).toMatchObject({
+        name,
+        precision,
+      });
+      const response = await pair.inject({
+        method: 'POST',
+        url: `/predict?model=${name}&topk=3`,
+        payload: jpeg,
+        headers: { 'content-type': 'image/jpeg' },
+      });
+      expectSamePredictions(
+        response.json<PredictBody>().results[0]!.predictions,
+        await expectedPredictions(pair, jpeg, 3, name),
+      );
+    }
+  });
+});

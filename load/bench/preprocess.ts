@@ -1,0 +1,227 @@
+// `npm run bench:preprocess`: what preprocessing costs, side by side in one run.
+// 1. One image at a time with sharp.concurrency(1) (one libvips thread, one libuv thread): wall ms
+//    and CPU ms per image for the 500x375 fixture JPEG and a 4000x3000 JPEG, for each JPEG
+//    shrink-on-load mode, with the parity of each mode against torchvision's reference.
+//    The big JPEG and its reference are made into /tmp by
+//    `scripts/fixtures/preprocess_reference.py --large` (/usr/bin/python3 with torchvision).
+// 2. Throughput of the 500x375 JPEG with 1, 2 and 4 images in flight, with 1 and 2 libvips
+//    threads per image. Images in flight run on libuv's threadpool, so at most
+//    UV_THREADPOOL_SIZE (default 4) decode at once, whatever the server's concurrency.
+// Configurations run in interleaved rounds (the machine may be shared); medians are reported.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import sharp from 'sharp';
+import {
+  configureSharp,
+  DEFAULT_SHRINK_ON_LOAD,
+  IMAGENET_PRESET,
+  preprocessImage,
+  SHRINK_ON_LOAD_MODES,
+  type PreprocessOptions,
+  type ShrinkOnLoad,
+} from '../../src/preprocess/index.ts';
+import {
+  difference,
+  fixtureBytes,
+  IMAGES_DIR,
+  loadReferenceSet,
+  referenceTensor,
+  type Difference,
+} from '../../test/preprocess/parity.ts';
+import { command, commandLine } from '../lib/cli.ts';
+import { median } from '../lib/stats.ts';
+
+const { seconds, rounds } = commandLine(
+  command({
+    name: 'npm run bench:preprocess',
+    summary: 'Preprocessing cost per image (each JPEG shrink-on-load mode, with its parity) and throughput.',
+    flags: {
+      seconds: {
+        kind: 'number',
+        value: 'S',
+        min: 0.2,
+        max: 30,
+        default: 2,
+        help: 'seconds per configuration and round',
+      },
+      rounds: { kind: 'int', min: 1, max: 10, default: 3, help: 'interleaved rounds; medians are reported' },
+    },
+  }),
+);
+const BIG_DIR = '/tmp/resnet-serve-bench-preprocess';
+const OPTIONS: PreprocessOptions = { preset: IMAGENET_PRESET, maxImageBytes: 50_000_000, maxImagePixels: 40_000_000 };
+
+interface Subject {
+  readonly name: string;
+  readonly bytes: Buffer;
+  readonly reference?: Float32Array;
+}
+
+/** The 4000x3000 JPEG with its torchvision reference; without Python, an upscaled fixture and no reference. */
+async function bigJpeg(): Promise<Subject> {
+  const image = `${BIG_DIR}/large-4000x3000.jpg`;
+  const ref = `${BIG_DIR}/large-4000x3000.ref.png`;
+  if (!existsSync(image) || !existsSync(ref)) {
+    try {
+      execFileSync('/usr/bin/python3', ['scripts/fixtures/preprocess_reference.py', '--large', BIG_DIR], {
+        stdio: 'ignore',
+      });
+    } catch {
+      console.log(
+        'no /usr/bin/python3 with torchvision: 4000x3000 JPEG upscaled from the fixture, parity not measured',
+      );
+      await mkdir(BIG_DIR, { recursive: true });
+      const bytes = await sharp(fixtureBytes('landscape-500x375.jpg'))
+        .resize(4000, 3000)
+        .jpeg({ quality: 90 })
+        .toBuffer();
+      return { name: '4000x3000.jpg', bytes };
+    }
+  }
+  return { name: '4000x3000.jpg', bytes: readFileSync(image), reference: await referenceTensor(ref) };
+}
+
+async function subjects(): Promise<Subject[]> {
+  const small = loadReferenceSet().images.find((image) => image.file === 'landscape-500x375.jpg');
+  if (small === undefined) throw new Error('landscape-500x375.jpg missing from the reference set');
+  const smallSubject = {
+    name: '500x375.jpg',
+    bytes: fixtureBytes(small.file),
+    reference: await referenceTensor(IMAGES_DIR + small.reference),
+  };
+  return [smallSubject, await bigJpeg()];
+}
+
+interface Timing {
+  readonly images: number;
+  readonly wallMs: number[];
+  readonly cpuMs: number;
+}
+
+/** `inFlight` loops preprocessing the same image until the time is up. */
+async function run(bytes: Buffer, options: PreprocessOptions, inFlight: number): Promise<Timing> {
+  const wallMs: number[] = [];
+  const deadline = performance.now() + seconds * 1000;
+  const cpu = process.cpuUsage();
+  const loop = async () => {
+    while (performance.now() < deadline || wallMs.length < 3) {
+      const started = performance.now();
+      await preprocessImage(bytes, options);
+      wallMs.push(performance.now() - started);
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: inFlight }, loop));
+  const elapsed = performance.now() - started;
+  const used = process.cpuUsage(cpu);
+  return { images: (wallMs.length / elapsed) * 1000, wallMs, cpuMs: (used.user + used.system) / 1000 / wallMs.length };
+}
+
+interface LatencyRow {
+  subject: string;
+  mode: ShrinkOnLoad;
+  wallMs: number;
+  cpuMs: number;
+  parity?: Difference;
+}
+
+async function latency(all: Subject[]): Promise<LatencyRow[]> {
+  configureSharp({ concurrency: 1 });
+  const samples = new Map<string, { wall: number[]; cpu: number[] }>();
+  for (let round = 0; round < rounds; round++) {
+    for (const subject of all) {
+      for (const mode of SHRINK_ON_LOAD_MODES) {
+        const timing = await run(subject.bytes, { ...OPTIONS, shrinkOnLoad: mode }, 1);
+        const entry = samples.get(`${subject.name}|${mode}`) ?? { wall: [], cpu: [] };
+        entry.wall.push(median(timing.wallMs));
+        entry.cpu.push(timing.cpuMs);
+        samples.set(`${subject.name}|${mode}`, entry);
+      }
+    }
+  }
+  const rows: LatencyRow[] = [];
+  for (const subject of all) {
+    for (const mode of SHRINK_ON_LOAD_MODES) {
+      const entry = samples.get(`${subject.name}|${mode}`);
+      if (entry === undefined) continue;
+      const tensor = await preprocessImage(subject.bytes, { ...OPTIONS, shrinkOnLoad: mode });
+      const parity = subject.reference === undefined ? undefined : difference(tensor, subject.reference);
+      rows.push({ subject: subject.name, mode, wallMs: median(entry.wall), cpuMs: median(entry.cpu), parity });
+    }
+  }
+  return rows;
+}
+
+interface ThroughputRow {
+  inFlight: number;
+  concurrency: number;
+  imagesPerSecond: number;
+  cpuMs: number;
+}
+
+async function throughput(subject: Subject): Promise<ThroughputRow[]> {
+  const configs = [1, 2, 4].flatMap((inFlight) => [1, 2].map((concurrency) => ({ inFlight, concurrency })));
+  const samples = configs.map(() => ({ rate: [] as number[], cpu: [] as number[] }));
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, { inFlight, concurrency }] of configs.entries()) {
+      configureSharp({ concurrency });
+      const timing = await run(subject.bytes, { ...OPTIONS, shrinkOnLoad: DEFAULT_SHRINK_ON_LOAD }, inFlight);
+      samples[i]?.rate.push(timing.images);
+      samples[i]?.cpu.push(timing.cpuMs);
+    }
+  }
+  return configs.map((config, i) => ({
+    ...config,
+    imagesPerSecond: median(samples[i]?.rate ?? []),
+    cpuMs: median(samples[i]?.cpu ?? []),
+  }));
+}
+
+const f = (value: number, digits = 1) => value.toFixed(digits);
+
+function printLatency(rows: LatencyRow[]): void {
+  console.log('\n| image | JPEG shrink-on-load | wall ms/image | CPU ms/image | mean abs diff | p99 abs diff |');
+  console.log('|---|---|---|---|---|---|');
+  for (const row of rows) {
+    const parity = row.parity === undefined ? '- | -' : `${f(row.parity.mean, 4)} | ${f(row.parity.p99, 4)}`;
+    const label = row.mode === DEFAULT_SHRINK_ON_LOAD ? `${row.mode} (default)` : row.mode;
+    console.log(`| ${row.subject} | ${label} | ${f(row.wallMs)} | ${f(row.cpuMs)} | ${parity} |`);
+  }
+}
+
+function printThroughput(rows: ThroughputRow[]): void {
+  const base = rows[0]?.imagesPerSecond ?? 1;
+  console.log('\n| images in flight | libvips threads per image | images/s | vs 1x1 | CPU ms/image |');
+  console.log('|---|---|---|---|---|');
+  for (const row of rows) {
+    console.log(
+      `| ${row.inFlight} | ${row.concurrency} | ${f(row.imagesPerSecond, 0)} | ${f(row.imagesPerSecond / base, 2)}x | ${f(row.cpuMs)} |`,
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const all = await subjects();
+  // Informational only: libuv reads it once at its first use of the pool.
+  const pool = process.env.UV_THREADPOOL_SIZE ?? '4 (default)';
+  console.log(
+    `cores: ${availableParallelism()}, UV_THREADPOOL_SIZE: ${pool}, ${rounds} rounds x ${seconds} s per configuration`,
+  );
+  const latencyRows = await latency(all);
+  printLatency(latencyRows);
+  const small = all[0];
+  if (small === undefined) throw new Error('no subject');
+  const throughputRows = await throughput(small);
+  printThroughput(throughputRows);
+  await mkdir('load/reports', { recursive: true });
+  const path = `load/reports/bench-preprocess-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
+  await writeFile(
+    path,
+    JSON.stringify({ cores: availableParallelism(), pool, rounds, seconds, latencyRows, throughputRows }, null, 1),
+  );
+  console.log(`\nreport: ${path}`);
+}
+
+await main();
