@@ -8,8 +8,9 @@
 // the model's threads.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createEngine, type Engine } from '../../../src/model/runtime/engine.ts';
+import { engineOptionsFor } from '../../../src/server/classifier/engine-options.ts';
+import { batchSettingsOf } from '../../../src/server/classifier/spec.ts';
 import { loadConfig } from '../../../src/server/config.ts';
-import { engineOptionsFor } from '../../../src/server/plugins/engine.ts';
 import {
   DEFAULT_SATURATING_CONNECTIONS,
   serverOptions,
@@ -66,10 +67,10 @@ export function httpFirst(round: number): boolean {
 async function startRawEngine(ctx: BenchContext): Promise<Engine> {
   // The settings the service gets: its defaults and this shell's environment (the started
   // servers inherit it too), so both sides run the same engine configuration.
-  const engine = await createEngine({
-    ...engineOptionsFor(loadConfig(process.env, [])),
-    modelPath: ctx.args.modelPath,
-  });
+  const config = loadConfig(process.env, []);
+  const engine = await createEngine(
+    engineOptionsFor(config, { modelPath: ctx.args.modelPath, settings: batchSettingsOf(config) }),
+  );
   const readyBy = Date.now() + 300_000;
   while (!engine.ready && Date.now() < readyBy) await sleep(100);
   return engine;

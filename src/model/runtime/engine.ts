@@ -5,6 +5,7 @@
 import { errors, type ServiceError } from '../../errors.ts';
 import type { ModelManifest } from '../manifest.ts';
 import { Batcher, serviceError, type SubmitOptions } from './batcher.ts';
+import type { ComputeGate } from './compute-gate.ts';
 import { loadManifest, modelIo, type ModelIo } from './load-manifest.ts';
 import { silentLogger, type EngineLogger } from './logger.ts';
 import { SELF_CHECK_TOLERANCE } from '../self-check.ts';
@@ -26,6 +27,8 @@ export interface EngineOptions {
   readonly maxBatchDelayMs: number;
   readonly maxQueue: number;
   readonly defaultDeadlineMs: number;
+  /** Shared with other engines on the same cores: one batch computes at a time across them. */
+  readonly computeGate?: ComputeGate;
   readonly logger?: EngineLogger;
 }
 
@@ -118,6 +121,7 @@ class InferenceEngine implements Engine {
   /** Room for the largest batch, back from the worker after each run and filled again. */
   #spare: Float32Array | undefined;
   readonly #batchCapacity: number;
+  readonly #gate: ComputeGate | undefined;
 
   constructor(options: EngineOptions, manifest: ModelManifest, provider: ExecutionProvider, logger: EngineLogger) {
     this.manifest = manifest;
@@ -125,6 +129,7 @@ class InferenceEngine implements Engine {
     this.#logger = logger;
     this.#io = modelIo(manifest);
     this.#batchCapacity = options.maxBatchSize * this.#io.imageLength;
+    this.#gate = options.computeGate;
     this.#batcher = new Batcher({
       maxBatchSize: options.maxBatchSize,
       maxDelayMs: options.maxBatchDelayMs,
@@ -216,7 +221,11 @@ class InferenceEngine implements Engine {
     return Promise.reject(serviceError(code));
   }
 
-  async #runBatch(inputs: readonly Float32Array[]): Promise<InferResult[]> {
+  #runBatch(inputs: readonly Float32Array[]): Promise<InferResult[]> {
+    return this.#gate === undefined ? this.#compute(inputs) : this.#gate.run(() => this.#compute(inputs));
+  }
+
+  async #compute(inputs: readonly Float32Array[]): Promise<InferResult[]> {
     const worker = this.#worker;
     if (worker === undefined) throw new errors.WORKER_FAILED({ cause: new Error('no worker') });
     const { imageLength, classes } = this.#io;

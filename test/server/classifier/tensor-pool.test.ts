@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TensorPool } from '../../src/server/tensor-pool.ts';
+import { TensorPool } from '../../../src/server/classifier/tensor-pool.ts';
 
 describe('TensorPool', () => {
   it('hands a released tensor out again instead of allocating', () => {
