@@ -1,12 +1,14 @@
-// The entry point (`npm start`, `node dist/server/main.js`): reads the configuration once, makes
-// sure the model file exists (single-model mode), builds the app and listens. A single model that
-// cannot start ends the process (exit 1); in a repository, a model that cannot load is
-// UNAVAILABLE in the index and the others serve. SIGTERM/SIGINT drain gracefully
-// (close-with-grace): readiness turns false and new work gets 503 SHUTTING_DOWN at once, in-flight
-// and queued work finishes, the engine stops, and the process exits 0 within SHUTDOWN_TIMEOUT_MS
-// (1 if the drain does not finish in time).
+// The entry point (`npm start` builds dist/ and runs `node dist/server/main.js`): reads the
+// configuration once, makes sure the model file exists (single-model mode), builds the app and
+// listens. A single model that cannot start ends the process (exit 1); in a repository, a model
+// that cannot load is UNAVAILABLE in the index and the others serve. SIGTERM or SIGINT (Ctrl-C)
+// drains gracefully (close-with-grace): readiness turns false and new work gets 503 SHUTTING_DOWN
+// at once, in-flight and queued work finishes, the engine stops, and the process exits 0 within
+// SHUTDOWN_TIMEOUT_MS (1 if the drain does not finish in time). A second signal forces exit 1,
+// unless it is the first one relayed (shutdown-signals.ts).
 import { ConfigError, configHelp, loadConfig, type Config } from './config.ts';
 import type { Lifecycle } from './app.ts';
+import { SHUTDOWN_SIGNALS, handleShutdownSignals } from './shutdown-signals.ts';
 
 function readConfig(argv: readonly string[]): Config {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -25,42 +27,67 @@ function readConfig(argv: readonly string[]): Config {
 async function main(): Promise<void> {
   let config = readConfig(process.argv.slice(2));
   // Loaded after the configuration is known good, so --help and config errors answer at once.
-  const [{ default: closeWithGrace }, { pino }, { configureSharp }, { buildApp }, { prepareModel }] = await Promise.all(
-    [
+  const [{ default: closeWithGrace }, { pino }, { configureSharp }, { buildApp }, { prepareModel }, logs] =
+    await Promise.all([
       import('close-with-grace'),
       import('pino'),
       import('../preprocess/index.ts'),
       import('./app.ts'),
       import('./model-files.ts'),
-    ],
-  );
-  const bootLog = pino({ level: config.logLevel, base: { service: 'resnet-serve' } });
+      import('./log-stream.ts'),
+    ]);
+  const logStream = await logs.stdoutLogStream(logs.logFormatFor(config.logFormat, process.stdout.isTTY === true));
+  const bootLog = pino({ level: config.logLevel, base: { service: 'resnet-serve' } }, logStream);
   configureSharp({ concurrency: config.sharpConcurrency });
   if (config.modelRepository === undefined) config = await prepareModel(config, bootLog);
 
   const lifecycle: Lifecycle = { shuttingDown: false };
-  // Asynchronous stdout: a slow reader of stdout (a full pipe to a log shipper) cannot block the
-  // event loop, and lines written while a write is in flight go out together. Under the 8x overload
-  // it did not make writing cheaper (fs.write still took 12-17% of the event loop in profiles);
-  // refusals now write one log line instead of two (plugins/error-handler.ts).
-  const logStream = pino.destination({ dest: 1, sync: false });
   const app = await buildApp(config, { lifecycle, logStream });
+  // close-with-grace drains on errors and other signals; SIGINT and SIGTERM are shutdown-signals.ts's,
+  // which tells a relayed copy of the first from a second one that forces.
   const closer = closeWithGrace(
     {
       delay: config.shutdownTimeoutMs,
+      skip: [...SHUTDOWN_SIGNALS],
       logger: { error: (message: unknown) => app.log.error({ detail: String(message) }, 'shutdown') },
     },
     async ({ signal, err }) => {
       lifecycle.shuttingDown = true;
       if (err) app.log.error({ err }, 'closing after an unexpected error');
-      else app.log.info({ signal }, 'draining: finishing in-flight work');
+      else if (signal) app.log.info({ signal }, 'draining: finishing in-flight work');
       await app.close();
       app.log.info('drained');
-      logStream.flushSync();
+      await logStream.flush();
     },
   );
+  // The last line says how the process ended (npm reports 130 after any Ctrl-C, whatever node's code was).
+  process.once('exit', (exitCode) => {
+    app.log.info({ exitCode }, 'stopped');
+    logStream.flushSync();
+  });
+  const stopSignals = handleShutdownSignals({
+    drain(signal) {
+      app.log.info({ signal }, 'draining: finishing in-flight work');
+      closer.close();
+    },
+    relayed(signal, msSinceFirst) {
+      app.log.debug({ signal, msSinceFirst }, 'signal ignored: the first one, relayed');
+    },
+    force(signal, msSinceFirst) {
+      app.log.warn({ signal, msSinceFirst }, 'second signal: exiting without finishing the drain');
+      // The log gets a moment to reach stdout; the exit does not wait for more.
+      void Promise.race([logStream.flush(), new Promise((resolve) => setTimeout(resolve, 200))]).then(() =>
+        process.exit(1),
+      );
+    },
+  });
 
-  await app.listen({ port: config.port, host: config.host });
+  // The first line a person at a terminal needs: the URL to open.
+  await app.listen({
+    port: config.port,
+    host: config.host,
+    listenTextResolver: (address) => `resnet-serve listening on ${address} (upload page at /, API docs at /docs)`,
+  });
   await app.registry.whenStarted();
   const index = app.registry.index();
   const unavailable = index.filter((row) => row.state !== 'READY');
@@ -70,8 +97,9 @@ async function main(): Promise<void> {
       'the inference engine could not start',
     );
     closer.uninstall();
+    stopSignals();
     await app.close();
-    logStream.flushSync();
+    await logStream.flush();
     process.exit(1);
   }
   for (const row of unavailable) app.log.warn(row, 'model unavailable');
