@@ -7,6 +7,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errors, isServiceError, type ServiceError } from '../../errors.ts';
 import type { Config } from '../config.ts';
+import { lingerBeforeClose } from './lingering-close.ts';
 import { applySecurityHeaders } from './security-headers.ts';
 
 type Factory = (...args: string[]) => ServiceError;
@@ -79,7 +80,8 @@ const DRAIN_LIMIT_BYTES = 1024 * 1024;
  * answered before the body (onRequest), with a declared length small enough for Node to read and
  * drop after the response. Closing instead makes every refused client reconnect, and under
  * overload that churn cost more than the draining (README "Performance"). Any other unread body
- * (a parser that failed halfway, a chunked or large upload) closes the connection.
+ * (a parser that failed halfway, a chunked or large upload) closes the connection, gracefully:
+ * the rest is dropped until the client stops sending (lingering-close.ts), so it reads the answer.
  */
 function drainable(request: FastifyRequest, err: ServiceError): boolean {
   if (!KEEP_ALIVE_REFUSALS.has(err.code) || request.raw.readableDidRead) return false;
@@ -100,7 +102,10 @@ function render(request: FastifyRequest, reply: FastifyReply, err: ServiceError)
   if (err.statusCode === 503) reply.header('retry-after', String(retryAfterOf(err)));
   // V2 error bodies have no code field; the header carries it there too (and everywhere, for logs and proxies).
   reply.header('x-error-code', err.code);
-  if (!request.raw.complete && !drainable(request, err)) reply.header('connection', 'close');
+  if (!request.raw.complete && !drainable(request, err)) {
+    reply.header('connection', 'close');
+    lingerBeforeClose(request.raw);
+  }
   reply.code(err.statusCode).type('application/json; charset=utf-8');
   return reply.send(isV2Request(request) ? { error: message } : { error: { code: err.code, message } });
 }
