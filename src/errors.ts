@@ -40,6 +40,8 @@ export const errors = {
   // 404
   NOT_FOUND: createError('NOT_FOUND', 'Route %s not found', 404),
   MODEL_NOT_FOUND: createError('MODEL_NOT_FOUND', 'Model %s not found', 404),
+  // 405: a known path asked with another method (sent with Allow)
+  METHOD_NOT_ALLOWED: createError('METHOD_NOT_ALLOWED', '%s is not allowed on %s; use %s', 405),
   // 408: a client that sends its body too slowly
   REQUEST_TIMEOUT: createError('REQUEST_TIMEOUT', 'The request body did not arrive in time', 408),
   // 413: body, file, image count or pixel count over its limit

@@ -199,9 +199,25 @@ describe('POST /predict errors', () => {
     );
   });
 
-  it('answers 404 NOT_FOUND for other methods and unknown routes', async () => {
-    expectError(await app.inject({ method: 'GET', url: '/predict' }), 404, 'NOT_FOUND');
+  it('answers another method on a known path with 405 METHOD_NOT_ALLOWED and the Allow header', async () => {
+    for (const [method, url, allow] of [
+      ['GET', '/predict', 'POST'],
+      ['PUT', '/predict?topk=3', 'POST'],
+      ['GET', '/predict/', 'POST'],
+      ['POST', '/metrics', 'GET, HEAD'],
+      ['DELETE', '/', 'GET, HEAD'],
+    ] as const) {
+      const response = await app.inject({ method, url });
+      expectError(response, 405, 'METHOD_NOT_ALLOWED');
+      expect(response.headers['allow'], `${method} ${url}`).toBe(allow);
+    }
+    const get = await app.inject({ method: 'GET', url: '/predict' });
+    expect(get.json<{ error: { message: string } }>().error.message).toBe('GET is not allowed on /predict; use POST');
+  });
+
+  it('answers unknown routes with 404 NOT_FOUND, whatever the method', async () => {
     expectError(await app.inject({ method: 'GET', url: '/nowhere' }), 404, 'NOT_FOUND');
+    expectError(await app.inject({ method: 'POST', url: '/predict/more' }), 404, 'NOT_FOUND');
   });
 
   it('refuses a malformed request timeout with 400 INVALID_PARAMETER', async () => {

@@ -123,7 +123,22 @@ describe('V2 metadata and health', () => {
   });
 
   it('answers unknown /v2 routes with a V2 404', async () => {
-    expectV2Error(await app.inject({ method: 'GET', url: '/v2/repository/index' }), 404, 'NOT_FOUND');
+    expectV2Error(await app.inject({ method: 'GET', url: '/v2/repository/nothing' }), 404, 'NOT_FOUND');
+    expectV2Error(await app.inject({ method: 'GET', url: '/v2/models/resnet50/infer/more' }), 404, 'NOT_FOUND');
+  });
+
+  it('answers another method on a known /v2 path with a V2 405 and the Allow header', async () => {
+    for (const [method, url, allow] of [
+      ['GET', '/v2/models/resnet50/infer', 'POST'],
+      ['GET', '/v2/models/resnet50/versions/1/infer', 'POST'],
+      ['POST', '/v2/health/ready', 'GET, HEAD'],
+      ['DELETE', '/v2/models/resnet50', 'GET, HEAD'],
+      ['GET', '/v2/repository/index', 'POST'],
+    ] as const) {
+      const response = await app.inject({ method, url });
+      expectV2Error(response, 405, 'METHOD_NOT_ALLOWED');
+      expect(response.headers['allow'], `${method} ${url}`).toBe(allow);
+    }
   });
 });
 

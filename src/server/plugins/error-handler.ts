@@ -8,6 +8,7 @@ import fp from 'fastify-plugin';
 import { errors, isServiceError, type ServiceError } from '../../errors.ts';
 import type { Config } from '../config.ts';
 import { lingerBeforeClose } from './lingering-close.ts';
+import { RouteMethods } from './route-methods.ts';
 import { applySecurityHeaders } from './security-headers.ts';
 
 type Factory = (...args: string[]) => ServiceError;
@@ -155,9 +156,17 @@ export const errorHandlerPlugin = fp(
       return render(request, reply, serviceErr);
     });
 
+    const routes = new RouteMethods();
+    app.addHook('onRoute', (route) => routes.add(route.url, route.method));
     app.setNotFoundHandler((request, reply) => {
-      const target = `${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`;
-      return render(request, reply, make(errors.NOT_FOUND)(target));
+      const path = (request.url.split('?')[0] ?? '').slice(0, 200);
+      const allowed = routes.allowed(path);
+      if (allowed.length > 0 && !allowed.includes(request.method)) {
+        reply.header('allow', allowed.join(', '));
+        const use = allowed.filter((method) => method !== 'HEAD').join(' or ');
+        return render(request, reply, make(errors.METHOD_NOT_ALLOWED)(request.method, path, use));
+      }
+      return render(request, reply, make(errors.NOT_FOUND)(`${request.method} ${path}`));
     });
   },
   { name: 'error-handler' },
