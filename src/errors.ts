@@ -50,8 +50,9 @@ export const errors = {
   IMAGE_TOO_MANY_PIXELS: createError('IMAGE_TOO_MANY_PIXELS', 'Image has %s pixels; the limit is %s', 413),
   TOO_MANY_IMAGES: createError('TOO_MANY_IMAGES', 'Request holds more than %s images', 413),
   // 415: unsupported content or image type
-  UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', 'Content type %s is not supported', 415),
-  UNSUPPORTED_IMAGE_FORMAT: createError('UNSUPPORTED_IMAGE_FORMAT', 'Image format %s is not supported', 415),
+  // (the second %s says what is accepted instead)
+  UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', 'Content type %s is not supported: %s', 415),
+  UNSUPPORTED_IMAGE_FORMAT: createError('UNSUPPORTED_IMAGE_FORMAT', 'Image format %s is not supported: send %s', 415),
   // 503 (sent with Retry-After) and 504
   QUEUE_FULL: createError('QUEUE_FULL', 'The inference queue is full', 503),
   NOT_READY: createError('NOT_READY', 'The model is not ready', 503),

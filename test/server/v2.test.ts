@@ -275,6 +275,20 @@ describe('V2 inference errors', () => {
     expectV2Error(await raw(payload, { 'content-type': 'application/json' }), 400, code);
   });
 
+  it('says that Inference-Header-Content-Length is missing when a JSON object is followed by binary data', async () => {
+    const { payload } = inferRequest({}, [
+      { json: { name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224] }, bytes: float32Le(tensor(1, 1)) },
+    ]);
+    const jsonLength = payload.indexOf('}]}') + 3;
+    const response = await raw(payload);
+    expectV2Error(response, 400, 'INVALID_JSON');
+    const { error } = response.json<{ error: string }>();
+    expect(error).toContain('Inference-Header-Content-Length');
+    expect(error).toContain(`here ${jsonLength}`);
+    // With the header, the same bytes are a good request.
+    expect((await raw(payload, { 'inference-header-content-length': String(jsonLength) })).statusCode).toBe(200);
+  });
+
   it.each([
     ['no inputs', { inputs: [] }],
     ['two inputs', { inputs: [fp32Input(1, { data: data1 }), fp32Input(1, { data: data1 })] }],

@@ -22,12 +22,20 @@ const make = (factory: unknown): Factory => factory as Factory;
 /** Fastify's and @fastify/multipart's codes, to the registry's. */
 const FRAMEWORK_CODES: Readonly<Record<string, (err: FastifyError, context: ErrorContext) => ServiceError>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: (_, context) => make(errors.BODY_TOO_LARGE)(String(context.maxBodyBytes)),
+  // Routes that take bodies say what they take (/predict: predict-bodies.ts); this is any other route.
   FST_ERR_CTP_INVALID_MEDIA_TYPE: (_, context) =>
-    make(errors.UNSUPPORTED_MEDIA_TYPE)(JSON.stringify((context.contentType ?? '(none)').slice(0, 100))),
+    make(errors.UNSUPPORTED_MEDIA_TYPE)(
+      JSON.stringify((context.contentType ?? '(none)').slice(0, 100)),
+      'this route takes no body of that type (see /docs)',
+    ),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => make(errors.INVALID_JSON)('the body is empty'),
   FST_ERR_CTP_INVALID_JSON_BODY: () => make(errors.INVALID_JSON)('the body is not JSON'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => make(errors.MALFORMED_BODY)('its size does not match Content-Length'),
-  FST_INVALID_MULTIPART_CONTENT_TYPE: () => make(errors.UNSUPPORTED_MEDIA_TYPE)('without a multipart boundary'),
+  FST_INVALID_MULTIPART_CONTENT_TYPE: () =>
+    make(errors.UNSUPPORTED_MEDIA_TYPE)(
+      'multipart/form-data without a boundary',
+      'let the client set it (curl -F, a browser FormData) rather than writing the Content-Type by hand',
+    ),
   FST_REQ_FILE_TOO_LARGE: (_, context) => make(errors.IMAGE_TOO_LARGE)(String(context.maxImageBytes)),
   FST_FILES_LIMIT: (_, context) => make(errors.TOO_MANY_IMAGES)(String(context.maxImagesPerRequest)),
   FST_PARTS_LIMIT: (_, context) => make(errors.TOO_MANY_IMAGES)(String(context.maxImagesPerRequest)),
