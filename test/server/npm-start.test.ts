@@ -4,6 +4,7 @@
 // pause, forces the exit. npm itself always ends by SIGINT (a shell shows 130), whatever node's
 // code: node's own exit code is its last log line.
 import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { spawnServer, type Spawned } from '../hardening/spawn.ts';
@@ -73,13 +74,19 @@ describe('Ctrl-C on npm start (SIGINT to the process group)', { timeout: 180_000
   }, 180_000);
 
   it.each(Array.from({ length: TRIES }, (_, i) => i + 1))(
-    'try %i: every request in flight completes 200 and node exits 0',
+    'try %i: every request in flight completes 200 and node exits 0, a browser-like spare connection open too',
     async () => {
       await withServer(1000, async (server, port) => {
+        // Browsers keep a connection open ahead of need; it carries no request and must not hold the exit.
+        const spare = connect(port, '127.0.0.1').on('error', () => undefined);
         const inFlight = await holdInFlight(port);
+        const signalled = Date.now();
         signalGroup(server, 'SIGINT');
         expect(await Promise.all(inFlight)).toEqual([200, 200, 200]);
         const npm = await server.exited;
+        spare.destroy();
+        // Batches wait 1 s for company; SHUTDOWN_TIMEOUT_MS is 20 s.
+        expect(Date.now() - signalled).toBeLessThan(10_000);
         expect(npm.signal ?? npm.code).toMatch(/^(SIGINT|130)$/);
         expect(groupAlive(server)).toBe(false);
         expect(await exitCodeOf(server)).toBe(0);
