@@ -119,7 +119,7 @@ export class ModelRegistry {
   }
 
   /** Whether a model (and version) takes work now: `/v2/models/{m}/ready`. */
-  modelReady(name: string, version?: string): boolean {
+  modelReady(name?: string, version?: string): boolean {
     return !this.shuttingDown && this.resolve(name, version).ready;
   }
 

@@ -113,3 +113,10 @@ export function outputRequest(
 export function allOutputs(manifest: ModelManifest, binary: boolean): OutputRequest[] {
   return manifest.outputs.map((o) => ({ name: o.name, binary }));
 }
+
+/** The rows of a tensor input, as views on its data. */
+export function tensorRows(input: Extract<InferInput, { kind: 'tensor' }>): Float32Array[] {
+  return Array.from({ length: input.rows }, (_, i) =>
+    input.data.subarray(i * input.rowLength, (i + 1) * input.rowLength),
+  );
+}
