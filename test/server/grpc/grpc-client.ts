@@ -76,15 +76,19 @@ export interface GrpcHarness {
   close(): Promise<void>;
 }
 
-/** The app on the tiny model (engine warm), its gRPC listener on 127.0.0.1, and a client of it. */
-export async function startGrpcApp(env: Record<string, string> = {}, deps: AppDeps = {}): Promise<GrpcHarness> {
-  const app = await startApp(env, deps);
-  const server = await startGrpcServer(app, '127.0.0.1', 0);
-  const address = `127.0.0.1:${server.port}`;
-  const client = new InferenceClient(address, credentials.createInsecure(), {
+/** A client of the gRPC listener at `address`, with no message size limit of its own. */
+export function inferenceClient(address: string): Client {
+  return new InferenceClient(address, credentials.createInsecure(), {
     'grpc.max_receive_message_length': -1,
     'grpc.max_send_message_length': -1,
   });
+}
+
+/** A gRPC listener for a started app on `host` (a free port), and a client of it. */
+export async function withGrpc(app: FastifyInstance, host = '127.0.0.1'): Promise<GrpcHarness> {
+  const server = await startGrpcServer(app, host, 0);
+  const address = `${host.includes(':') ? `[${host}]` : host}:${server.port}`;
+  const client = inferenceClient(address);
   return {
     app,
     server,
@@ -96,6 +100,11 @@ export async function startGrpcApp(env: Record<string, string> = {}, deps: AppDe
       await app.close();
     },
   };
+}
+
+/** The app on the tiny model (engine warm), its gRPC listener on 127.0.0.1, and a client of it. */
+export async function startGrpcApp(env: Record<string, string> = {}, deps: AppDeps = {}): Promise<GrpcHarness> {
+  return withGrpc(await startApp(env, deps));
 }
 
 /** The registry code a failed call carries in its trailing metadata. */
