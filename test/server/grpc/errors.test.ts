@@ -152,12 +152,12 @@ describe(
     });
 
     it.each([
-      ['an unknown model', { ...goodTensor(), model_name: 'resnet51' }],
+      ['an unknown model', { ...goodTensor(), model_name: 'resnet51', model_version: '' }],
       ['an unknown version', { ...goodTensor(), model_version: '2' }],
       ['a version that is not a number', { ...goodTensor(), model_version: 'latest' }],
     ])('%s: NOT_FOUND MODEL_NOT_FOUND, for ModelInfer and ModelMetadata', async (_name, request) => {
       expectStatus(await call(h.client, 'ModelInfer', request), status.NOT_FOUND, 'MODEL_NOT_FOUND');
-      const metadata = { name: request.model_name, version: request.model_version ?? '' };
+      const metadata = { name: request.model_name, version: request.model_version };
       expectStatus(await call(h.client, 'ModelMetadata', metadata), status.NOT_FOUND, 'MODEL_NOT_FOUND');
     });
 
