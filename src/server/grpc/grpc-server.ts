@@ -1,14 +1,23 @@
 // The gRPC listener (@grpc/grpc-js): inference.GRPCInferenceService and grpc.health.v1.Health on
 // GRPC_PORT, beside the Fastify app on PORT, sharing its registry, config, log and metrics.
 // Messages are limited to GRPC_MAX_MESSAGE_BYTES both ways (grpc-js refuses a larger one from
-// its length prefix, RESOURCE_EXHAUSTED) and calls per connection to GRPC_MAX_CONCURRENT_STREAMS.
+// its length prefix, RESOURCE_EXHAUSTED), metadata to MAX_METADATA_BYTES, and calls per
+// connection to GRPC_MAX_CONCURRENT_STREAMS.
 // Each unary call logs one line and counts in grpc_server_handled_total. Drain: once the
 // lifecycle says shutting down, new calls get UNAVAILABLE (SHUTTING_DOWN, from the registry) and
 // health turns NOT_SERVING; close() waits for the calls in flight, then shuts the listener.
 import { performance } from 'node:perf_hooks';
-import { Server, ServerCredentials, status, type handleUnaryCall } from '@grpc/grpc-js';
+import {
+  Server,
+  ServerCredentials,
+  ServerInterceptingCall,
+  status,
+  type Metadata,
+  type ServerInterceptor,
+  type handleUnaryCall,
+} from '@grpc/grpc-js';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
-import { isServiceError, type ServiceError } from '../../errors.ts';
+import { errors, isServiceError, type ServiceError } from '../../errors.ts';
 import type { ServiceMetrics } from '../plugins/metrics.ts';
 import { INFERENCE_SERVICE, ServingHealth } from './health.ts';
 import { inferenceRpcs, type CallNotes, type Rpc } from './inference-service.ts';
@@ -24,6 +33,12 @@ export interface GrpcServer {
   /** Waits for the calls in flight (up to `timeoutMs`), then closes the listener and its connections. */
   close(timeoutMs: number): Promise<void>;
 }
+
+/**
+ * Largest metadata a call may carry, keys and values: Node's HTTP/1 header limit (maxHeaderSize),
+ * which REST has. HTTP/2 itself (nghttp2) lets through up to 64 KiB and 128 entries.
+ */
+export const MAX_METADATA_BYTES = 16 * 1024;
 
 /** After the calls in flight, how long open Watch streams and idle connections get to close on their own. */
 const GOAWAY_GRACE_MS = 1000;
@@ -86,11 +101,29 @@ function unary(method: string, rpc: Rpc, { log, metrics, calls }: CallDeps): han
         if (!isServiceError(err)) log.error({ err, rpc: method }, 'unexpected error');
         const refusal = isServiceError(err) ? grpcError(err) : internalError();
         callback(refusal);
-        finish(refusal.code ?? status.INTERNAL, isServiceError(err) ? err : undefined);
+        finish(refusal.code, isServiceError(err) ? err : undefined);
       },
     );
   };
 }
+
+function metadataBytes(metadata: Metadata): number {
+  let total = 0;
+  for (const [key, value] of Object.entries(metadata.getMap())) total += key.length + value.length;
+  return total;
+}
+
+/** Ends a call whose metadata is over MAX_METADATA_BYTES before its handler runs. */
+const metadataLimit: ServerInterceptor = (_method, call) =>
+  new ServerInterceptingCall(call, {
+    start: (next) =>
+      next({
+        onReceiveMetadata: (metadata, proceed) => {
+          if (metadataBytes(metadata) <= MAX_METADATA_BYTES) proceed(metadata);
+          else call.sendStatus(grpcError(errors.METADATA_TOO_LARGE(String(MAX_METADATA_BYTES))));
+        },
+      }),
+  });
 
 function bindAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
@@ -104,6 +137,7 @@ export async function startGrpcServer(app: FastifyInstance, host: string, port: 
     'grpc.max_receive_message_length': maxMessageBytes,
     'grpc.max_send_message_length': maxMessageBytes,
     'grpc.max_concurrent_streams': config.grpcMaxConcurrentStreams,
+    interceptors: [metadataLimit],
   });
   const deps: CallDeps = { log: app.log.child({ component: 'grpc' }), metrics: app.metrics, calls: new CallTracker() };
   const rpcs = inferenceRpcs({ config, registry, repository });

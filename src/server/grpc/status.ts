@@ -26,6 +26,8 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   IMAGE_TOO_LARGE: status.INVALID_ARGUMENT,
   IMAGE_TOO_MANY_PIXELS: status.INVALID_ARGUMENT,
   TOO_MANY_IMAGES: status.INVALID_ARGUMENT,
+  // grpc's own servers answer metadata over their limit so.
+  METADATA_TOO_LARGE: status.RESOURCE_EXHAUSTED,
   UNSUPPORTED_MEDIA_TYPE: status.INVALID_ARGUMENT,
   UNSUPPORTED_IMAGE_FORMAT: status.INVALID_ARGUMENT,
   UNAUTHORIZED: status.UNAUTHENTICATED,
@@ -45,8 +47,10 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   INTERNAL: status.INTERNAL,
 };
 
-/** The gRPC status a call ends with for a registry error; anything else is INTERNAL. */
-export function grpcError(err: ServiceError): ServerErrorResponse {
+export type GrpcRefusal = ServerErrorResponse & { code: status; details: string; metadata: Metadata };
+
+/** The gRPC status a call ends with for a registry error. */
+export function grpcError(err: ServiceError): GrpcRefusal {
   const message = err.code === 'INTERNAL' ? 'Internal server error' : err.message;
   const metadata = new Metadata();
   metadata.set('x-error-code', err.code);
@@ -63,4 +67,4 @@ export function grpcError(err: ServiceError): ServerErrorResponse {
 }
 
 /** INTERNAL, for a thrown value that is not a registry error. */
-export const internalError = (): ServerErrorResponse => grpcError(errors.INTERNAL());
+export const internalError = (): GrpcRefusal => grpcError(errors.INTERNAL());
