@@ -149,7 +149,9 @@ export async function startGrpcServer(app: FastifyInstance, host: string, port: 
   health.addTo(server);
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(bindAddress(host, port), ServerCredentials.createInsecure(), (err, picked) =>
-      err ? reject(err) : resolve(picked),
+      err
+        ? reject(new Error(`gRPC cannot listen on ${bindAddress(host, port)} (GRPC_PORT; off disables it): ${err.message}`))
+        : resolve(picked),
     ),
   );
   return {

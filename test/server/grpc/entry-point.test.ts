@@ -1,7 +1,8 @@
-// SIGTERM on the real entry point (src/server/main.ts in a child process) with gRPC calls in
-// flight: they finish with the model's answer, calls made after the signal get UNAVAILABLE
+// The gRPC listener of the real entry point (src/server/main.ts in a child process): GRPC_PORT
+// off, a port in use, and SIGTERM with gRPC calls in they finish with the model's answer, calls made after the signal get UNAVAILABLE
 // (SHUTTING_DOWN while the listener drains, or a refused connection once it has closed), health
 // turns NOT_SERVING, and the process exits 0 within SHUTDOWN_TIMEOUT_MS.
+import { createServer } from 'node:net';
 import { credentials, status } from '@grpc/grpc-js';
 import { describe, expect, inject, it } from 'vitest';
 import { spawnServer } from '../../hardening/spawn.ts';
@@ -56,6 +57,36 @@ describe('SIGTERM with gRPC calls in flight', { timeout: 90_000 }, () => {
       expect(server.logLines().some((l) => l['msg'] === 'drained')).toBe(true);
     } finally {
       server.child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('GRPC_PORT', { timeout: 90_000 }, () => {
+  it('off: no gRPC listener, REST serves', async () => {
+    const server = spawnServer({ MODEL_PATH: inject('tinyModelPath'), GRPC_PORT: 'off', LOG_LEVEL: 'info' });
+    try {
+      const port = await server.port();
+      await server.waitForLog('ready');
+      expect(server.logLines().some((l) => l['msg'] === 'grpc listening')).toBe(false);
+      expect((await fetch(`http://127.0.0.1:${port}/v2/health/ready`)).status).toBe(200);
+      server.child.kill('SIGTERM');
+      expect((await server.exited).code).toBe(0);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('a port in use: exit code 1 with a message naming GRPC_PORT', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const address = taken.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    try {
+      const server = spawnServer({ MODEL_PATH: inject('tinyModelPath'), GRPC_PORT: String(port) });
+      expect((await server.exited).code).toBe(1);
+      expect(server.output()).toContain(`gRPC cannot listen on 127.0.0.1:${port} (GRPC_PORT; off disables it)`);
+    } finally {
+      taken.close();
     }
   });
 });
