@@ -150,7 +150,9 @@ export async function startGrpcServer(app: FastifyInstance, host: string, port: 
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(bindAddress(host, port), ServerCredentials.createInsecure(), (err, picked) =>
       err
-        ? reject(new Error(`gRPC cannot listen on ${bindAddress(host, port)} (GRPC_PORT; off disables it): ${err.message}`))
+        ? reject(
+            new Error(`gRPC cannot listen on ${bindAddress(host, port)} (GRPC_PORT; off disables it): ${err.message}`),
+          )
         : resolve(picked),
     ),
   );

@@ -27,16 +27,9 @@ interface InferResponse {
   raw_output_contents: Buffer[];
 }
 
-function floats(bytes: Buffer): Float32Array {
-  return Float32Array.from({ length: bytes.length / 4 }, (_, i) => bytes.readFloatLE(i * 4));
-}
-
-function strings(bytes: Buffer): string[] {
-  const out: string[] = [];
-  for (let offset = 0; offset < bytes.length; offset += 4 + bytes.readUInt32LE(offset))
-    out.push(bytes.subarray(offset + 4, offset + 4 + bytes.readUInt32LE(offset)).toString('utf8'));
-  return out;
-}
+/** Raw output contents, read as the REST client reads binary outputs. */
+const floats = (bytes: Buffer): Float32Array => floatsOf({ name: '', datatype: 'FP32', shape: [], binary: bytes });
+const strings = (bytes: Buffer): string[] => stringsOf({ name: '', datatype: 'BYTES', shape: [], binary: bytes });
 
 function expectClose(actual: Float32Array, expected: Float32Array): void {
   expect(actual.length).toBe(expected.length);
