@@ -4,7 +4,7 @@
 // thrown registry errors into statuses. The call's deadline is the queue deadline (capped by
 // MAX_REQUEST_TIMEOUT_MS, as REST's), and a cancelled call's queued images leave the queue.
 import type { ServerUnaryCall } from '@grpc/grpc-js';
-import { errors } from '../../errors.ts';
+import { errors, isServiceError } from '../../errors.ts';
 import type { WorkOptions } from '../classifier/classifier.ts';
 import type { ModelRegistry } from '../classifier/registry.ts';
 import type { Config } from '../config.ts';
@@ -117,7 +117,13 @@ export function inferenceRpcs(context: ServiceContext): Readonly<Record<string, 
     ServerReady: async () => ({ ready: registry.ready() }),
     ModelReady: async (call: Call<ModelRequest>) => {
       const { name, version } = decoded(call.request);
-      return { ready: registry.modelReady(given(name), given(version)) };
+      try {
+        return { ready: registry.modelReady(given(name), given(version)) };
+      } catch (err) {
+        // A model that could not load, or was unloaded, exists but is not ready; unknown ones are NOT_FOUND.
+        if (isServiceError(err) && err.code === 'MODEL_UNAVAILABLE') return { ready: false };
+        throw err;
+      }
     },
     ServerMetadata: async () => ({ name: SERVER_NAME, version: SERVER_VERSION, extensions: [...EXTENSIONS] }),
     ModelMetadata: async (call: Call<ModelRequest>) => {

@@ -51,7 +51,8 @@ describe('gRPC repository RPCs in explicit mode with a token', { timeout: 90_000
     expect(ready.ok && ready.response.models.map((m) => m.name)).toEqual(['tiny18', 'tiny50']);
   });
 
-  it('answers inference on a model that could not load with UNAVAILABLE MODEL_UNAVAILABLE and its reason', async () => {
+  it('answers inference on a model that could not load with UNAVAILABLE MODEL_UNAVAILABLE and its reason; ModelReady false', async () => {
+    expect(await call(h.client, 'ModelReady', { name: 'broken' })).toEqual({ ok: true, response: { ready: false } });
     const outcome = await call(h.client, 'ModelInfer', inferOn('broken'));
     expect(outcome).toMatchObject({ ok: false, code: status.UNAVAILABLE });
     expect(errorCode(outcome)).toBe('MODEL_UNAVAILABLE');
@@ -119,10 +120,7 @@ describe('gRPC repository RPCs in explicit mode with a token', { timeout: 90_000
     expect(await call(h.client, 'RepositoryModelUnload', unload, { metadata })).toEqual({ ok: true, response: {} });
     const gone = await call(h.client, 'ModelInfer', inferOn('tiny18'));
     expect(errorCode(gone)).toBe('MODEL_UNAVAILABLE');
-    expect(await call(h.client, 'ModelReady', { name: 'tiny18' })).toMatchObject({
-      ok: false,
-      code: status.UNAVAILABLE,
-    });
+    expect(await call(h.client, 'ModelReady', { name: 'tiny18' })).toEqual({ ok: true, response: { ready: false } });
     expect(await call(h.client, 'RepositoryModelLoad', { model_name: 'tiny18' }, { metadata })).toEqual({
       ok: true,
       response: {},
