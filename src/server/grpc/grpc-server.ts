@@ -129,6 +129,31 @@ function bindAddress(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+function bind(server: Server, host: string, port: number): Promise<number> {
+  const address = bindAddress(host, port);
+  return new Promise((resolve, reject) =>
+    server.bindAsync(address, ServerCredentials.createInsecure(), (err, picked) =>
+      err
+        ? reject(new Error(`gRPC cannot listen on ${address} (GRPC_PORT; off disables it): ${err.message}`))
+        : resolve(picked),
+    ),
+  );
+}
+
+/** Closes the listener and its connections (GOAWAY), then cuts what is still open after `graceMs`. */
+function shutDown(server: Server, graceMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      server.forceShutdown();
+      resolve();
+    }, graceMs);
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** Starts the gRPC listener on `host:port` (0: a free port) for the app's models. */
 export async function startGrpcServer(app: FastifyInstance, host: string, port: number): Promise<GrpcServer> {
   const { config, registry, repository } = app;
@@ -147,15 +172,7 @@ export async function startGrpcServer(app: FastifyInstance, host: string, port: 
   server.addService(inferenceService({ ModelInfer: modelInferLimits(config) }), implementation);
   const health = new ServingHealth(registry);
   health.addTo(server);
-  const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(bindAddress(host, port), ServerCredentials.createInsecure(), (err, picked) =>
-      err
-        ? reject(
-            new Error(`gRPC cannot listen on ${bindAddress(host, port)} (GRPC_PORT; off disables it): ${err.message}`),
-          )
-        : resolve(picked),
-    ),
-  );
+  const bound = await bind(server, host, port);
   return {
     port: bound,
     refreshHealth: () => health.refresh(),
@@ -164,17 +181,7 @@ export async function startGrpcServer(app: FastifyInstance, host: string, port: 
       health.refresh();
       await deps.calls.idle(timeoutMs);
       health.stop();
-      const grace = Math.max(0, Math.min(GOAWAY_GRACE_MS, deadline - Date.now()));
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, grace);
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      await shutDown(server, Math.max(0, Math.min(GOAWAY_GRACE_MS, deadline - Date.now())));
     },
   };
 }
