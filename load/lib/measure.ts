@@ -1,5 +1,5 @@
 // One measured run as `npm run load` and `npm run bench` both need it: an unmeasured warm-up at the same
-// concurrency, a /metrics scrape, the autocannon run, another scrape, and the server-side deltas.
+// concurrency, a /metrics scrape, the autocannon (or gRPC) run, another scrape, and the server-side deltas.
 import { runCannon, type CannonOptions, type CannonRun } from './cannon.ts';
 import type { RunResult } from './report.ts';
 import { fmt } from './report.ts';
@@ -21,10 +21,16 @@ async function tryScrape(baseUrl: string): Promise<Scrape | undefined> {
   }
 }
 
-export async function measureRun(options: MeasureOptions): Promise<{ result: RunResult; run: CannonRun }> {
+/** Runs the load of one window: autocannon over HTTP, or grpc-load.ts's runner over gRPC. */
+export type Runner = (options: CannonOptions) => Promise<CannonRun>;
+
+export async function measureRun(
+  options: MeasureOptions,
+  runner: Runner = runCannon,
+): Promise<{ result: RunResult; run: CannonRun }> {
   await waitIdle(options.baseUrl);
   if (options.warmupS > 0) {
-    await runCannon({
+    await runner({
       ...options,
       durationS: options.warmupS,
       amount: undefined,
@@ -33,7 +39,7 @@ export async function measureRun(options: MeasureOptions): Promise<{ result: Run
     await waitIdle(options.baseUrl);
   }
   const before = await tryScrape(options.baseUrl);
-  const run = await runCannon(options);
+  const run = await runner(options);
   const after = await tryScrape(options.baseUrl);
   const result: RunResult = {
     setting: options.setting,

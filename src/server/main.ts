@@ -1,13 +1,14 @@
 // The entry point (`npm start` builds dist/ and runs `node dist/server/main.js`): reads the
 // configuration once, makes sure the model file exists (single-model mode), builds the app and
-// listens. A single model that cannot start ends the process (exit 1); in a repository, a model
+// listens on PORT (HTTP) and GRPC_PORT (gRPC, unless off). A single model that cannot start ends the process (exit 1); in a repository, a model
 // that cannot load is UNAVAILABLE in the index and the others serve. SIGTERM or SIGINT (Ctrl-C)
 // drains gracefully (close-with-grace): readiness turns false and new work gets 503 SHUTTING_DOWN
-// at once, in-flight and queued work finishes, the engine stops, and the process exits 0 within
+// (gRPC: UNAVAILABLE) at once, in-flight and queued work finishes, the engine stops, and the process exits 0 within
 // SHUTDOWN_TIMEOUT_MS (1 if the drain does not finish in time). A second signal forces exit 1,
 // unless it is the first one relayed (shutdown-signals.ts).
 import { ConfigError, configHelp, loadConfig, type Config } from './config.ts';
 import type { Lifecycle } from './app.ts';
+import type { GrpcServer } from './grpc/grpc-server.ts';
 import { SHUTDOWN_SIGNALS, handleShutdownSignals } from './shutdown-signals.ts';
 
 function readConfig(argv: readonly string[]): Config {
@@ -27,15 +28,23 @@ function readConfig(argv: readonly string[]): Config {
 async function main(): Promise<void> {
   let config = readConfig(process.argv.slice(2));
   // Loaded after the configuration is known good, so --help and config errors answer at once.
-  const [{ default: closeWithGrace }, { pino }, { configureSharp }, { buildApp }, { prepareModel }, logs] =
-    await Promise.all([
-      import('close-with-grace'),
-      import('pino'),
-      import('../preprocess/index.ts'),
-      import('./app.ts'),
-      import('./model-files.ts'),
-      import('./log-stream.ts'),
-    ]);
+  const [
+    { default: closeWithGrace },
+    { pino },
+    { configureSharp },
+    { buildApp },
+    { prepareModel },
+    { startGrpcServer },
+    logs,
+  ] = await Promise.all([
+    import('close-with-grace'),
+    import('pino'),
+    import('../preprocess/index.ts'),
+    import('./app.ts'),
+    import('./model-files.ts'),
+    import('./grpc/grpc-server.ts'),
+    import('./log-stream.ts'),
+  ]);
   const logStream = await logs.stdoutLogStream(logs.logFormatFor(config.logFormat, process.stdout.isTTY === true));
   const bootLog = pino({ level: config.logLevel, base: { service: 'resnet-serve' } }, logStream);
   configureSharp({ concurrency: config.sharpConcurrency });
@@ -43,6 +52,7 @@ async function main(): Promise<void> {
 
   const lifecycle: Lifecycle = { shuttingDown: false };
   const app = await buildApp(config, { lifecycle, logStream });
+  let grpc: GrpcServer | undefined;
   // close-with-grace drains on errors and other signals; SIGINT and SIGTERM are shutdown-signals.ts's,
   // which tells a relayed copy of the first from a second one that forces.
   const closer = closeWithGrace(
@@ -55,7 +65,9 @@ async function main(): Promise<void> {
       lifecycle.shuttingDown = true;
       if (err) app.log.error({ err }, 'closing after an unexpected error');
       else if (signal) app.log.info({ signal }, 'draining: finishing in-flight work');
-      await app.close();
+      grpc?.refreshHealth();
+      // Both finish their calls in flight; gRPC calls hold their classifiers, so the engines stop after them.
+      await Promise.all([grpc?.close(config.shutdownTimeoutMs), app.close()]);
       app.log.info('drained');
       await logStream.flush();
     },
@@ -88,6 +100,25 @@ async function main(): Promise<void> {
     host: config.host,
     listenTextResolver: (address) => `resnet-serve listening on ${address} (upload page at /, API docs at /docs)`,
   });
+  // Stops what started (the engines may still be loading: exiting under a worker that is creating its
+  // session can end the process by a signal instead of exit 1), then exits 1.
+  const failStartup = async (): Promise<never> => {
+    closer.uninstall();
+    stopSignals();
+    await Promise.all([grpc?.close(0), app.close()]);
+    await logStream.flush();
+    process.exit(1);
+  };
+  if (config.grpcPort !== 'off') {
+    try {
+      grpc = await startGrpcServer(app, config.host, config.grpcPort);
+    } catch (err) {
+      app.log.fatal({ detail: err instanceof Error ? err.message : String(err) }, 'grpc could not start');
+      console.error(err instanceof Error ? err.message : err);
+      return failStartup();
+    }
+    app.log.info({ host: config.host, port: grpc.port }, 'grpc listening');
+  }
   await app.registry.whenStarted();
   const index = app.registry.index();
   const unavailable = index.filter((row) => row.state !== 'READY');
@@ -96,11 +127,7 @@ async function main(): Promise<void> {
       { model: unavailable[0]?.name, reason: unavailable[0]?.reason },
       'the inference engine could not start',
     );
-    closer.uninstall();
-    stopSignals();
-    await app.close();
-    await logStream.flush();
-    process.exit(1);
+    return failStartup();
   }
   for (const row of unavailable) app.log.warn(row, 'model unavailable');
   app.log.info(

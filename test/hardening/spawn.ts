@@ -39,6 +39,7 @@ export function spawnServer(env: Record<string, string>, options: SpawnOptions =
       HOME: process.env['HOME'] ?? '',
       HOST: '127.0.0.1',
       PORT: '0',
+      GRPC_PORT: '0',
       INTRA_OP_THREADS: '1',
       ...env,
     },
