@@ -19,6 +19,7 @@ export const LIMITS = {
 } as const;
 
 export const DEFAULT_MODEL_PATH = 'models/resnet50.onnx';
+export const DEFAULT_INT8_MODEL_PATH = 'models/resnet50-int8.onnx';
 export const DEFAULT_REPORT_DIR = 'load/reports';
 
 export interface Vary {
@@ -62,6 +63,8 @@ export interface BenchArgs {
   readonly connections: readonly number[];
   readonly image: string | undefined;
   readonly modelPath: string;
+  /** The int8 model measurement 1 also compares with the raw engine; absent with `--int8-model none`. */
+  readonly int8ModelPath: string | undefined;
   readonly outDir: string;
   readonly help: boolean;
 }
@@ -260,6 +263,7 @@ const BENCH_OPTIONS = {
   connections: { type: 'string', short: 'c', default: '1,8,32' },
   image: { type: 'string' },
   model: { type: 'string', default: DEFAULT_MODEL_PATH },
+  'int8-model': { type: 'string', default: DEFAULT_INT8_MODEL_PATH },
   out: { type: 'string', default: DEFAULT_REPORT_DIR },
   help: { type: 'boolean', short: 'h', default: false },
 } as const;
@@ -280,6 +284,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     connections: parseIntList('--connections', v.connections, LIMITS.connections),
     image: v.image,
     modelPath: v.model,
+    int8ModelPath: v['int8-model'] === 'none' ? undefined : v['int8-model'],
     outDir: v.out,
     help: v.help,
   };
@@ -311,6 +316,7 @@ export const BENCH_USAGE = `Usage: npm run bench -- [options]
   -c, --connections N,N     connection counts of measurement 2 (default 1,8,32)
   --image FILE              image to send (default: the 500x375 JPEG fixture, or a generated one)
   --model PATH              model (default ${DEFAULT_MODEL_PATH}; built if missing)
+  --int8-model PATH|none    int8 model measurement 1 also runs (default ${DEFAULT_INT8_MODEL_PATH}; built if missing)
   --out DIR                 report directory (default ${DEFAULT_REPORT_DIR})`;
 
 /** Runs a script's main: a UsageError prints the message and the usage (exit code 2), anything else the error (1). */

@@ -21,7 +21,16 @@ async function tryScrape(baseUrl: string): Promise<Scrape | undefined> {
   }
 }
 
-export async function measureRun(options: MeasureOptions): Promise<{ result: RunResult; run: CannonRun }> {
+/** Called right around the measured window (after the warm-up): CPU meters start and stop here. */
+export interface WindowHooks {
+  readonly started?: () => void;
+  readonly ended?: () => void;
+}
+
+export async function measureRun(
+  options: MeasureOptions,
+  hooks: WindowHooks = {},
+): Promise<{ result: RunResult; run: CannonRun }> {
   await waitIdle(options.baseUrl);
   if (options.warmupS > 0) {
     await runCannon({
@@ -33,7 +42,9 @@ export async function measureRun(options: MeasureOptions): Promise<{ result: Run
     await waitIdle(options.baseUrl);
   }
   const before = await tryScrape(options.baseUrl);
+  hooks.started?.();
   const run = await runCannon(options);
+  hooks.ended?.();
   const after = await tryScrape(options.baseUrl);
   const result: RunResult = {
     setting: options.setting,

@@ -25,6 +25,8 @@ export const SERVER_SERIES = {
   rejections: METRIC_NAMES.rejections,
   images: METRIC_NAMES.imagesClassified,
   queueDepth: METRIC_NAMES.queueDepth,
+  /** prom-client's default metric: the main thread's GC pauses (perf_hooks), by kind. */
+  gc: 'nodejs_gc_duration_seconds',
 } as const;
 
 export interface DurationSummary {
@@ -54,6 +56,8 @@ export interface ServerSide {
   /** Rejections during the run by reason label. */
   readonly rejections?: Readonly<Record<string, number>>;
   readonly imagesClassified?: number;
+  /** Seconds the main thread spent in GC pauses during the run. */
+  readonly gcSeconds?: number;
 }
 
 export async function scrapeMetrics(baseUrl: string, timeoutMs = 5000): Promise<Scrape> {
@@ -91,6 +95,8 @@ export function summarizeServer(before: Scrape | undefined, after: Scrape): Serv
   }
   if (after.get(SERVER_SERIES.images)?.type === 'counter')
     out.imagesClassified = counterDelta(before, after, SERVER_SERIES.images);
+  const gc = histogramDelta(before, after, SERVER_SERIES.gc);
+  if (gc) out.gcSeconds = gc.sum;
   return out;
 }
 
