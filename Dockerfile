@@ -14,7 +14,8 @@ ARG DEBIAN_RELEASE=bookworm
 # ---- deps: every dependency, for the TypeScript build and the model build ------------------------
 FROM node:${NODE_VERSION}-${DEBIAN_RELEASE}-slim AS deps
 WORKDIR /app
-# .npmrc skips onnxruntime-node's CUDA download from NuGet: the CPU binaries are in the npm package.
+# .npmrc runs no dependency install scripts: onnxruntime-node's would fetch CUDA from NuGet, and its
+# CPU binaries are in the npm package.
 COPY package.json package-lock.json .npmrc ./
 RUN npm ci --no-audit --no-fund
 

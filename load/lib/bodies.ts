@@ -1,7 +1,9 @@
 // Request bodies for each body kind, built once per run as Buffers: the load generator then only
 // writes bytes, so its own CPU cost stays small and equal across runs.
 import { randomBytes } from 'node:crypto';
-import type { BodyKind } from './args.ts';
+
+export const BODY_KINDS = ['multipart', 'raw', 'json', 'v2-binary'] as const;
+export type BodyKind = (typeof BODY_KINDS)[number];
 
 export interface PreparedRequest {
   readonly method: 'POST';

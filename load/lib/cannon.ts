@@ -100,6 +100,15 @@ export function latencyStats(values: readonly number[]): LatencyMs {
   return { mean, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted.at(-1) ?? Number.NaN };
 }
 
+/** Bounds of one load run, checked where flags are read: every run is bounded in time and in requests. */
+export const RUN_LIMITS = {
+  connections: { min: 1, max: 2048 },
+  durationS: { min: 1, max: 600 },
+  amount: { min: 1, max: 200_000 },
+  warmupS: { min: 0, max: 60 },
+  timeoutS: { min: 1, max: 120 },
+} as const;
+
 export interface CannonOptions {
   readonly baseUrl: string;
   readonly request: PreparedRequest | { readonly method: 'GET'; readonly path: string; readonly images: 0 };

@@ -1,4 +1,4 @@
-// One measured run as load.ts and bench.ts both need it: an unmeasured warm-up at the same
+// One measured run as `npm run load` and `npm run bench` both need it: an unmeasured warm-up at the same
 // concurrency, a /metrics scrape, the autocannon run, another scrape, and the server-side deltas.
 import { runCannon, type CannonOptions, type CannonRun } from './cannon.ts';
 import type { RunResult } from './report.ts';

@@ -8,6 +8,9 @@ import type { CannonSummary, LatencyMs } from './cannon.ts';
 import { latencyThroughputSvg } from './chart.ts';
 import type { ServerSide } from './server-metrics.ts';
 
+/** Where every load script writes its reports unless told otherwise (--out). */
+export const DEFAULT_REPORT_DIR = 'load/reports';
+
 export interface RunResult {
   /** The setting this run belongs to, e.g. "defaults" or "MAX_BATCH_SIZE=1". */
   readonly setting: string;

@@ -9,7 +9,11 @@ import { createServer } from 'node:net';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { manifestPathFor } from '../../src/model/manifest.ts';
-import { DEFAULT_INT8_MODEL_PATH, DEFAULT_MODEL_PATH } from './args.ts';
+
+/** The model `npm start` serves by default; the load scripts build it when it is missing. */
+export const DEFAULT_MODEL_PATH = 'models/resnet50.onnx';
+/** The int8 build of the same network (`npm run build:model -- --precision int8`); built when missing too. */
+export const DEFAULT_INT8_MODEL_PATH = 'models/resnet50-int8.onnx';
 
 export interface ServerHandle {
   readonly baseUrl: string;

@@ -105,8 +105,10 @@ export function splitCpu(
     byRole[roleOf(tid, sample.comm, pid, roles)] += seconds;
     live += seconds;
   }
-  const totalS = after.totalS - before.totalS;
+  const totalS = Math.round((after.totalS - before.totalS) * 1e6) / 1e6;
   byRole.other += Math.max(0, totalS - live);
+  // /proc counts in ticks of 10 ms: round away the float noise of the differences.
+  for (const role of THREAD_ROLES) byRole[role] = Math.round(byRole[role] * 1e6) / 1e6;
   return { totalS, byRole };
 }
 

@@ -26,7 +26,7 @@ export interface ImageHeader {
 /**
  * The resized image (short side 256, long side in proportion) is bounded like the decoded one:
  * upscaling an extreme aspect ratio made a 16383x1 JPEG into 4194048x256 pixels, 3.4 GB and over
- * 15 s (found by load/fuzz.ts). Only images over ~610:1 reach the default 40 MP.
+ * 15 s (found by `npm run fuzz`). Only images over ~610:1 reach the default 40 MP.
  */
 export function checkResizedPixels(width: number, height: number, maxImagePixels: number): void {
   if (width * height > maxImagePixels)

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/server/config.ts';
 import { ROOT, findManifest, loadManifests } from './load-manifests.ts';
@@ -98,14 +98,31 @@ describe.each(['Dockerfile', 'Dockerfile.cuda'])('%s', (dockerfile) => {
 describe('Dockerfile.cuda', () => {
   const text = readFileSync(join(ROOT, 'Dockerfile.cuda'), 'utf8');
 
-  it('asks onnxruntime-node for an install manifest it has for linux/x64 (cuda12)', () => {
+  it("runs onnxruntime-node's install script forced, and checks for files that script installs on linux/x64", () => {
     const require = createRequire(join(ROOT, 'package.json'));
+    const pkg = require('./package.json') as { scripts: Record<string, string> };
+    const script = /^ONNXRUNTIME_NODE_INSTALL=(\S+) node (\S+)$/.exec(pkg.scripts['install:cuda'] ?? '');
+    expect(script, 'package.json scripts.install:cuda').not.toBeNull();
+    expect(text).toMatch(/^ && npm run install:cuda \\$/m);
+    // onnxruntime-node's own flag parser reads the value: true forces the install.
+    const utils = require('onnxruntime-node/script/install-utils.js') as { parseInstallFlag(): unknown };
+    vi.stubEnv('ONNXRUNTIME_NODE_INSTALL', script![1]!);
+    try {
+      expect(utils.parseInstallFlag()).toBe(true);
+    } finally {
+      vi.unstubAllEnvs();
+    }
+    expect(require.resolve('onnxruntime-node/script/install.js')).toBe(join(ROOT, script![2]!));
     const metadata = require('onnxruntime-node/script/install-metadata.js') as {
       requirements: Record<string, string[]>;
+      manifests: Record<string, Record<string, unknown>>;
     };
-    const flag = /^ENV ONNXRUNTIME_NODE_INSTALL=(\S+)$/m.exec(text)?.[1];
-    expect(flag).toBe('cuda12');
-    expect(metadata.requirements['linux/x64']).toContain(flag);
+    const installed = (metadata.requirements['linux/x64'] ?? []).flatMap((name) =>
+      Object.keys(metadata.manifests[`linux/x64:${name}`] ?? {}).map((file) => file.replace(/^\.\//, 'linux/x64/')),
+    );
+    const checked = [...text.matchAll(/test -f (\S+)/g)].map((m) => m[1]!);
+    expect(checked).toContain('linux/x64/libonnxruntime_providers_cuda.so');
+    for (const file of checked) expect(installed, file).toContain(file);
   });
 
   it('selects the CUDA execution provider and an NVIDIA CUDA 12 + cuDNN runtime base', () => {

@@ -1,7 +1,10 @@
 // Cases found by `npm run fuzz`, replayed byte for byte from test/fixtures/fuzz/ (each file says
 // the seed and case number that made it, what it did before the fix, and what it must get now).
-// New findings: copy the saved case-N.json there and add "expected".
+// New findings: copy the saved case-N.json there and add "expected". A case whose outcome depends
+// on how much a stream buffers records the default highWaterMark it was found under (Node 20's
+// 16 KiB; Node 22 raised it to 64 KiB), and is replayed with that default.
 import { readFileSync, readdirSync } from 'node:fs';
+import { getDefaultHighWaterMark, setDefaultHighWaterMark } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectError, expectStillServing, startApp } from './helpers.ts';
@@ -12,6 +15,7 @@ interface SavedCase {
   readonly found: string;
   readonly why: string;
   readonly expected: { readonly status: number; readonly code: string };
+  readonly highWaterMark?: number;
   readonly path: string;
   readonly headers: Record<string, string>;
   readonly body: string;
@@ -45,12 +49,11 @@ describe('fuzz findings', { timeout: 15_000 }, () => {
   it.each(cases.map((c) => [`seed ${c.seed} case ${c.index} (${c.why}; was: ${c.found})`, c] as const))(
     '%s',
     async (_name, c) => {
-      const response = await app.inject({
-        method: 'POST',
-        url: c.path,
-        headers: c.headers,
-        payload: Buffer.from(c.body, 'base64'),
-      });
+      const highWaterMark = getDefaultHighWaterMark(false);
+      setDefaultHighWaterMark(false, c.highWaterMark ?? highWaterMark);
+      const response = await app
+        .inject({ method: 'POST', url: c.path, headers: c.headers, payload: Buffer.from(c.body, 'base64') })
+        .finally(() => setDefaultHighWaterMark(false, highWaterMark));
       expectError(response, c.expected.status, c.expected.code, c.path.startsWith('/v2/') ? 'v2' : 'predict');
     },
   );

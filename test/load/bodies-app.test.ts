@@ -2,8 +2,7 @@
 // the script can send is one the service accepts, with one result per image.
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { BODY_KINDS, type BodyKind } from '../../load/lib/args.ts';
-import { buildRequest } from '../../load/lib/bodies.ts';
+import { BODY_KINDS, buildRequest, type BodyKind } from '../../load/lib/bodies.ts';
 import { loadImage } from '../../load/lib/image.ts';
 import { tensorFor } from '../../load/lib/tensor.ts';
 import { buildApp } from '../../src/server/app.ts';

@@ -45,10 +45,16 @@ describe('runCannon against a real local server', () => {
   let server: Server;
   let baseUrl = '';
   const seen: { method: string; url: string; type: string; length: number }[] = [];
+  /** The server's own time per request, from its arrival to the last byte of the answer. */
+  const handled: { status: number; ms: number }[] = [];
+  // A POST's 503 without Retry-After is answered this late: a latency floor the client cannot beat.
+  const SLOW_MS = 25;
   let n = 0;
 
   beforeAll(async () => {
     server = createServer((req, res) => {
+      const arrived = performance.now();
+      res.on('finish', () => handled.push({ status: res.statusCode, ms: performance.now() - arrived }));
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
@@ -61,6 +67,7 @@ describe('runCannon against a real local server', () => {
         // Every third request: 503 with Retry-After; every fifth (not third): 503 without it.
         n++;
         if (n % 3 === 0) res.writeHead(503, { 'Retry-After': '1' }).end('{}');
+        else if (n % 5 === 0 && req.method === 'POST') setTimeout(() => res.writeHead(503).end('{}'), SLOW_MS);
         else if (n % 5 === 0) res.writeHead(503).end('{}');
         else res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
       });
@@ -79,6 +86,7 @@ describe('runCannon against a real local server', () => {
       modelName: 'm',
     });
     const before = seen.length;
+    const handledBefore = handled.length;
     n = 0;
     const run = await runCannon({ baseUrl, request, connections: 1, amount: 30, maxSeconds: 20, timeoutS: 5 });
     const mine = seen.slice(before);
@@ -93,7 +101,13 @@ describe('runCannon against a real local server', () => {
     expect(run.summary.ok).toBe(16);
     expect(run.unavailableWithoutRetryAfter).toBe(4);
     expect(Object.keys(run.latencyByClassMs)).toEqual(['2xx', '5xx']);
-    expect(run.latencyByClassMs['5xx']?.max).toBeGreaterThanOrEqual(0);
+    // Each class's client-side latencies hold the server's own time for that class: the slowest
+    // answer of each class arrives no sooner than the server took to send it.
+    const serverMax = (cls: number) =>
+      Math.max(...handled.slice(handledBefore).flatMap((h) => (Math.floor(h.status / 100) === cls ? [h.ms] : [])));
+    expect(serverMax(5)).toBeGreaterThanOrEqual(SLOW_MS - 1);
+    expect(run.latencyByClassMs['5xx']?.max).toBeGreaterThanOrEqual(serverMax(5));
+    expect(run.latencyByClassMs['2xx']?.max).toBeGreaterThanOrEqual(serverMax(2));
     // 30 quick local requests end well before autocannon's first one-second tick.
     expect(run.summary.durationS).toBeLessThan(0.9);
     expect(run.summary.requestsPerSecond).toBeCloseTo(30 / run.summary.durationS, 6);

@@ -2,8 +2,8 @@
 // finding can be replayed from its number), different cases differ, and the judge flags exactly
 // the answers the issue forbids.
 import { describe, expect, it } from 'vitest';
-import { SEED_KINDS, makeCase, prng, type Corpus } from '../../load/lib/fuzz-mutate.ts';
-import { buildCorpus, judge } from '../../load/lib/fuzz-run.ts';
+import { SEED_KINDS, makeCase, prng, type Corpus } from '../../load/fuzz/mutate.ts';
+import { buildCorpus, judge } from '../../load/fuzz/requests.ts';
 
 let corpus: Corpus | undefined;
 async function getCorpus(): Promise<Corpus> {

@@ -1,13 +1,7 @@
 // The soak report's arithmetic: least-squares slope, first-versus-last-minute drift of memory
 // (mean of each minute's samples) and latency, and the totals.
 import { describe, expect, it } from 'vitest';
-import {
-  slope,
-  soakMarkdown,
-  summarizeSoak,
-  type MemorySample,
-  type MinuteWindow,
-} from '../../load/lib/soak-report.ts';
+import { slope, soakMarkdown, summarizeSoak, type MemorySample, type MinuteWindow } from '../../load/soak/report.ts';
 
 const latency = (p50: number, p99: number) => ({ mean: p50, p50, p90: p99, p99, max: p99 * 2 });
 const window = (minute: number, p50: number, p99: number, non2xx = 0, errors = 0): MinuteWindow => ({

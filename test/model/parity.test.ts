@@ -1,23 +1,12 @@
 // Our ONNX in onnxruntime-node against torchvision's own forward pass (fixtures from
 // scripts/fixtures/resnet_reference.py: random weights and random BatchNorm statistics).
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
-import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 import { buildModel } from '../../src/model/build.ts';
 import { encodeSafetensors, parseSafetensors } from '../../src/model/weights/safetensors.ts';
-import { fixturePath, reference, referenceInputs, type ReferenceCase } from './reference-fixtures.ts';
+import { fixturePath, logitsOf, reference, referenceInputs, type ReferenceCase } from './reference-fixtures.ts';
 
 const input = referenceInputs();
-
-async function logitsOf(onnx: Uint8Array): Promise<Float32Array> {
-  const session = await ort.InferenceSession.create(onnx);
-  try {
-    const out = await session.run({ input: new ort.Tensor('float32', input, reference.input.shape) });
-    return out.logits!.data as Float32Array;
-  } finally {
-    await session.release();
-  }
-}
 
 function compare(ours: Float32Array, c: ReferenceCase): { maxDiff: number; maxLogit: number; argmax: number[] } {
   const expected = c.logits.flat();

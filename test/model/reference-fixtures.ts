@@ -1,6 +1,7 @@
 // Reads test/fixtures/resnet/ (written by scripts/fixtures/resnet_reference.py) and regenerates
-// the reference inputs exactly as the script does.
+// the reference inputs exactly as the script does; runs a model on them.
 import { readFileSync } from 'node:fs';
+import * as ort from 'onnxruntime-node';
 import { fillUniform, streamSeed } from '../../src/model/weights/prng.ts';
 
 export const FIXTURES_DIR = new URL('../fixtures/resnet/', import.meta.url);
@@ -51,4 +52,15 @@ export function referenceInputs(): Float32Array {
     }
   }
   return x;
+}
+
+/** A model's logits for the reference inputs, from onnxruntime-node. */
+export async function logitsOf(onnx: Uint8Array): Promise<Float32Array> {
+  const session = await ort.InferenceSession.create(onnx);
+  try {
+    const out = await session.run({ input: new ort.Tensor('float32', referenceInputs(), reference.input.shape) });
+    return out.logits!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
 }

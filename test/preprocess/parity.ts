@@ -1,4 +1,4 @@
-// Helpers shared by the parity tests and load/bench-preprocess.ts: the committed torchvision
+// Helpers shared by the parity tests and load/bench/preprocess.ts: the committed torchvision
 // reference (test/fixtures/images, made by scripts/fixtures/preprocess_reference.py) and the
 // error measures the issue sets bounds on (mean and 99th percentile of |ours - reference|).
 import { readFileSync } from 'node:fs';

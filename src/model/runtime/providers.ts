@@ -1,7 +1,7 @@
 // Execution-provider choice. onnxruntime-node ships the CPU provider; the CUDA provider libraries
-// are only downloaded when installed with ONNXRUNTIME_NODE_INSTALL=cuda12 (see
-// onnxruntime-node/script/install.js and install-metadata.js: linux/x64 only), into the folder of
-// the native binding, bin/napi-v*/<platform>/<arch>/. Their presence there decides `auto`.
+// come from its install script, which this project runs only on request (`npm run install:cuda`;
+// see onnxruntime-node/script/install.js and install-metadata.js: linux/x64 only), into the folder
+// of the native binding, bin/napi-v*/<platform>/<arch>/. Their presence there decides `auto`.
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -12,7 +12,7 @@ export const EXECUTION_PROVIDERS = ['cpu', 'cuda', 'auto'] as const;
 export type ExecutionProviderRequest = (typeof EXECUTION_PROVIDERS)[number];
 export type ExecutionProvider = { readonly name: 'cpu' } | { readonly name: 'cuda'; readonly deviceId: number };
 
-export const CUDA_INSTALL_COMMAND = 'ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci';
+export const CUDA_INSTALL_COMMAND = 'npm run install:cuda';
 const CUDA_LIBRARY =
   process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
 
@@ -70,7 +70,7 @@ function cudaMissingMessage(binDirs: readonly string[]): string {
   const where = binDirs.length > 0 ? binDirs.join(', ') : 'onnxruntime-node/bin';
   return (
     `EXECUTION_PROVIDER=cuda, but onnxruntime-node's CUDA provider (${CUDA_LIBRARY}) is not installed in ${where}. ` +
-    `Reinstall the dependencies with it: \`${CUDA_INSTALL_COMMAND}\` (Linux x64; needs the CUDA 12 runtime and cuDNN 9 on the host), ` +
+    `Fetch it from NuGet: \`${CUDA_INSTALL_COMMAND}\` (Linux x64; needs the CUDA 12 runtime and cuDNN 9 on the host), ` +
     'or use EXECUTION_PROVIDER=cpu or auto.'
   );
 }

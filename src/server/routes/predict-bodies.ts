@@ -77,8 +77,9 @@ export async function beforeDeadline<T>(promise: Promise<T>, deadline: number, o
 /**
  * Multipart: each file part is an image named by its filename; a non-file field is an error.
  * Parsing must end within BODY_TIMEOUT_MS: busboy (@fastify/busboy 3.2.6) never finishes a body
- * whose part it skips (e.g. one with over 2000 header lines) when more than 16 kB follow, and
- * Node's requestTimeout no longer applies once the body has arrived.
+ * whose part it skips (e.g. one with over 2000 header lines) when more follows than a stream
+ * buffers (Node's default highWaterMark: 16 KiB on Node 20, 64 KiB since 22), and Node's
+ * requestTimeout no longer applies once the body has arrived.
  */
 export async function* multipartImages(app: FastifyInstance, request: FastifyRequest): AsyncGenerator<NamedImage> {
   const { maxImageBytes, maxImagesPerRequest, maxBodyBytes, bodyTimeoutMs } = app.config;

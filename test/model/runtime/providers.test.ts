@@ -37,7 +37,7 @@ describe('chooseExecutionProvider', () => {
   it('refuses `cuda` when the CUDA provider is not installed, saying how to install it', () => {
     const logger = recordingLogger();
     expect(() => chooseExecutionProvider({ requested: 'cuda', logger })).toThrow(
-      /libonnxruntime_providers_cuda\.so\) is not installed in .*onnxruntime-node\/bin\/napi-v\d+\/linux\/x64.*`ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`/,
+      /libonnxruntime_providers_cuda\.so\) is not installed in .*onnxruntime-node\/bin\/napi-v\d+\/linux\/x64.*`npm run install:cuda`/,
     );
   });
 

@@ -8,12 +8,10 @@
 //    threads per image. Images in flight run on libuv's threadpool, so at most
 //    UV_THREADPOOL_SIZE (default 4) decode at once, whatever the server's concurrency.
 // Configurations run in interleaved rounds (the machine may be shared); medians are reported.
-// Options: --seconds 2 --rounds 3
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { parseArgs } from 'node:util';
 import sharp from 'sharp';
 import {
   configureSharp,
@@ -23,7 +21,7 @@ import {
   SHRINK_ON_LOAD_MODES,
   type PreprocessOptions,
   type ShrinkOnLoad,
-} from '../src/preprocess/index.ts';
+} from '../../src/preprocess/index.ts';
 import {
   difference,
   fixtureBytes,
@@ -31,23 +29,29 @@ import {
   loadReferenceSet,
   referenceTensor,
   type Difference,
-} from '../test/preprocess/parity.ts';
-import { median } from './lib/stats.ts';
+} from '../../test/preprocess/parity.ts';
+import { command, commandLine } from '../lib/cli.ts';
+import { median } from '../lib/stats.ts';
 
-const { values: args } = parseArgs({
-  options: { seconds: { type: 'string', default: '2' }, rounds: { type: 'string', default: '3' } },
-});
-const seconds = boundedNumber('seconds', args.seconds, 0.2, 30);
-const rounds = boundedNumber('rounds', args.rounds, 1, 10);
+const { seconds, rounds } = commandLine(
+  command({
+    name: 'npm run bench:preprocess',
+    summary: 'Preprocessing cost per image (each JPEG shrink-on-load mode, with its parity) and throughput.',
+    flags: {
+      seconds: {
+        kind: 'number',
+        value: 'S',
+        min: 0.2,
+        max: 30,
+        default: 2,
+        help: 'seconds per configuration and round',
+      },
+      rounds: { kind: 'int', min: 1, max: 10, default: 3, help: 'interleaved rounds; medians are reported' },
+    },
+  }),
+);
 const BIG_DIR = '/tmp/resnet-serve-bench-preprocess';
 const OPTIONS: PreprocessOptions = { preset: IMAGENET_PRESET, maxImageBytes: 50_000_000, maxImagePixels: 40_000_000 };
-
-function boundedNumber(name: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!Number.isFinite(value) || value < min || value > max)
-    throw new Error(`--${name} must be in [${min}, ${max}], got ${text}`);
-  return value;
-}
 
 interface Subject {
   readonly name: string;

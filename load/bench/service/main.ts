@@ -4,20 +4,21 @@
 // each measured window. Writes a JSON + Markdown report (and the batching chart) to load/reports/.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BENCH_USAGE, runCli, parseBenchArgs, type BenchArgs } from './lib/args.ts';
-import { formatLine, measurementMarkdown, passes, type BenchContext, type Measurement } from './lib/bench-common.ts';
-import { buildRequest } from './lib/bodies.ts';
-import { loadImage } from './lib/image.ts';
-import { buildReport, machineInfo, reportBaseName, writeReport } from './lib/report.ts';
+import { buildRequest } from '../../lib/bodies.ts';
+import { commandLine } from '../../lib/cli.ts';
+import { loadImage } from '../../lib/image.ts';
+import { buildReport, machineInfo, reportBaseName, writeReport } from '../../lib/report.ts';
+import { formatLine, measurementMarkdown, passes, type BenchContext, type Measurement } from './common.ts';
+import { BENCH_COMMAND, toBenchArgs, type BenchArgs } from './options.ts';
 
 type Runner = (ctx: BenchContext) => Promise<Measurement & { chart?: string }>;
 
 /** Loaded on demand: measurement 1 pulls in onnxruntime, which the others do not need in this process. */
 const MEASUREMENTS: Readonly<Record<number, () => Promise<Runner>>> = {
-  1: async () => (await import('./lib/bench-http-vs-engine.ts')).httpVsEngine,
-  2: async () => (await import('./lib/bench-batching.ts')).batchingOnOff,
-  3: async () => (await import('./lib/bench-health.ts')).healthWhileSaturated,
-  4: async () => (await import('./lib/bench-overload.ts')).overload,
+  1: async () => (await import('./http-vs-engine.ts')).httpVsEngine,
+  2: async () => (await import('./batching.ts')).batchingOnOff,
+  3: async () => (await import('./health.ts')).healthWhileSaturated,
+  4: async () => (await import('./overload.ts')).overload,
 };
 
 async function context(args: BenchArgs): Promise<BenchContext> {
@@ -31,12 +32,7 @@ async function context(args: BenchArgs): Promise<BenchContext> {
   return { args, image, multipart, startedAt: new Date() };
 }
 
-async function main(argv: readonly string[]): Promise<void> {
-  const args = parseBenchArgs(argv);
-  if (args.help) {
-    console.log(BENCH_USAGE);
-    return;
-  }
+async function main(args: BenchArgs, argv: readonly string[]): Promise<void> {
   const machine = machineInfo();
   const ctx = await context(args);
   console.log(
@@ -99,4 +95,5 @@ async function writeBenchReport(
   console.log(`reports: ${files.join(', ')}`);
 }
 
-runCli(() => main(process.argv.slice(2)), BENCH_USAGE);
+const argv = process.argv.slice(2);
+await main(commandLine(BENCH_COMMAND, toBenchArgs, argv), argv);

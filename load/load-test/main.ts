@@ -3,12 +3,13 @@
 // per --vary value, and stops it afterwards. Prints each run and writes JSON + Markdown (+ SVG
 // when several runs are compared) to load/reports/.
 import { join } from 'node:path';
-import { LOAD_USAGE, runCli, parseLoadArgs, settingsOf, type LoadArgs, type Setting } from './lib/args.ts';
-import { buildRequest, type PreparedRequest } from './lib/bodies.ts';
-import { loadImage, type LoadImage } from './lib/image.ts';
-import { measureRun, runLine } from './lib/measure.ts';
-import { buildReport, machineInfo, reportBaseName, writeReport, type RunResult } from './lib/report.ts';
-import { withServer } from './lib/server.ts';
+import { buildRequest, type PreparedRequest } from '../lib/bodies.ts';
+import { commandLine } from '../lib/cli.ts';
+import { loadImage, type LoadImage } from '../lib/image.ts';
+import { measureRun, runLine } from '../lib/measure.ts';
+import { buildReport, machineInfo, reportBaseName, writeReport, type RunResult } from '../lib/report.ts';
+import { withServer } from '../lib/server.ts';
+import { LOAD_COMMAND, settingsOf, toLoadArgs, type LoadArgs, type Setting } from './options.ts';
 
 async function runSeries(
   args: LoadArgs,
@@ -37,7 +38,8 @@ async function runSeries(
 
 async function prepareRequest(args: LoadArgs, image: LoadImage): Promise<PreparedRequest> {
   // Loaded only for tensor bodies: the other kinds send the encoded image as it is.
-  const tensor = args.body === 'v2-binary' ? await (await import('./lib/tensor.ts')).tensorFor(image.bytes) : undefined;
+  const tensor =
+    args.body === 'v2-binary' ? await (await import('../lib/tensor.ts')).tensorFor(image.bytes) : undefined;
   return buildRequest(args.body, {
     image: image.bytes,
     imageName: image.name,
@@ -47,12 +49,7 @@ async function prepareRequest(args: LoadArgs, image: LoadImage): Promise<Prepare
   });
 }
 
-async function main(argv: readonly string[]): Promise<void> {
-  const args = parseLoadArgs(argv);
-  if (args.help) {
-    console.log(LOAD_USAGE);
-    return;
-  }
+async function main(args: LoadArgs, argv: readonly string[]): Promise<void> {
   const startedAt = new Date();
   const machine = machineInfo();
   const image = await loadImage(args.image);
@@ -93,4 +90,5 @@ async function main(argv: readonly string[]): Promise<void> {
   console.log(`reports: ${files.join(', ')}`);
 }
 
-runCli(() => main(process.argv.slice(2)), LOAD_USAGE);
+const argv = process.argv.slice(2);
+await main(commandLine(LOAD_COMMAND, toLoadArgs, argv), argv);

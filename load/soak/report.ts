@@ -1,7 +1,7 @@
 // What a soak run reports: memory samples over time (RSS from /proc, V8 heap and external memory
 // from the server's own /metrics), one autocannon window per minute, and the drift between the
 // first and the last minute, with a least-squares slope per minute for memory.
-import type { LatencyMs } from './cannon.ts';
+import type { LatencyMs } from '../lib/cannon.ts';
 
 export interface MemorySample {
   /** Seconds since the soak started. */

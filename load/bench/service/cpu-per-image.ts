@@ -4,9 +4,9 @@
 // the model: decoding and resizing (libuv pool + libvips), the main thread's HTTP, multipart,
 // batching and JSON, GC, and the engine threads' extra work (normalizing pixels in the worker, and
 // onnxruntime slowed by sharing the cores with all of that). Pure functions, so the lines are tested.
-import type { Line } from './bench-common.ts';
-import { median } from './stats.ts';
-import { THREAD_ROLE_NAMES, THREAD_ROLES, type CpuSplit, type ThreadRole } from './threads.ts';
+import type { Line } from './common.ts';
+import { median } from '../../lib/stats.ts';
+import { THREAD_ROLE_NAMES, THREAD_ROLES, type CpuSplit, type ThreadRole } from '../../lib/threads.ts';
 
 /** CPU of one measured window and the images it completed. */
 export interface CpuWindow {

@@ -5,87 +5,60 @@
 // Loopback only; without --url it starts the service (full ResNet-50) and stops it afterwards.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import {
-  DEFAULT_MODEL_PATH,
-  DEFAULT_REPORT_DIR,
-  UsageError,
-  parseBaseUrl,
-  parseIntInRange,
-  runCli,
-} from './lib/args.ts';
-import { buildRequest } from './lib/bodies.ts';
-import { runCannon } from './lib/cannon.ts';
-import { loadImage } from './lib/image.ts';
-import { machineInfo } from './lib/report.ts';
-import { startServer } from './lib/server.ts';
-import { soakMarkdown, summarizeSoak, type MemorySample, type MinuteWindow } from './lib/soak-report.ts';
+import { buildRequest } from '../lib/bodies.ts';
+import { runCannon } from '../lib/cannon.ts';
+import { command, commandLine, type FlagValues } from '../lib/cli.ts';
+import { loadImage } from '../lib/image.ts';
+import { DEFAULT_REPORT_DIR, machineInfo } from '../lib/report.ts';
+import { DEFAULT_MODEL_PATH, startServer } from '../lib/server.ts';
+import { soakMarkdown, summarizeSoak, type MemorySample, type MinuteWindow } from './report.ts';
 
-const USAGE = `Usage: npm run soak -- [options]
-  --minutes N          minutes at the fixed rate (default 10, at most 120)
-  --rate-fraction F    fraction of the measured capacity to hold (default 0.7, 0.05 to 1)
-  --connections N      connections for the probe and the soak (default 16)
-  --probe-seconds N    length of the capacity probe (default 10)
-  --sample-seconds N   memory sampling period (default 5)
-  --url URL            a service already running on loopback (memory then from /metrics only)
-  --model PATH         model of the started service (default ${DEFAULT_MODEL_PATH}, built if missing)
-  --out DIR            report directory (default ${DEFAULT_REPORT_DIR})`;
+const SOAK_COMMAND = command({
+  name: 'npm run soak',
+  summary:
+    "Finds the capacity with a short saturating run, then holds a fixed rate at a fraction of it while sampling\nthe server's memory, one window per minute. Loopback only; reports go to --out.",
+  flags: {
+    minutes: { kind: 'int', min: 1, max: 120, default: 10, help: 'minutes at the fixed rate' },
+    'rate-fraction': {
+      kind: 'number',
+      min: 0.05,
+      max: 1,
+      default: 0.7,
+      help: 'fraction of the measured capacity to hold',
+    },
+    connections: { kind: 'int', min: 1, max: 1024, default: 16, help: 'connections for the probe and the soak' },
+    'probe-seconds': { kind: 'int', min: 1, max: 120, default: 10, help: 'length of the capacity probe' },
+    'sample-seconds': { kind: 'int', min: 1, max: 60, default: 5, help: 'memory sampling period' },
+    url: {
+      kind: 'url',
+      help: 'a service already running on loopback; memory then comes from /metrics only',
+      defaultText: 'start one on 127.0.0.1',
+    },
+    model: {
+      kind: 'string',
+      value: 'PATH',
+      default: DEFAULT_MODEL_PATH,
+      help: 'model of the started service, built if missing',
+    },
+    out: { kind: 'string', value: 'DIR', default: DEFAULT_REPORT_DIR, help: 'report directory' },
+  },
+});
 
-interface SoakArgs {
-  minutes: number;
-  fraction: number;
-  connections: number;
-  probeSeconds: number;
-  sampleSeconds: number;
-  url: string | undefined;
-  model: string;
-  out: string;
-  help: boolean;
-}
-
-function parseSoakArgs(argv: readonly string[]): SoakArgs {
-  const names = [
-    'minutes',
-    'rate-fraction',
-    'connections',
-    'probe-seconds',
-    'sample-seconds',
-    'url',
-    'model',
-    'out',
-  ] as const;
-  let v: Record<string, string | boolean | undefined>;
-  try {
-    v = parseArgs({
-      args: [...argv],
-      options: {
-        ...Object.fromEntries(names.map((n) => [n, { type: 'string' as const }])),
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const int = (flag: string, fallback: number, max: number) =>
-    typeof v[flag] === 'string' ? parseIntInRange(`--${flag}`, v[flag], { min: 1, max }) : fallback;
-  const fraction = typeof v['rate-fraction'] === 'string' ? Number(v['rate-fraction']) : 0.7;
-  if (!(fraction >= 0.05 && fraction <= 1))
-    throw new UsageError(
-      `Expected \`--rate-fraction\` to be a number from 0.05 to 1, got \`${String(v['rate-fraction'])}\``,
-    );
+/** The flags under the names the soak reports under. */
+function toSoakArgs(v: FlagValues<typeof SOAK_COMMAND.flags>) {
   return {
-    minutes: int('minutes', 10, 120),
-    fraction,
-    connections: int('connections', 16, 1024),
-    probeSeconds: int('probe-seconds', 10, 120),
-    sampleSeconds: int('sample-seconds', 5, 60),
-    url: typeof v['url'] === 'string' ? parseBaseUrl(v['url']) : undefined,
-    model: typeof v['model'] === 'string' ? v['model'] : DEFAULT_MODEL_PATH,
-    out: typeof v['out'] === 'string' ? v['out'] : DEFAULT_REPORT_DIR,
-    help: v['help'] === true,
+    minutes: v.minutes,
+    fraction: v['rate-fraction'],
+    connections: v.connections,
+    probeSeconds: v['probe-seconds'],
+    sampleSeconds: v['sample-seconds'],
+    url: v.url,
+    model: v.model,
+    out: v.out,
   };
 }
+
+type SoakArgs = ReturnType<typeof toSoakArgs>;
 
 async function scrapeMemory(baseUrl: string): Promise<{ rss: number; heapUsed: number; external: number }> {
   const text = await (await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5000) })).text();
@@ -97,9 +70,7 @@ async function scrapeMemory(baseUrl: string): Promise<{ rss: number; heapUsed: n
   };
 }
 
-async function main(): Promise<void> {
-  const args = parseSoakArgs(process.argv.slice(2));
-  if (args.help) return console.log(USAGE);
+async function main(args: SoakArgs): Promise<void> {
   const startedAt = new Date();
   const base = join(args.out, `soak-${startedAt.toISOString().replace(/[:.]/g, '-')}`);
   const server =
@@ -187,4 +158,4 @@ async function main(): Promise<void> {
   }
 }
 
-runCli(main, USAGE);
+await main(commandLine(SOAK_COMMAND, toSoakArgs));

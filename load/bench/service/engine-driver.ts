@@ -1,6 +1,6 @@
 // Drives an engine directly, the baseline of benchmark 1: `concurrency` loops each keep one
 // pre-made tensor in flight (as `concurrency` HTTP connections would), for a fixed time.
-import { latencyStats, type LatencyMs } from './cannon.ts';
+import { latencyStats, type LatencyMs } from '../../lib/cannon.ts';
 
 /** The part of the engine the driver uses (src/model/runtime/engine.ts implements it). */
 export interface InferTarget {

@@ -4,9 +4,9 @@
 // server process gone.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { FIXTURE_DIR } from './image.ts';
-import { tensorFor } from './tensor.ts';
-import type { Corpus, FuzzCase, FuzzRequest } from './fuzz-mutate.ts';
+import { FIXTURE_DIR } from '../lib/image.ts';
+import { tensorFor } from '../lib/tensor.ts';
+import type { Corpus, FuzzCase, FuzzRequest } from './mutate.ts';
 
 export const FUZZ_BOUNDARY = 'fuzz-boundary-1b9d';
 

@@ -7,11 +7,11 @@ import {
   timing,
   type BenchContext,
   type Measurement,
-} from './bench-common.ts';
-import { runCannon } from './cannon.ts';
-import { measureRun, runLine } from './measure.ts';
-import { fmt } from './report.ts';
-import { withServer } from './server.ts';
+} from './common.ts';
+import { runCannon } from '../../lib/cannon.ts';
+import { measureRun, runLine } from '../../lib/measure.ts';
+import { fmt } from '../../lib/report.ts';
+import { withServer } from '../../lib/server.ts';
 
 export const HEALTH_PROBE = { path: '/v2/health/live', ratePerSecond: 20, connections: 1 } as const;
 export const HEALTH_P99_TARGET_MS = 50;

@@ -5,90 +5,53 @@
 // (replayable byte for byte) and listed in a JSON report under load/reports/.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { DEFAULT_REPORT_DIR, UsageError, parseBaseUrl, parseIntInRange, runCli } from './lib/args.ts';
-import { makeCase } from './lib/fuzz-mutate.ts';
-import { buildCorpus, runPool, savedCase, send, type Outcome } from './lib/fuzz-run.ts';
-import { machineInfo } from './lib/report.ts';
-import { startServer, type ServerHandle } from './lib/server.ts';
-
-const USAGE = `Usage: npm run fuzz -- [options]
-  --seed N            run seed (default 1); the same seed makes the same cases
-  --iterations N      cases to send (default 500, at most 100000)
-  --concurrency N     requests in flight (default 4, at most 64)
-  --timeout-ms N      a case with no answer after this is a finding (default 15000)
-  --only N            send case N alone and print it (replay)
-  --url URL           a service already running on loopback (default: start one on the tiny model)
-  --model PATH        model of the started service (default: the tiny test model, built once)
-  --out DIR           report directory (default ${DEFAULT_REPORT_DIR})`;
+import { TINY_MODEL_OPTIONS } from '../../test/global-setup.ts';
+import { command, commandLine, type FlagValues } from '../lib/cli.ts';
+import { DEFAULT_REPORT_DIR, machineInfo } from '../lib/report.ts';
+import { startServer, type ServerHandle } from '../lib/server.ts';
+import { makeCase } from './mutate.ts';
+import { buildCorpus, runPool, savedCase, send, type Outcome } from './requests.ts';
 
 const TINY_MODEL = 'load/reports/fuzz/tiny-resnet.onnx';
 // A body that busboy never finishes parsing ends in 408 after BODY_TIMEOUT_MS (predict-bodies.ts):
 // 5 s keeps such cases inside the per-case timeout.
 const SERVER_ENV = { LOG_LEVEL: 'warn', BODY_TIMEOUT_MS: '5000' } as const;
-const TINY_OPTIONS = {
-  depth: 50,
-  variant: 'v1.5',
-  shortcut: 'B',
-  width: 0.125,
-  classes: 10,
-  foldBatchNorm: true,
-  seed: 1,
-} as const;
 
-interface FuzzArgs {
-  seed: number;
-  iterations: number;
-  concurrency: number;
-  timeoutMs: number;
-  only: number | undefined;
-  url: string | undefined;
-  model: string;
-  out: string;
-  help: boolean;
-}
-
-function parseFuzzArgs(argv: readonly string[]): FuzzArgs {
-  const flags = ['seed', 'iterations', 'concurrency', 'timeout-ms', 'only', 'url', 'model', 'out'] as const;
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      args: [...argv],
-      options: {
-        ...Object.fromEntries(flags.map((f) => [f, { type: 'string' as const }])),
-        help: { type: 'boolean', short: 'h' },
-      },
-      strict: true,
-    }).values;
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const int = (flag: string, fallback: number, max: number, min = 1) =>
-    typeof values[flag] === 'string' ? parseIntInRange(`--${flag}`, values[flag], { min, max }) : fallback;
-  return {
-    seed: int('seed', 1, 2 ** 32 - 1, 0),
-    iterations: int('iterations', 500, 100_000),
-    concurrency: int('concurrency', 4, 64),
-    timeoutMs: int('timeout-ms', 15_000, 120_000),
-    only:
-      typeof values['only'] === 'string'
-        ? parseIntInRange('--only', values['only'], { min: 0, max: 10_000_000 })
-        : undefined,
-    url: typeof values['url'] === 'string' ? parseBaseUrl(values['url']) : undefined,
-    model: typeof values['model'] === 'string' ? values['model'] : TINY_MODEL,
-    out: typeof values['out'] === 'string' ? values['out'] : DEFAULT_REPORT_DIR,
-    help: values['help'] === true,
-  };
-}
+const FUZZ_COMMAND = command({
+  name: 'npm run fuzz',
+  summary:
+    'Seeded, reproducible mutations of valid bodies against a server on loopback; findings and a report go to --out.',
+  flags: {
+    seed: { kind: 'int', min: 0, max: 2 ** 32 - 1, default: 1, help: 'run seed; the same seed makes the same cases' },
+    iterations: { kind: 'int', min: 1, max: 100_000, default: 500, help: 'cases to send' },
+    concurrency: { kind: 'int', min: 1, max: 64, default: 4, help: 'requests in flight' },
+    'timeout-ms': {
+      kind: 'int',
+      min: 1,
+      max: 120_000,
+      default: 15_000,
+      help: 'a case with no answer after this is a finding',
+    },
+    only: { kind: 'int', min: 0, max: 10_000_000, help: 'send case N alone and print it: a replay' },
+    url: { kind: 'url', help: 'a service already running on loopback', defaultText: 'start one on the tiny model' },
+    model: {
+      kind: 'string',
+      value: 'PATH',
+      default: TINY_MODEL,
+      help: 'model of the started service; the tiny test model is built once',
+    },
+    out: { kind: 'string', value: 'DIR', default: DEFAULT_REPORT_DIR, help: 'report directory' },
+  },
+});
 
 const stamp = (startedAt: Date): string => `fuzz-${startedAt.toISOString().replace(/[:.]/g, '-')}`;
 
 async function ensureTinyModel(path: string): Promise<void> {
   const { existsSync } = await import('node:fs');
   if (path !== TINY_MODEL || existsSync(path)) return;
-  const { buildModel, writeModel } = await import('../src/model/build.ts');
+  const { buildModel, writeModel } = await import('../../src/model/build.ts');
   await mkdir(join(path, '..'), { recursive: true });
-  await writeModel(path, await buildModel(TINY_OPTIONS));
+  await writeModel(path, await buildModel(TINY_MODEL_OPTIONS));
 }
 
 /** The server's own memory figures from prom-client's default metrics, MiB. */
@@ -110,9 +73,7 @@ async function baselineRss(server: ServerHandle, warm: () => Promise<unknown>): 
   return server.rssKiB();
 }
 
-async function main(): Promise<void> {
-  const args = parseFuzzArgs(process.argv.slice(2));
-  if (args.help) return console.log(USAGE);
+async function main(args: FlagValues<typeof FUZZ_COMMAND.flags>): Promise<void> {
   const startedAt = new Date();
   const dir = join(args.out, `${stamp(startedAt)}-cases`);
   const logFile = join(args.out, `${stamp(startedAt)}-server.log`);
@@ -124,14 +85,14 @@ async function main(): Promise<void> {
 
   if (args.only !== undefined) {
     const c = makeCase(corpus, args.seed, args.only);
-    const outcome = await send(baseUrl, c, args.timeoutMs);
+    const outcome = await send(baseUrl, c, args['timeout-ms']);
     console.log(savedCase(args.seed, c, outcome));
     await server?.stop();
     return;
   }
 
   const rssBefore =
-    server === undefined ? undefined : await baselineRss(server, () => send(baseUrl, corpus.png, args.timeoutMs));
+    server === undefined ? undefined : await baselineRss(server, () => send(baseUrl, corpus.png, args['timeout-ms']));
   const memoryBefore = await processMemory(baseUrl);
   let rssPeak = rssBefore ?? 0;
   const sampler = setInterval(() => server?.alive() && (rssPeak = Math.max(rssPeak, server.rssKiB())), 250);
@@ -141,7 +102,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const run = runPool(args.iterations, args.concurrency, async (index) => {
     const c = makeCase(corpus, args.seed, index);
-    let outcome: Outcome = await send(baseUrl, c, args.timeoutMs);
+    let outcome: Outcome = await send(baseUrl, c, args['timeout-ms']);
     if (server !== undefined && !server.alive()) {
       crashes += 1;
       outcome = { ...outcome, finding: `server exited (${outcome.finding ?? outcome.status})` };
@@ -169,7 +130,7 @@ async function main(): Promise<void> {
   let rssAfter: number | undefined;
   if (server !== undefined) {
     // As many valid requests as the baseline had: garbage from the run is collected on the way.
-    rssAfter = await baselineRss(server, () => send(baseUrl, corpus.png, args.timeoutMs));
+    rssAfter = await baselineRss(server, () => send(baseUrl, corpus.png, args['timeout-ms']));
   }
   const memoryAfter = server?.alive() === false ? undefined : await processMemory(baseUrl);
   const exitCode = await server?.stop();
@@ -218,4 +179,4 @@ async function main(): Promise<void> {
   if (findings.length > 0 || crashes > 0 || exitCode !== 0) process.exitCode = 1;
 }
 
-runCli(main, USAGE);
+await main(commandLine(FUZZ_COMMAND));

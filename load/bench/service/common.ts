@@ -2,11 +2,11 @@
 // request, where server logs go) and the shape of a result: lines of "value vs baseline = ratio",
 // each with its target when the issue gives one, so every measurement prints the same way.
 import { join } from 'node:path';
-import type { BenchArgs } from './args.ts';
-import type { PreparedRequest } from './bodies.ts';
-import type { LoadImage } from './image.ts';
-import { fmt, reportBaseName, type RunResult } from './report.ts';
-import type { ServerHandle, StartOptions } from './server.ts';
+import type { BenchArgs } from './options.ts';
+import type { PreparedRequest } from '../../lib/bodies.ts';
+import type { LoadImage } from '../../lib/image.ts';
+import { fmt, reportBaseName, type RunResult } from '../../lib/report.ts';
+import type { ServerHandle, StartOptions } from '../../lib/server.ts';
 
 /** Connections of measurements 1 and 3 without --saturate: four batches of the default size 8 in flight. */
 export const DEFAULT_SATURATING_CONNECTIONS = 32;

@@ -1,25 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import {
-  DEFAULT_MODEL_PATH,
-  UsageError,
-  isLoopbackUrl,
-  parseBaseUrl,
-  parseBenchArgs,
-  parseEnvPairs,
-  parseLoadArgs,
-  parseVary,
-  settingsOf,
-} from '../../load/lib/args.ts';
-
-function usageMessage(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return (err as Error).message;
-  }
-  throw new Error('expected a UsageError');
-}
+import { parseBenchArgs } from '../../load/bench/service/options.ts';
+import { UsageError, isLoopbackUrl, parseBaseUrl } from '../../load/lib/cli.ts';
+import { DEFAULT_MODEL_PATH } from '../../load/lib/server.ts';
+import { parseEnvPairs, parseLoadArgs, parseVary, settingsOf } from '../../load/load-test/options.ts';
+import { usageMessage } from './usage-error.ts';
 
 describe('parseLoadArgs', () => {
   it('gives bounded defaults: 8 connections, 10 s, multipart, one image, the default model, no URL', () => {

@@ -6,42 +6,48 @@
 //    preprocesses images with sharp, as the server does (spinning threads compete for the cores).
 // The machine may be shared, so each comparison is a series of short paired slices (A then B, then
 // B then A, ...) and reports the median of the per-pair ratios, which cancels slow drift in load.
-// Options: --batch 8 --slice 4 --pairs 8 --threads <cores> --model <path.onnx>
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseArgs } from 'node:util';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { buildModel, writeModel } from '../src/model/build.ts';
-import { manifestPathFor } from '../src/model/manifest.ts';
-import { createEngine, type Engine } from '../src/model/runtime/engine.ts';
-import { sessionOptionsFor } from '../src/model/runtime/session-options.ts';
-import { median } from './lib/stats.ts';
+import { buildModel, writeModel } from '../../src/model/build.ts';
+import { manifestPathFor } from '../../src/model/manifest.ts';
+import { createEngine, type Engine } from '../../src/model/runtime/engine.ts';
+import { sessionOptionsFor } from '../../src/model/runtime/session-options.ts';
+import { command, commandLine } from '../lib/cli.ts';
+import { DEFAULT_MODEL_PATH } from '../lib/server.ts';
+import { median } from '../lib/stats.ts';
 
 const IMAGE = 3 * 224 * 224;
-const { values: args } = parseArgs({
-  options: {
-    batch: { type: 'string', default: '8' },
-    slice: { type: 'string', default: '4' },
-    pairs: { type: 'string', default: '8' },
-    threads: { type: 'string', default: String(availableParallelism()) },
-    model: { type: 'string', default: 'models/resnet50.onnx' },
-  },
-});
-const batch = boundedInt('batch', args.batch, 1, 64);
-const sliceS = boundedInt('slice', args.slice, 1, 60);
-const pairs = boundedInt('pairs', args.pairs, 1, 40);
-const threads = boundedInt('threads', args.threads, 1, 64);
-
-function boundedInt(name: string, text: string, min: number, max: number): number {
-  const value = Number(text);
-  if (!Number.isInteger(value) || value < min || value > max)
-    throw new Error(`--${name} must be an integer in [${min}, ${max}], got ${text}`);
-  return value;
-}
+const args = commandLine(
+  command({
+    name: 'npm run bench:engine',
+    summary: 'The engine against session.run() on the main thread, and allow_spinning on vs off, in paired slices.',
+    flags: {
+      batch: { kind: 'int', min: 1, max: 64, default: 8, help: 'batch size of both sides' },
+      slice: { kind: 'int', value: 'S', min: 1, max: 60, default: 4, help: 'seconds per measured slice' },
+      pairs: { kind: 'int', min: 1, max: 40, default: 8, help: 'slice pairs per comparison' },
+      threads: {
+        kind: 'int',
+        min: 1,
+        max: 64,
+        default: availableParallelism(),
+        help: 'intra-op threads',
+        defaultText: 'the number of cores',
+      },
+      model: {
+        kind: 'string',
+        value: 'PATH',
+        default: DEFAULT_MODEL_PATH,
+        help: 'the full ResNet-50; if missing, one is built from code into /tmp once',
+      },
+    },
+  }),
+);
+const { batch, slice: sliceS, pairs, threads } = args;
 
 /** Keeps the model busy until `until` (no new work after it) and returns the images completed. */
 type Load = (until: number) => Promise<number>;

@@ -1,6 +1,6 @@
 """torchvision's ResNet-50 with given weights, exported by torch.onnx.export (for npm run bench:model).
 
-Usage: /usr/bin/python3 load/torchvision_export.py WEIGHTS.safetensors OUT.onnx OUT_LOGITS.json
+Usage: /usr/bin/python3 load/bench/torchvision_export.py WEIGHTS.safetensors OUT.onnx OUT_LOGITS.json
 Reads torchvision-named F32 tensors (the safetensors format parsed by hand: no pip packages here),
 loads them into torchvision.models.resnet50(), exports it at opset 17 with a dynamic batch, and
 writes torch's own logits for the bench's probe input so the bench can check both files agree.

@@ -12,14 +12,14 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
-import { buildModel, type BuildOptions } from '../src/model/build.ts';
-import { decodeModel } from '../src/model/onnx/codec.ts';
-import { sessionOptionsFor } from '../src/model/runtime/session-options.ts';
-import { referenceInput } from '../src/model/self-check.ts';
-import { encodeSafetensors } from '../src/model/weights/safetensors.ts';
-import { median } from './lib/stats.ts';
+import { buildModel, type BuildOptions } from '../../src/model/build.ts';
+import { decodeModel } from '../../src/model/onnx/codec.ts';
+import { sessionOptionsFor } from '../../src/model/runtime/session-options.ts';
+import { referenceInput } from '../../src/model/self-check.ts';
+import { encodeSafetensors } from '../../src/model/weights/safetensors.ts';
+import { command, commandLine } from '../lib/cli.ts';
+import { median } from '../lib/stats.ts';
 
 const DIR = 'test/.tmp/bench-model';
 const ROUNDS = 7;
@@ -27,6 +27,7 @@ const RUNS = { 1: 8, 8: 2 } as const;
 const BATCHES = [1, 8] as const;
 const PYTHON = '/usr/bin/python3';
 const IMAGE = 3 * 224 * 224;
+const TORCHVISION_EXPORT = 'load/bench/torchvision_export.py';
 
 interface Contender {
   readonly name: string;
@@ -42,7 +43,7 @@ async function exportTorchvision(depth: BuildOptions['depth']): Promise<{ path: 
     .map((t) => ({ name: t.name, shape: t.dims, data: new Float32Array(t.rawData.slice().buffer) }));
   writeFileSync(`${DIR}/weights.safetensors`, encodeSafetensors(tensors));
   const path = `${DIR}/torchvision-resnet${depth}.onnx`;
-  execFileSync(PYTHON, ['load/torchvision_export.py', `${DIR}/weights.safetensors`, path, `${DIR}/torch-logits.json`], {
+  execFileSync(PYTHON, [TORCHVISION_EXPORT, `${DIR}/weights.safetensors`, path, `${DIR}/torch-logits.json`], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   return {
@@ -52,7 +53,7 @@ async function exportTorchvision(depth: BuildOptions['depth']): Promise<{ path: 
 }
 
 function probe(): Float32Array {
-  // torch.linspace(-2, 2, n) in float32, as load/torchvision_export.py feeds it.
+  // torch.linspace(-2, 2, n) in float32, as load/bench/torchvision_export.py feeds it.
   const n = 2 * IMAGE;
   return Float32Array.from({ length: n }, (_, i) => -2 + (4 * i) / (n - 1));
 }
@@ -134,11 +135,20 @@ async function torchvisionAgreement(ours: Contender, depth: BuildOptions['depth'
   return { contender, agreement };
 }
 
+const COMMAND = command({
+  name: 'npm run bench:model',
+  summary:
+    "int8 against FP32 of the same weights (default), or our FP32 against torchvision's ONNX export; interleaved rounds.",
+  flags: {
+    depth: { kind: 'choice', choices: ['18', '34', '50', '101', '152'], default: '50', help: 'ResNet depth' },
+    against: { kind: 'choice', choices: ['int8', 'torchvision'], default: 'int8', help: 'what FP32 is compared with' },
+  },
+});
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { depth: { type: 'string' }, against: { type: 'string' } } });
-  const depth = Number(values.depth ?? 50) as BuildOptions['depth'];
-  const against = values.against ?? 'int8';
-  if (against !== 'int8' && against !== 'torchvision') throw new Error(`--against int8|torchvision, got ${against}`);
+  const values = commandLine(COMMAND);
+  const depth = Number(values.depth) as BuildOptions['depth'];
+  const { against } = values;
   mkdirSync(DIR, { recursive: true });
   const fp32 = await built(`fp32-resnet${depth}`, { depth });
   const other =

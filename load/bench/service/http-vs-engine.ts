@@ -8,9 +8,9 @@
 // CPU goes outside the model.
 import { PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createEngine, type Engine } from '../../src/model/runtime/engine.ts';
-import { loadConfig } from '../../src/server/config.ts';
-import { engineOptionsFor } from '../../src/server/plugins/engine.ts';
+import { createEngine, type Engine } from '../../../src/model/runtime/engine.ts';
+import { loadConfig } from '../../../src/server/config.ts';
+import { engineOptionsFor } from '../../../src/server/plugins/engine.ts';
 import {
   DEFAULT_SATURATING_CONNECTIONS,
   serverOptions,
@@ -18,15 +18,15 @@ import {
   type BenchContext,
   type Line,
   type Measurement,
-} from './bench-common.ts';
+} from './common.ts';
 import { cpuLines, type CpuWindow } from './cpu-per-image.ts';
 import { driveEngine, type DriveResult } from './engine-driver.ts';
-import { measureRun, runLine } from './measure.ts';
-import { fmt, type RunResult } from './report.ts';
-import { startServer, type ServerHandle } from './server.ts';
-import { median } from './stats.ts';
-import { tensorFor } from './tensor.ts';
-import { CpuMeter, type CpuSplit } from './threads.ts';
+import { measureRun, runLine } from '../../lib/measure.ts';
+import { fmt, type RunResult } from '../../lib/report.ts';
+import { startServer, type ServerHandle } from '../../lib/server.ts';
+import { median } from '../../lib/stats.ts';
+import { tensorFor } from '../../lib/tensor.ts';
+import { CpuMeter, type CpuSplit } from '../../lib/threads.ts';
 
 export { cpuLines, cpuPerImageMs, type CpuWindow } from './cpu-per-image.ts';
 

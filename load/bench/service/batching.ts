@@ -2,10 +2,10 @@
 // connections: images/s and p99, each as on/off. One server per setting, the same connection
 // counts in the same order. At 1 connection batching cannot help (there is never company), so
 // the ratio there shows what the batching delay costs.
-import { serverOptions, timing, type BenchContext, type Line, type Measurement } from './bench-common.ts';
-import { measureRun, runLine } from './measure.ts';
-import { runsChart, type RunResult } from './report.ts';
-import { withServer } from './server.ts';
+import { serverOptions, timing, type BenchContext, type Line, type Measurement } from './common.ts';
+import { measureRun, runLine } from '../../lib/measure.ts';
+import { runsChart, type RunResult } from '../../lib/report.ts';
+import { withServer } from '../../lib/server.ts';
 
 export const BATCHING_SETTINGS = [
   { label: 'batching on (defaults)', env: {} },

@@ -6,12 +6,12 @@
 // (or --saturate). Each window also measures the server's CPU, so what a refusal costs is known:
 // the CPU of the overload window beyond its images (at the peak's CPU per image), per 503.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { sampleRss, serverOptions, timing, type BenchContext, type Line, type Measurement } from './bench-common.ts';
-import type { CannonRun } from './cannon.ts';
-import { measureRun, runLine, type MeasureOptions } from './measure.ts';
-import { fmt, type RunResult } from './report.ts';
-import { withServer, type ServerHandle } from './server.ts';
-import { CpuMeter, type CpuSplit } from './threads.ts';
+import { sampleRss, serverOptions, timing, type BenchContext, type Line, type Measurement } from './common.ts';
+import type { CannonRun } from '../../lib/cannon.ts';
+import { measureRun, runLine, type MeasureOptions } from '../../lib/measure.ts';
+import { fmt, type RunResult } from '../../lib/report.ts';
+import { withServer, type ServerHandle } from '../../lib/server.ts';
+import { CpuMeter, type CpuSplit } from '../../lib/threads.ts';
 
 export const OVERLOAD_FACTOR = 8;
 /** The connection count the issue also asks about, whatever the saturating count. */

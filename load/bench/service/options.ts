@@ -1,0 +1,109 @@
+// The command line of `npm run bench`: which of the four measurements run, and how long.
+import { RUN_LIMITS } from '../../lib/cannon.ts';
+import { command, parseFlags, type FlagValues } from '../../lib/cli.ts';
+import { DEFAULT_REPORT_DIR } from '../../lib/report.ts';
+import { DEFAULT_INT8_MODEL_PATH, DEFAULT_MODEL_PATH } from '../../lib/server.ts';
+
+export const BENCH_MEASUREMENTS = [1, 2, 3, 4] as const;
+
+export const BENCH_COMMAND = command({
+  name: 'npm run bench',
+  summary:
+    'Four measurements, each side by side with its baseline in one run: 1 HTTP vs the raw engine, 2 batching\non vs off, 3 health p99 while saturated, 4 overload. Reports go to --out.',
+  flags: {
+    only: {
+      kind: 'int-list',
+      min: 1,
+      max: BENCH_MEASUREMENTS.length,
+      default: BENCH_MEASUREMENTS,
+      help: 'which measurements, by number',
+    },
+    duration: {
+      kind: 'int',
+      short: 'd',
+      value: 'S',
+      ...RUN_LIMITS.durationS,
+      default: 10,
+      help: 'seconds per measured window',
+    },
+    warmup: {
+      kind: 'int',
+      value: 'S',
+      ...RUN_LIMITS.warmupS,
+      default: 2,
+      help: 'unmeasured warm-up before each window',
+    },
+    // 8x this many connections is the overload of measurement 4, so it must stay within the limit.
+    saturate: {
+      kind: 'int',
+      min: 1,
+      max: RUN_LIMITS.connections.max / 8,
+      help: 'connections that saturate the service',
+      defaultText: '32 for 1 and 3; a ramp finds it for 4',
+    },
+    rounds: {
+      kind: 'int',
+      min: 1,
+      max: 10,
+      default: 3,
+      help: 'alternating HTTP / raw-engine window pairs of measurement 1; the median ratio is reported',
+    },
+    connections: {
+      kind: 'int-list',
+      short: 'c',
+      ...RUN_LIMITS.connections,
+      default: [1, 8, 32],
+      help: 'connection counts of measurement 2',
+    },
+    image: {
+      kind: 'string',
+      value: 'FILE',
+      help: 'image to send',
+      defaultText: 'the 500x375 JPEG fixture, or a generated one',
+    },
+    model: { kind: 'string', value: 'PATH', default: DEFAULT_MODEL_PATH, help: 'model, built if missing' },
+    'int8-model': {
+      kind: 'string',
+      value: 'PATH',
+      default: DEFAULT_INT8_MODEL_PATH,
+      help: 'int8 model measurement 1 also runs ("none": FP32 only), built if missing',
+    },
+    out: { kind: 'string', value: 'DIR', default: DEFAULT_REPORT_DIR, help: 'report directory' },
+  },
+});
+
+export interface BenchArgs {
+  readonly only: readonly number[];
+  readonly durationS: number;
+  readonly warmupS: number;
+  /** Connections that saturate the service; absent: found by a short ramp (measurement 4). */
+  readonly saturate: number | undefined;
+  /** Alternating HTTP / raw-engine window pairs of measurement 1 (the median ratio is reported). */
+  readonly rounds: number;
+  /** Connection counts of the batching comparison (measurement 2). */
+  readonly connections: readonly number[];
+  readonly image: string | undefined;
+  readonly modelPath: string;
+  /** The int8 model measurement 1 also compares with the raw engine; absent with `--int8-model none`. */
+  readonly int8ModelPath: string | undefined;
+  readonly outDir: string;
+}
+
+export function toBenchArgs(v: FlagValues<typeof BENCH_COMMAND.flags>): BenchArgs {
+  return {
+    only: [...v.only].sort((a, b) => a - b),
+    durationS: v.duration,
+    warmupS: v.warmup,
+    saturate: v.saturate,
+    rounds: v.rounds,
+    connections: v.connections,
+    image: v.image,
+    modelPath: v.model,
+    int8ModelPath: v['int8-model'] === 'none' ? undefined : v['int8-model'],
+    outDir: v.out,
+  };
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+  return toBenchArgs(parseFlags(BENCH_COMMAND, argv).values);
+}
