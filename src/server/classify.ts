@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../errors.ts';
-import { preprocessImage } from '../preprocess/index.ts';
+import { preprocessPixels } from '../preprocess/index.ts';
 import { refusal, startedEngine } from './plugins/engine.ts';
 
 export interface NamedImage {
@@ -71,23 +71,26 @@ export async function inferTensor(
 }
 
 async function classifyOne(ctx: WorkContext, image: NamedImage): Promise<ImageResult> {
-  const { config, manifest, metrics, admission, tensorPool: pool } = ctx.app;
+  const { config, manifest, metrics, admission } = ctx.app;
   // A request admitted in onRequest may still carry more images than there are places left.
   if (!admission.tryAdmit()) throw refusal(ctx.app, 'QUEUE_FULL');
-  const buffer = pool.acquire();
   try {
     const started = performance.now();
-    const tensor = await preprocessImage(
-      image.bytes,
-      { preset: manifest.preprocess, maxImageBytes: config.maxImageBytes, maxImagePixels: config.maxImagePixels },
-      { buffer, offset: 0 },
-    );
+    // The 8-bit crop: the engine's worker normalizes it into its slot of the batch.
+    const pixels = await preprocessPixels(image.bytes, {
+      preset: manifest.preprocess,
+      maxImageBytes: config.maxImageBytes,
+      maxImagePixels: config.maxImagePixels,
+    });
     metrics.preprocess.observe((performance.now() - started) / 1000);
     ctx.controller.signal.throwIfAborted();
-    // The engine copies the tensor into its batch at dispatch, so it is free once this settles.
-    return { name: image.name, ...(await inferTensor(ctx, tensor)) };
+    const output = await startedEngine(ctx.app).inferPixels(pixels, {
+      deadlineMs: ctx.deadlineMs,
+      signal: ctx.controller.signal,
+    });
+    ctx.app.metrics.endToEnd.observe(ctx.reply.elapsedTime / 1000);
+    return { name: image.name, ...output };
   } finally {
-    pool.release(buffer);
     admission.release();
   }
 }

@@ -4,7 +4,6 @@ import type { ModelManifest } from '../model/manifest.ts';
 import type { Engine } from '../model/runtime/engine.ts';
 import type { Admission } from './admission.ts';
 import type { Config } from './config.ts';
-import type { TensorPool } from './tensor-pool.ts';
 import type { ServiceMetrics } from './plugins/metrics.ts';
 
 /** Set when the process starts draining: readiness turns false and new work gets 503 SHUTTING_DOWN. */
@@ -22,8 +21,6 @@ declare module 'fastify' {
     readonly lifecycle: Lifecycle;
     /** Images the server holds (preprocessing, queued, computing); new work is refused when full. */
     readonly admission: Admission;
-    /** Input tensors of admitted images, reused across requests. */
-    readonly tensorPool: TensorPool;
     metrics: ServiceMetrics;
     /** The model's manifest once the engine has loaded it. */
     readonly manifest: ModelManifest;

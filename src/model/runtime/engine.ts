@@ -1,14 +1,16 @@
 // The inference engine: the dynamic batcher (batcher.ts) feeding one worker thread that owns the
-// onnxruntime session (worker.ts via worker-client.ts). One promise per image; a batch's images
-// are copied into one Float32Array whose buffer is transferred to the worker, and the outputs come
-// back transferred too, sliced per image with subarray (no further copies).
+// onnxruntime session (worker.ts via worker-client.ts). One promise per image. An image comes as
+// a ready tensor (V2 clients send those) or as its 8-bit RGB crop (uploaded images): at dispatch
+// a batch's tensors are copied into one Float32Array and its crops into one Uint8Array (a quarter
+// of the bytes), both transferred to the worker, which normalizes the crops straight into their
+// slots of the input; the outputs come back transferred too, sliced per image with subarray.
 import { errors, type ServiceError } from '../../errors.ts';
 import type { ModelManifest } from '../manifest.ts';
 import { Batcher, serviceError, type SubmitOptions } from './batcher.ts';
 import { loadManifest, modelIo, type ModelIo } from './load-manifest.ts';
 import { silentLogger, type EngineLogger } from './logger.ts';
 import { SELF_CHECK_TOLERANCE } from '../self-check.ts';
-import type { SelfCheck, WorkerInit } from './protocol.ts';
+import { SLOT_KIND, type SelfCheck, type WorkerInit } from './protocol.ts';
 import { chooseExecutionProvider, type ExecutionProvider, type ExecutionProviderRequest } from './providers.ts';
 import { sessionOptionsFor } from './session-options.ts';
 import { EngineStats } from './stats.ts';
@@ -46,6 +48,11 @@ export interface Engine {
   readonly stats: EngineStats;
   /** Classifies one preprocessed image (CHW float32, e.g. 3*224*224 values). */
   infer(input: Float32Array, options?: InferOptions): Promise<InferResult>;
+  /**
+   * Classifies one image given as its centre crop in 8-bit RGB (HWC, e.g. 224*224*3 bytes); the
+   * worker normalizes it with the manifest's mean and std, as preprocessImage would have.
+   */
+  inferPixels(pixels: Uint8Array, options?: InferOptions): Promise<InferResult>;
   /** Seconds a rejected client should wait, estimated from the backlog and recent throughput. */
   retryAfterSeconds(): number;
   /** Stops intake (SHUTTING_DOWN), finishes queued and running work, ends the worker. */
@@ -100,13 +107,16 @@ function selfCheckOf(manifest: ModelManifest): SelfCheck | undefined {
   };
 }
 
+/** A queued image: a ready tensor or a crop the worker normalizes. */
+type EngineInput = { readonly tensor: Float32Array } | { readonly pixels: Uint8Array };
+
 class InferenceEngine implements Engine {
   readonly manifest: ModelManifest;
   readonly provider: ExecutionProvider;
   readonly stats = new EngineStats();
   readonly #io: ModelIo;
   readonly #init: WorkerInit;
-  readonly #batcher: Batcher<Float32Array, InferResult>;
+  readonly #batcher: Batcher<EngineInput, InferResult>;
   readonly #logger: EngineLogger;
   #worker: WorkerClient | undefined;
   #ready = false;
@@ -116,15 +126,18 @@ class InferenceEngine implements Engine {
   #restartAttempt = 0;
   #restartTimer: NodeJS.Timeout | undefined;
   /** Room for the largest batch, back from the worker after each run and filled again. */
-  #spare: Float32Array | undefined;
-  readonly #batchCapacity: number;
+  #spare: { input: Float32Array; pixels: Uint8Array } | undefined;
+  readonly #maxBatchSize: number;
+  /** Bytes of one image's crop, crop x crop x 3; 0 when the input is not [3, crop, crop]. */
+  readonly #pixelLength: number;
 
   constructor(options: EngineOptions, manifest: ModelManifest, provider: ExecutionProvider, logger: EngineLogger) {
     this.manifest = manifest;
     this.provider = provider;
     this.#logger = logger;
     this.#io = modelIo(manifest);
-    this.#batchCapacity = options.maxBatchSize * this.#io.imageLength;
+    this.#maxBatchSize = options.maxBatchSize;
+    this.#pixelLength = pixelLengthOf(this.#io.imageShape, manifest.preprocess.crop);
     this.#batcher = new Batcher({
       maxBatchSize: options.maxBatchSize,
       maxDelayMs: options.maxBatchDelayMs,
@@ -147,6 +160,7 @@ class InferenceEngine implements Engine {
       classes: this.#io.classes,
       warmupBatchSizes: Array.from({ length: options.maxBatchSize }, (_, i) => i + 1),
       selfCheck: selfCheckOf(manifest),
+      preprocess: manifest.preprocess,
     };
     if (this.#init.selfCheck === undefined)
       logger.warn({ model: manifest.name }, 'the manifest has no reference outputs: startup self-check skipped');
@@ -178,16 +192,33 @@ class InferenceEngine implements Engine {
   infer(input: Float32Array, options?: InferOptions): Promise<InferResult> {
     const expected = this.#io.imageLength;
     if (!(input instanceof Float32Array) || input.length !== expected) {
-      const got =
-        input instanceof Float32Array
-          ? `${input.length} values`
-          : String((input as unknown)?.constructor?.name ?? input);
-      return Promise.reject(
-        new errors.INVALID_TENSOR(
-          `expected a Float32Array of ${expected} values [${this.#io.imageShape.join(', ')}], got ${got}`,
-        ),
+      const shape = this.#io.imageShape.join(', ');
+      return this.#invalid(
+        `expected a Float32Array of ${expected} values [${shape}], got ${describe(input, Float32Array)}`,
       );
     }
+    return this.#submit({ tensor: input }, options);
+  }
+
+  inferPixels(pixels: Uint8Array, options?: InferOptions): Promise<InferResult> {
+    const expected = this.#pixelLength;
+    if (expected === 0) {
+      return this.#invalid(`the model's input [${this.#io.imageShape.join(', ')}] is not a square RGB crop`);
+    }
+    if (!(pixels instanceof Uint8Array) || pixels.length !== expected) {
+      const side = this.#io.imageShape[1];
+      return this.#invalid(
+        `expected a Uint8Array of ${expected} bytes [${side}, ${side}, 3], got ${describe(pixels, Uint8Array)}`,
+      );
+    }
+    return this.#submit({ pixels }, options);
+  }
+
+  #invalid(message: string): Promise<never> {
+    return Promise.reject(new errors.INVALID_TENSOR(message));
+  }
+
+  #submit(input: EngineInput, options: InferOptions | undefined): Promise<InferResult> {
     if (this.#failed && !this.#closing) return this.#refuse('NOT_READY');
     return this.#batcher.submit(input, options);
   }
@@ -216,18 +247,32 @@ class InferenceEngine implements Engine {
     return Promise.reject(serviceError(code));
   }
 
-  async #runBatch(inputs: readonly Float32Array[]): Promise<InferResult[]> {
+  async #runBatch(inputs: readonly EngineInput[]): Promise<InferResult[]> {
     const worker = this.#worker;
     if (worker === undefined) throw new errors.WORKER_FAILED({ cause: new Error('no worker') });
     const { imageLength, classes } = this.#io;
-    // One buffer goes back and forth (transferred both ways), so a batch allocates nothing here:
+    const pixelLength = this.#pixelLength;
+    // The buffers go back and forth (transferred both ways), so a batch allocates nothing here:
     // 600 KB per image of fresh ArrayBuffers per batch drove most of the server's GC work.
-    // A batch lost with a dead worker leaves no spare; the next one allocates a new buffer.
-    const batch = (this.#spare ?? new Float32Array(this.#batchCapacity)).subarray(0, inputs.length * imageLength);
+    // A batch lost with a dead worker leaves no spare; the next one allocates new buffers.
+    const spare = this.#spare ?? {
+      input: new Float32Array(this.#maxBatchSize * imageLength),
+      pixels: new Uint8Array(this.#maxBatchSize * pixelLength),
+    };
     this.#spare = undefined;
-    inputs.forEach((input, i) => batch.set(input, i * imageLength));
-    const { logits, probabilities, input } = await worker.run(batch, inputs.length);
-    this.#spare = new Float32Array(input.buffer);
+    const size = inputs.length;
+    const kinds = new Uint8Array(size);
+    inputs.forEach((item, i) => {
+      if ('pixels' in item) {
+        spare.pixels.set(item.pixels, i * pixelLength);
+        kinds[i] = SLOT_KIND.pixels;
+      } else spare.input.set(item.tensor, i * imageLength);
+    });
+    const input = spare.input.subarray(0, size * imageLength);
+    const pixels = spare.pixels.subarray(0, size * pixelLength);
+    const result = await worker.run({ size, input, pixels, kinds });
+    this.#spare = { input: new Float32Array(result.input.buffer), pixels: new Uint8Array(result.pixels.buffer) };
+    const { logits, probabilities } = result;
     return inputs.map((_, i) => ({
       logits: logits.subarray(i * classes, (i + 1) * classes),
       probabilities: probabilities.subarray(i * classes, (i + 1) * classes),
@@ -274,4 +319,16 @@ class InferenceEngine implements Engine {
     this.#ready = next;
     this.stats.emit('readiness', next);
   }
+}
+
+/** Bytes of one 8-bit RGB crop when the model's input is [3, crop, crop]; 0 otherwise. */
+function pixelLengthOf(imageShape: readonly number[], crop: number): number {
+  const [channels, height, width] = imageShape;
+  return imageShape.length === 3 && channels === 3 && height === crop && width === crop ? 3 * crop * crop : 0;
+}
+
+/** "N values" for an array of the expected type, else what was given instead. */
+function describe(value: unknown, expected: Float32ArrayConstructor | Uint8ArrayConstructor): string {
+  if (value instanceof expected) return `${value.length} values`;
+  return String((value as { constructor?: { name?: string } } | null | undefined)?.constructor?.name ?? value);
 }

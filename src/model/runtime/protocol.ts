@@ -1,7 +1,10 @@
 // Messages between the engine (main thread) and the worker thread that owns the onnxruntime
-// session. Tensors travel as Float32Arrays whose ArrayBuffers are in the transfer list: moved, not
-// copied (a batch of 8 images is 4.8 MB).
+// session. A batch travels as two buffers whose ArrayBuffers are in the transfer list (moved, not
+// copied), and come back with the results so the next batch fills the same memory: the model's
+// input (float32, 4.8 MB for 8 images) and 8-bit RGB crops (1.2 MB for 8) that the worker
+// normalizes into their slots of the input before the run.
 import type { InferenceSession } from 'onnxruntime-node';
+import type { PreprocessPreset } from '../../preprocess/preset.ts';
 
 /** Passed as workerData when the worker starts. */
 export interface WorkerInit {
@@ -18,6 +21,21 @@ export interface WorkerInit {
   readonly warmupBatchSizes: readonly number[];
   /** The manifest's reference logits, recomputed after warm-up (src/model/self-check.ts). */
   readonly selfCheck: SelfCheck | undefined;
+  /** How 8-bit RGB crops become the input: the manifest's preprocessing (mean, std, crop). */
+  readonly preprocess: PreprocessPreset;
+}
+
+/** Which buffer holds slot i of a batch. */
+export const SLOT_KIND = { tensor: 0, pixels: 1 } as const;
+
+/** One batch: slot i is input[i] (a ready tensor) or pixels[i] (a crop the worker normalizes), as kinds[i] says. */
+export interface Batch {
+  readonly size: number;
+  /** Room for the largest batch of float32 input, [capacity, ...imageShape]. */
+  readonly input: Float32Array;
+  /** Room for the largest batch of crops, [capacity, crop, crop, 3] (HWC, RGB). */
+  readonly pixels: Uint8Array;
+  readonly kinds: Uint8Array;
 }
 
 export interface SelfCheck {
@@ -29,7 +47,7 @@ export interface SelfCheck {
 }
 
 export type ToWorker =
-  | { readonly type: 'run'; readonly id: number; readonly size: number; readonly input: Float32Array }
+  | ({ readonly type: 'run'; readonly id: number } & Batch)
   | { readonly type: 'close' }
   // Test hook: exit with this code after computing the next batch, before answering.
   | { readonly type: 'exitDuringNextRun'; readonly exitCode: number };
@@ -43,7 +61,8 @@ export type FromWorker =
       readonly logits: Float32Array;
       readonly probabilities: Float32Array;
       readonly computeMs: number;
-      /** The batch's input, transferred back so the main thread can fill it again. */
+      /** The batch's buffers, transferred back so the main thread can fill them again. */
       readonly input: Float32Array;
+      readonly pixels: Uint8Array;
     }
   | { readonly type: 'runFailed'; readonly id: number; readonly message: string };

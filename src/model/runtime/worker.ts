@@ -4,8 +4,9 @@
 // whole duration. Here it only blocks this thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { normalizeInto } from '../../preprocess/normalize.ts';
 import { deviation, referenceInput } from '../self-check.ts';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
+import { SLOT_KIND, type Batch, type FromWorker, type ToWorker, type WorkerInit } from './protocol.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort;
@@ -71,8 +72,23 @@ async function selfCheck(session: ort.InferenceSession): Promise<void> {
   }
 }
 
-function transferList(...arrays: Float32Array[]): ArrayBuffer[] {
+function transferList(...arrays: (Float32Array | Uint8Array)[]): ArrayBuffer[] {
   return [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
+}
+
+/**
+ * Normalizes each crop of the batch into its slot of the input: the one write of an uploaded
+ * image's tensor (it used to be written on the main thread and copied into the batch there).
+ */
+function fillFromPixels(batch: Batch): void {
+  const [, height, width] = init.imageShape as [number, number, number];
+  const imageLength = 3 * height * width;
+  const pixelLength = imageLength;
+  for (let i = 0; i < batch.size; i++) {
+    if (batch.kinds[i] !== SLOT_KIND.pixels) continue;
+    const data = batch.pixels.subarray(i * pixelLength, (i + 1) * pixelLength);
+    normalizeInto({ data, width, height, left: 0, top: 0 }, width, init.preprocess, batch.input, i * imageLength);
+  }
 }
 
 async function handleRun(
@@ -82,16 +98,17 @@ async function handleRun(
 ) {
   const started = performance.now();
   try {
+    fillFromPixels(message);
     const { logits, probabilities } = await compute(session, message.input, message.size);
     if (!(logits instanceof Float32Array) || !(probabilities instanceof Float32Array)) {
       throw new Error('The model did not return float32 logits and probabilities');
     }
     if (exitCode !== undefined) process.exit(exitCode);
     const computeMs = performance.now() - started;
-    const { input } = message;
+    const { input, pixels } = message;
     post(
-      { type: 'result', id: message.id, logits, probabilities, computeMs, input },
-      transferList(logits, probabilities, input),
+      { type: 'result', id: message.id, logits, probabilities, computeMs, input, pixels },
+      transferList(logits, probabilities, input, pixels),
     );
   } catch (error) {
     post({ type: 'runFailed', id: message.id, message: errorMessage(error) });

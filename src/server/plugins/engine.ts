@@ -14,8 +14,6 @@ import { loadManifest } from '../../model/runtime/load-manifest.ts';
 import type { Lifecycle } from '../types.ts';
 import { observeEngine } from './metrics.ts';
 import { Admission, admissionLimit } from '../admission.ts';
-import { TensorPool } from '../tensor-pool.ts';
-import { tensorLength } from '../../preprocess/index.ts';
 
 export function isReady(app: FastifyInstance): boolean {
   return !app.lifecycle.shuttingDown && app.engine !== null && app.engine.ready;
@@ -107,8 +105,6 @@ export const enginePlugin = fp<{ engine?: Engine; lifecycle: Lifecycle }>(
     app.decorate('engine', null);
     app.decorate('admission', new Admission(admissionLimit(app.config)));
     app.decorate('manifest', options.engine?.manifest ?? (await readManifest(app.config.modelPath)));
-    // Every admitted image holds one input tensor, so the pool keeps as many idle ones as it admits.
-    app.decorate('tensorPool', new TensorPool(tensorLength(app.manifest.preprocess), admissionLimit(app.config)));
     const { weights, labels } = app.manifest;
     app.metrics.modelInfo.set(
       { name: app.config.modelName, weights: weights.trained ? 'trained' : 'seeded', classes: String(labels.length) },
