@@ -1,16 +1,16 @@
 // The inference engine: the dynamic batcher (batcher.ts) feeding one worker thread that owns the
 // onnxruntime session (worker.ts via worker-client.ts). One promise per image. An image comes as
-// a ready tensor (V2 clients send those) or as its 8-bit RGB crop (uploaded images): at dispatch
-// a batch's tensors are copied into one Float32Array and its crops into one Uint8Array (a quarter
-// of the bytes), both transferred to the worker, which normalizes the crops straight into their
-// slots of the input; the outputs come back transferred too, sliced per image with subarray.
+// a ready tensor (V2 clients send those) or as its 8-bit RGB crop (uploaded images, a quarter of
+// the bytes): at dispatch each is copied into its slot of a staging buffer shared with the worker
+// (protocol.ts says why shared), which normalizes the crops straight into the model's input; the
+// outputs come back transferred, sliced per image with subarray.
 import { errors, type ServiceError } from '../../errors.ts';
 import type { ModelManifest } from '../manifest.ts';
 import { Batcher, serviceError, type SubmitOptions } from './batcher.ts';
 import { loadManifest, modelIo, type ModelIo } from './load-manifest.ts';
 import { silentLogger, type EngineLogger } from './logger.ts';
 import { SELF_CHECK_TOLERANCE } from '../self-check.ts';
-import { SLOT_KIND, type SelfCheck, type WorkerInit } from './protocol.ts';
+import { SLOT_KIND, type SelfCheck, type Staging, type WorkerInit } from './protocol.ts';
 import { chooseExecutionProvider, type ExecutionProvider, type ExecutionProviderRequest } from './providers.ts';
 import { sessionOptionsFor } from './session-options.ts';
 import { EngineStats } from './stats.ts';
@@ -125,9 +125,8 @@ class InferenceEngine implements Engine {
   #restarting: Promise<void> | undefined;
   #restartAttempt = 0;
   #restartTimer: NodeJS.Timeout | undefined;
-  /** Room for the largest batch, back from the worker after each run and filled again. */
-  #spare: { input: Float32Array; pixels: Uint8Array } | undefined;
-  readonly #maxBatchSize: number;
+  /** Room for the largest batch, shared with the worker; filled at dispatch, while the worker is idle. */
+  readonly #staging: Staging;
   /** Bytes of one image's crop, crop x crop x 3; 0 when the input is not [3, crop, crop]. */
   readonly #pixelLength: number;
 
@@ -136,8 +135,11 @@ class InferenceEngine implements Engine {
     this.provider = provider;
     this.#logger = logger;
     this.#io = modelIo(manifest);
-    this.#maxBatchSize = options.maxBatchSize;
     this.#pixelLength = pixelLengthOf(this.#io.imageShape, manifest.preprocess.crop);
+    this.#staging = {
+      tensors: new Float32Array(new SharedArrayBuffer(4 * options.maxBatchSize * this.#io.imageLength)),
+      pixels: new Uint8Array(new SharedArrayBuffer(options.maxBatchSize * this.#pixelLength)),
+    };
     this.#batcher = new Batcher({
       maxBatchSize: options.maxBatchSize,
       maxDelayMs: options.maxBatchDelayMs,
@@ -161,6 +163,7 @@ class InferenceEngine implements Engine {
       warmupBatchSizes: Array.from({ length: options.maxBatchSize }, (_, i) => i + 1),
       selfCheck: selfCheckOf(manifest),
       preprocess: manifest.preprocess,
+      staging: this.#staging,
     };
     if (this.#init.selfCheck === undefined)
       logger.warn({ model: manifest.name }, 'the manifest has no reference outputs: startup self-check skipped');
@@ -251,28 +254,16 @@ class InferenceEngine implements Engine {
     const worker = this.#worker;
     if (worker === undefined) throw new errors.WORKER_FAILED({ cause: new Error('no worker') });
     const { imageLength, classes } = this.#io;
-    const pixelLength = this.#pixelLength;
-    // The buffers go back and forth (transferred both ways), so a batch allocates nothing here:
-    // 600 KB per image of fresh ArrayBuffers per batch drove most of the server's GC work.
-    // A batch lost with a dead worker leaves no spare; the next one allocates new buffers.
-    const spare = this.#spare ?? {
-      input: new Float32Array(this.#maxBatchSize * imageLength),
-      pixels: new Uint8Array(this.#maxBatchSize * pixelLength),
-    };
-    this.#spare = undefined;
-    const size = inputs.length;
-    const kinds = new Uint8Array(size);
+    const { tensors, pixels } = this.#staging;
+    // The batcher runs one batch at a time, so the worker is not reading the staging buffers now.
+    const kinds = new Uint8Array(inputs.length);
     inputs.forEach((item, i) => {
       if ('pixels' in item) {
-        spare.pixels.set(item.pixels, i * pixelLength);
+        pixels.set(item.pixels, i * this.#pixelLength);
         kinds[i] = SLOT_KIND.pixels;
-      } else spare.input.set(item.tensor, i * imageLength);
+      } else tensors.set(item.tensor, i * imageLength);
     });
-    const input = spare.input.subarray(0, size * imageLength);
-    const pixels = spare.pixels.subarray(0, size * pixelLength);
-    const result = await worker.run({ size, input, pixels, kinds });
-    this.#spare = { input: new Float32Array(result.input.buffer), pixels: new Uint8Array(result.pixels.buffer) };
-    const { logits, probabilities } = result;
+    const { logits, probabilities } = await worker.run({ size: inputs.length, kinds });
     return inputs.map((_, i) => ({
       logits: logits.subarray(i * classes, (i + 1) * classes),
       probabilities: probabilities.subarray(i * classes, (i + 1) * classes),

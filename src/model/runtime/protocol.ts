@@ -1,8 +1,11 @@
 // Messages between the engine (main thread) and the worker thread that owns the onnxruntime
-// session. A batch travels as two buffers whose ArrayBuffers are in the transfer list (moved, not
-// copied), and come back with the results so the next batch fills the same memory: the model's
-// input (float32, 4.8 MB for 8 images) and 8-bit RGB crops (1.2 MB for 8) that the worker
-// normalizes into their slots of the input before the run.
+// session. A batch's images are staged in two SharedArrayBuffers that both threads hold for good:
+// ready tensors (float32) and 8-bit RGB crops, slot by slot. The main thread fills them only while
+// the worker is idle; the worker copies the tensors and normalizes the crops into the model's input,
+// its own buffer (onnxruntime refuses shared memory: "Invalid argument"). Moving 6 MB of buffers per
+// batch to the worker and back instead (transfer lists) counted as fresh external memory in both
+// isolates each time, which started a major GC in each about every ten batches. The outputs come
+// back transferred (8 KB per image).
 import type { InferenceSession } from 'onnxruntime-node';
 import type { PreprocessPreset } from '../../preprocess/preset.ts';
 
@@ -23,18 +26,23 @@ export interface WorkerInit {
   readonly selfCheck: SelfCheck | undefined;
   /** How 8-bit RGB crops become the input: the manifest's preprocessing (mean, std, crop). */
   readonly preprocess: PreprocessPreset;
+  readonly staging: Staging;
 }
 
-/** Which buffer holds slot i of a batch. */
+/** Room for the largest batch, over SharedArrayBuffers: slot i of a batch is tensors[i] or pixels[i]. */
+export interface Staging {
+  /** [maxBatchSize, ...imageShape] float32. */
+  readonly tensors: Float32Array;
+  /** [maxBatchSize, crop, crop, 3] (HWC, RGB). */
+  readonly pixels: Uint8Array;
+}
+
+/** Which staging buffer holds slot i of a batch. */
 export const SLOT_KIND = { tensor: 0, pixels: 1 } as const;
 
-/** One batch: slot i is input[i] (a ready tensor) or pixels[i] (a crop the worker normalizes), as kinds[i] says. */
+/** One batch: its size, and per slot which staging buffer holds the image (SLOT_KIND). */
 export interface Batch {
   readonly size: number;
-  /** Room for the largest batch of float32 input, [capacity, ...imageShape]. */
-  readonly input: Float32Array;
-  /** Room for the largest batch of crops, [capacity, crop, crop, 3] (HWC, RGB). */
-  readonly pixels: Uint8Array;
   readonly kinds: Uint8Array;
 }
 
@@ -61,8 +69,5 @@ export type FromWorker =
       readonly logits: Float32Array;
       readonly probabilities: Float32Array;
       readonly computeMs: number;
-      /** The batch's buffers, transferred back so the main thread can fill them again. */
-      readonly input: Float32Array;
-      readonly pixels: Uint8Array;
     }
   | { readonly type: 'runFailed'; readonly id: number; readonly message: string };

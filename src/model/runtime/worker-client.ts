@@ -10,9 +10,6 @@ export interface WorkerResult {
   readonly probabilities: Float32Array;
   /** session.run() time inside the worker. */
   readonly computeMs: number;
-  /** The batch's buffers, back from the worker: free to be filled with the next batch. */
-  readonly input: Float32Array;
-  readonly pixels: Uint8Array;
 }
 
 export interface WorkerExit {
@@ -73,7 +70,7 @@ export class WorkerClient {
     return this.#worker.threadId;
   }
 
-  /** Runs one batch; its buffers are transferred to the worker and unusable until they come back. */
+  /** Runs one batch staged in the shared buffers, which must not change until it settles. */
   run(batch: Batch): Promise<WorkerResult> {
     if (this.#state !== 'ready')
       return Promise.reject(new errors.WORKER_FAILED({ cause: new Error(`worker is ${this.#state}`) }));
@@ -81,8 +78,7 @@ export class WorkerClient {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending = { id, resolve, reject };
-      const { input, pixels } = batch;
-      this.#post({ type: 'run', id, ...batch }, [input.buffer as ArrayBuffer, pixels.buffer as ArrayBuffer]);
+      this.#post({ type: 'run', id, ...batch });
     });
   }
 
@@ -135,8 +131,6 @@ export class WorkerClient {
         logits: message.logits,
         probabilities: message.probabilities,
         computeMs: message.computeMs,
-        input: message.input,
-        pixels: message.pixels,
       });
     } else {
       pending.reject(new errors.WORKER_FAILED({ cause: new Error(message.message) }));
