@@ -12,6 +12,31 @@ export const errors = {
   INVALID_PARAMETER: createError('INVALID_PARAMETER', 'Invalid parameter: %s', 400),
   INVALID_TENSOR: createError('INVALID_TENSOR', 'Invalid tensor: %s', 400),
   MALFORMED_BODY: createError('MALFORMED_BODY', 'Request body is malformed: %s', 400),
+  MODEL_REQUIRED: createError('MODEL_REQUIRED', 'Name the model (?model=): this server serves %s', 400),
+  MODEL_NAME_INVALID: createError('MODEL_NAME_INVALID', 'Model name %s is not valid: %s', 400),
+  PARAMETER_NOT_ALLOWED: createError('PARAMETER_NOT_ALLOWED', 'Parameter %s is not accepted: %s', 400),
+  MODEL_LOAD_FAILED: createError('MODEL_LOAD_FAILED', 'Model %s could not be loaded: %s', 400),
+  // 401 and 403: the repository's management API (load, unload)
+  UNAUTHORIZED: createError(
+    'UNAUTHORIZED',
+    'This route needs the repository API token (REPOSITORY_API_TOKEN) as "Authorization: Bearer <token>"',
+    401,
+  ),
+  LOOPBACK_ONLY: createError(
+    'LOOPBACK_ONLY',
+    'Without REPOSITORY_API_TOKEN set, this route answers clients on the loopback interface only',
+    403,
+  ),
+  ORIGIN_REFUSED: createError(
+    'ORIGIN_REFUSED',
+    'This route does not answer browser requests (they carry an Origin header); call it from a tool',
+    403,
+  ),
+  MODEL_CONTROL_DISABLED: createError(
+    'MODEL_CONTROL_DISABLED',
+    'Loading and unloading models needs MODEL_CONTROL_MODE=explicit and a MODEL_REPOSITORY; this server runs in %s mode',
+    403,
+  ),
   // 404
   NOT_FOUND: createError('NOT_FOUND', 'Route %s not found', 404),
   MODEL_NOT_FOUND: createError('MODEL_NOT_FOUND', 'Model %s not found', 404),
@@ -28,6 +53,7 @@ export const errors = {
   // 503 (sent with Retry-After) and 504
   QUEUE_FULL: createError('QUEUE_FULL', 'The inference queue is full', 503),
   NOT_READY: createError('NOT_READY', 'The model is not ready', 503),
+  MODEL_UNAVAILABLE: createError('MODEL_UNAVAILABLE', 'Model %s is unavailable: %s', 503),
   SHUTTING_DOWN: createError('SHUTTING_DOWN', 'The server is shutting down', 503),
   WORKER_FAILED: createError('WORKER_FAILED', 'The inference worker failed while computing this batch', 503),
   DEADLINE_EXCEEDED: createError('DEADLINE_EXCEEDED', 'The request deadline passed while it was queued', 504),

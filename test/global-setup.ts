@@ -1,6 +1,8 @@
-// Builds the tiny test model once per vitest run (ResNet-50 layout at 1/8 width, 10 classes, seed 1),
-// FP32 and int8 (calibrated on the built-in set), and provides their paths to every test file
-// through inject('tinyModelPath' | 'tinyManifestPath' | 'tinyInt8ModelPath').
+// Builds the tiny test models once per vitest run and provides their paths to every test file
+// through inject(): the ResNet-50 layout at 1/8 width, 10 classes, seed 1, FP32 ('tinyModelPath',
+// 'tinyManifestPath') and int8 calibrated on the built-in set ('tinyInt8ModelPath'), and a
+// ResNet-18 at 1/8 width, 10 classes, seed 2 ('tinyResnet18Path'), the second model of the
+// repository tests.
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
@@ -16,6 +18,8 @@ export const TINY_MODEL_OPTIONS = {
   seed: 1,
 } as const;
 
+export const TINY_RESNET18_OPTIONS = { ...TINY_MODEL_OPTIONS, depth: 18, seed: 2 } as const;
+
 export default async function setup(project: TestProject): Promise<void> {
   const dir = fileURLToPath(new URL('./.tmp/', import.meta.url));
   await mkdir(dir, { recursive: true });
@@ -23,6 +27,8 @@ export default async function setup(project: TestProject): Promise<void> {
   const { modelPath, manifestPath } = await writeModel(`${dir}tiny-resnet.onnx`, built);
   project.provide('tinyModelPath', modelPath);
   project.provide('tinyManifestPath', manifestPath);
+  const resnet18 = await writeModel(`${dir}tiny-resnet18.onnx`, await buildModel(TINY_RESNET18_OPTIONS));
+  project.provide('tinyResnet18Path', resnet18.modelPath);
   const int8 = await writeModel(
     `${dir}tiny-resnet-int8.onnx`,
     await buildModel({ ...TINY_MODEL_OPTIONS, precision: 'int8' }),

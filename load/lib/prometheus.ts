@@ -114,17 +114,18 @@ export function counterDelta(
   return total(after) - total(before);
 }
 
-/** A counter's delta split by one label: { reason: delta }; zero deltas are left out. */
+/** A counter's delta split by one label: { reason: delta }, over the label sets that pass; zero deltas are left out. */
 export function counterDeltaByLabel(
   before: Scrape | undefined,
   after: Scrape,
   name: string,
   label: string,
+  filter: LabelFilter = () => true,
 ): Record<string, number> {
   const values = new Set((after.get(name)?.samples ?? []).map((s) => s.labels[label] ?? ''));
   const out: Record<string, number> = {};
   for (const value of [...values].sort()) {
-    const delta = counterDelta(before, after, name, (l) => (l[label] ?? '') === value);
+    const delta = counterDelta(before, after, name, (l) => (l[label] ?? '') === value && filter(l));
     if (delta !== 0) out[value] = delta;
   }
   return out;

@@ -1,6 +1,7 @@
 // The server's side of a load run, from /metrics scraped before and after it: how big the
 // batches were, how long images waited in the queue, how long compute and preprocessing took,
-// and what was rejected.
+// and what was rejected. The series are labelled by model and version: summed over all of them,
+// or read for one model (and version) when a run targets it on a server with several.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { METRIC_NAMES } from '../../src/server/plugins/metrics.ts';
 import {
@@ -66,8 +67,25 @@ export async function scrapeMetrics(baseUrl: string, timeoutMs = 5000): Promise<
   return parsePrometheus(await res.text());
 }
 
-function durationSummary(before: Scrape | undefined, after: Scrape, name: string): DurationSummary | undefined {
-  const delta = histogramDelta(before, after, name);
+/** Which model's series to read: every one when empty. */
+export interface ModelFilter {
+  readonly model?: string;
+  readonly version?: string;
+}
+
+function labelFilter(filter: ModelFilter): (labels: Readonly<Record<string, string>>) => boolean {
+  return (labels) =>
+    (filter.model === undefined || labels['model'] === filter.model) &&
+    (filter.version === undefined || labels['version'] === filter.version);
+}
+
+function durationSummary(
+  before: Scrape | undefined,
+  after: Scrape,
+  name: string,
+  filter: ModelFilter,
+): DurationSummary | undefined {
+  const delta = histogramDelta(before, after, name, labelFilter(filter));
   if (delta === undefined) return undefined;
   return {
     count: delta.count,
@@ -77,24 +95,26 @@ function durationSummary(before: Scrape | undefined, after: Scrape, name: string
   };
 }
 
-export function summarizeServer(before: Scrape | undefined, after: Scrape): ServerSide {
+export function summarizeServer(before: Scrape | undefined, after: Scrape, filter: ModelFilter = {}): ServerSide {
   const out: { -readonly [K in keyof ServerSide]: ServerSide[K] } = {};
-  const batch = histogramDelta(before, after, SERVER_SERIES.batchSize);
+  const only = labelFilter(filter);
+  const batch = histogramDelta(before, after, SERVER_SERIES.batchSize, only);
   if (batch)
     out.batches = { count: batch.count, mean: histogramMean(batch), distribution: batchSizeCounts(batch.buckets) };
-  const queueWait = durationSummary(before, after, SERVER_SERIES.queueWait);
+  const queueWait = durationSummary(before, after, SERVER_SERIES.queueWait, filter);
   if (queueWait) out.queueWait = queueWait;
-  const compute = durationSummary(before, after, SERVER_SERIES.compute);
+  const compute = durationSummary(before, after, SERVER_SERIES.compute, filter);
   if (compute) out.compute = compute;
-  const preprocess = durationSummary(before, after, SERVER_SERIES.preprocess);
+  const preprocess = durationSummary(before, after, SERVER_SERIES.preprocess, filter);
   if (preprocess) out.preprocess = preprocess;
-  const endToEnd = durationSummary(before, after, SERVER_SERIES.endToEnd);
+  const endToEnd = durationSummary(before, after, SERVER_SERIES.endToEnd, filter);
   if (endToEnd) out.endToEnd = endToEnd;
   if (after.get(SERVER_SERIES.rejections)?.type === 'counter') {
-    out.rejections = counterDeltaByLabel(before, after, SERVER_SERIES.rejections, 'reason');
+    out.rejections = counterDeltaByLabel(before, after, SERVER_SERIES.rejections, 'reason', only);
   }
   if (after.get(SERVER_SERIES.images)?.type === 'counter')
-    out.imagesClassified = counterDelta(before, after, SERVER_SERIES.images);
+    out.imagesClassified = counterDelta(before, after, SERVER_SERIES.images, only);
+  // Process-wide (the main thread's pauses): not labelled by model.
   const gc = histogramDelta(before, after, SERVER_SERIES.gc);
   if (gc) out.gcSeconds = gc.sum;
   return out;
@@ -112,7 +132,7 @@ export function batchSizeCounts(buckets: readonly Bucket[]): BatchSizeCount[] {
   });
 }
 
-/** Queue depth, batches finished so far and their mean compute time (s), from one scrape. */
+/** Queue depth, batches finished so far and their mean compute time (s), from one scrape (all models together). */
 export function backlogOf(scrape: Scrape): { queueDepth: number; batches: number; meanComputeS: number } {
   const queueDepth = counterDelta(undefined, scrape, SERVER_SERIES.queueDepth);
   const batches = histogramDelta(undefined, scrape, SERVER_SERIES.batchSize)?.count ?? 0;

@@ -28,6 +28,7 @@ export interface ServerHandle {
 }
 
 export interface StartOptions {
+  /** The model of MODEL_PATH; ignored when env sets MODEL_REPOSITORY. */
   readonly modelPath: string;
   readonly env: Readonly<Record<string, string>>;
   /** stdout and stderr of the server go here. */
@@ -84,12 +85,19 @@ export async function ensureModel(modelPath: string): Promise<void> {
 }
 
 export async function startServer(options: StartOptions): Promise<ServerHandle> {
-  await ensureModel(options.modelPath);
+  const repository = options.env['MODEL_REPOSITORY'] !== undefined;
+  if (!repository) await ensureModel(options.modelPath);
   await mkdir(dirname(options.logFile), { recursive: true });
   const port = await freePort();
   const log = openSync(options.logFile, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
-    env: { ...process.env, ...options.env, HOST: '127.0.0.1', PORT: String(port), MODEL_PATH: options.modelPath },
+    env: {
+      ...process.env,
+      ...options.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      ...(repository ? {} : { MODEL_PATH: options.modelPath }),
+    },
     stdio: ['ignore', log, log],
   });
   closeSync(log);

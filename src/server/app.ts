@@ -1,27 +1,27 @@
 // buildApp(config, deps?) assembles the service and never listens (main.ts does). One plugin per
-// concern, in the order a request meets them: errors, request ids and the log line, security
-// headers, CORS, metrics, the engine's lifecycle, then the routes: predict, V2, docs, upload page.
+// concern, in the order a request meets them: the error handler, request ids and the log line,
+// security headers, CORS, metrics, the model registry, then the routes: predict, V2 (with the
+// model repository extension), docs, upload page.
 import type { Socket } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import { errors } from '../errors.ts';
-import type { Engine } from '../model/runtime/engine.ts';
+import type { Lifecycle } from './classifier/registry.ts';
 import type { Config } from './config.ts';
 import { corsPlugin } from './plugins/cors.ts';
 import { docsPlugin } from './plugins/docs.ts';
-import { enginePlugin } from './plugins/engine.ts';
-import { errorsPlugin, frameworkErrorHandler } from './plugins/errors.ts';
+import { errorHandlerPlugin, frameworkErrorHandler } from './plugins/error-handler.ts';
 import { metricsPlugin } from './plugins/metrics.ts';
+import { modelRegistryPlugin } from './plugins/model-registry.ts';
 import { OneLinePerRequest, requestIdFor, requestLogPlugin } from './plugins/request-log.ts';
 import { securityHeadersPlugin } from './plugins/security-headers.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { uploadPageRoutes } from './routes/upload-page.ts';
-import type { Lifecycle } from './types.ts';
 import { v2Routes } from './v2/routes.ts';
 
+export type { Lifecycle };
+
 export interface AppDeps {
-  /** An engine made elsewhere (tests, benchmarks); the app then leaves closing it to the caller. */
-  engine?: Engine;
   /** Shared with main.ts, which starts draining on SIGTERM before closing the app. */
   lifecycle?: Lifecycle;
   /** Where log lines go (stdout unless given). */
@@ -54,12 +54,12 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   });
   app.decorate('config', config);
 
-  await app.register(errorsPlugin);
+  await app.register(errorHandlerPlugin);
   await app.register(requestLogPlugin);
   await app.register(securityHeadersPlugin);
   await app.register(corsPlugin, { origin: config.corsOrigin });
   await app.register(metricsPlugin);
-  await app.register(enginePlugin, { engine: deps.engine, lifecycle: deps.lifecycle ?? { shuttingDown: false } });
+  await app.register(modelRegistryPlugin, { lifecycle: deps.lifecycle ?? { shuttingDown: false } });
   await app.register(docsPlugin);
 
   await app.register(predictRoutes);

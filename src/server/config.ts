@@ -15,6 +15,7 @@ import {
   text,
   type Parser,
 } from './config-parsers.ts';
+import { MODEL_NAME_ALLOWED, MODEL_NAME_PATTERN } from './classifier/model-name.ts';
 
 interface Variable<T> {
   readonly env: string;
@@ -36,6 +37,7 @@ function variable<T>(
 }
 
 const path = text(/^\S(.*\S)?$/, 'a non-empty path');
+const modelName = text(MODEL_NAME_PATTERN, MODEL_NAME_ALLOWED);
 const MIB = 1024 * 1024;
 const MEASURED = 'measured on 2 CPU cores (README "Performance")';
 
@@ -56,12 +58,12 @@ export const CONFIG_VARIABLES = {
     'The .onnx model; its sidecar manifest sits next to it',
     'DESIGN.md; built with seeded weights on first start when missing',
   ),
-  modelName: variable(
+  modelName: variable<string | undefined>(
     'MODEL_NAME',
-    text(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - (1 to 64)'),
-    'resnet50',
-    'Model name in responses and V2 URLs',
-    'DESIGN.md',
+    modelName,
+    undefined,
+    'Served name of the single model (MODEL_PATH) in responses and V2 URLs',
+    "the manifest's name (e.g. resnet50, resnet18)",
   ),
   modelWeights: variable<string | undefined>(
     'MODEL_WEIGHTS',
@@ -112,6 +114,41 @@ export const CONFIG_VARIABLES = {
     undefined,
     'Directory of calibration images for an int8 build of MODEL_WEIGHTS',
     'the built-in set (models/calibration)',
+  ),
+  modelRepository: variable<string | undefined>(
+    'MODEL_REPOSITORY',
+    path,
+    undefined,
+    'A model repository folder, DIR/<model>/<version>/model.onnx with model.json (replaces MODEL_PATH)',
+    'off: one model from MODEL_PATH',
+  ),
+  modelControlMode: variable(
+    'MODEL_CONTROL_MODE',
+    oneOf(['none', 'explicit', 'poll'] as const),
+    'none',
+    'none: load the repository at start; explicit: also the load/unload API; poll: rescan it every REPOSITORY_POLL_SECONDS',
+    "Triton's --model-control-mode",
+  ),
+  repositoryPollSeconds: variable(
+    'REPOSITORY_POLL_SECONDS',
+    decimal(0.1, 86_400),
+    15,
+    'How often poll mode rescans the repository',
+    "Triton's --repository-poll-secs",
+  ),
+  defaultModel: variable<string | undefined>(
+    'DEFAULT_MODEL',
+    modelName,
+    undefined,
+    'Model that POST /predict uses without ?model= (else the only model served)',
+    'the only model',
+  ),
+  repositoryApiToken: variable<string | undefined>(
+    'REPOSITORY_API_TOKEN',
+    text(/^[\x21-\x7e]{16,512}$/, '16 to 512 printable characters without spaces'),
+    undefined,
+    'Bearer token the load/unload API requires; without it the API answers loopback clients only',
+    'unset: loopback clients only',
   ),
   executionProvider: variable(
     'EXECUTION_PROVIDER',
@@ -259,6 +296,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
   const flags = parseFlags(argv);
   const problems: string[] = [];
   const config: Record<string, unknown> = {};
+  const given = new Set<string>();
   for (const [key, spec] of Object.entries(CONFIG_VARIABLES) as [string, Variable<unknown>][]) {
     const flag = flagFor(spec.env);
     const fromFlag = flags[flag];
@@ -267,6 +305,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
       config[key] = typeof spec.fallback === 'function' ? (spec.fallback as () => unknown)() : spec.fallback;
       continue;
     }
+    given.add(spec.env);
     try {
       config[key] = spec.parser.parse(raw);
     } catch (err) {
@@ -275,7 +314,7 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
       problems.push(`${name}=${JSON.stringify(raw)} is invalid: expected ${err.message}`);
     }
   }
-  problems.push(...crossChecks(config as Config));
+  problems.push(...crossChecks(config as Config), ...repositoryChecks(config as Config, given));
   if (problems.length > 0) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return Object.freeze(config as Config);
 }
@@ -306,6 +345,19 @@ function crossChecks(config: Config): string[] {
     );
   }
   return problems;
+}
+
+/** Settings that only make sense with (or without) a model repository. */
+function repositoryChecks(config: Config, given: ReadonlySet<string>): string[] {
+  const repository = config.modelRepository !== undefined;
+  const single = ['MODEL_PATH', 'MODEL_NAME', 'MODEL_WEIGHTS'].filter((env) => given.has(env));
+  if (repository && single.length > 0)
+    return [
+      `${single.join(', ')} ${single.length === 1 ? 'is' : 'are'} invalid with MODEL_REPOSITORY: the repository's folders name the models and their files`,
+    ];
+  if (!repository && config.modelControlMode !== 'none')
+    return [`MODEL_CONTROL_MODE=${config.modelControlMode} is invalid: expected a MODEL_REPOSITORY to control`];
+  return [];
 }
 
 function parseFlags(argv: readonly string[]): Record<string, string | undefined> {

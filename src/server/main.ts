@@ -1,10 +1,12 @@
 // The entry point (`npm start`, `node dist/server/main.js`): reads the configuration once, makes
-// sure the model file exists, builds the app and listens. SIGTERM/SIGINT drain gracefully
+// sure the model file exists (single-model mode), builds the app and listens. A single model that
+// cannot start ends the process (exit 1); in a repository, a model that cannot load is
+// UNAVAILABLE in the index and the others serve. SIGTERM/SIGINT drain gracefully
 // (close-with-grace): readiness turns false and new work gets 503 SHUTTING_DOWN at once, in-flight
 // and queued work finishes, the engine stops, and the process exits 0 within SHUTDOWN_TIMEOUT_MS
 // (1 if the drain does not finish in time).
 import { ConfigError, configHelp, loadConfig, type Config } from './config.ts';
-import type { Lifecycle } from './types.ts';
+import type { Lifecycle } from './app.ts';
 
 function readConfig(argv: readonly string[]): Config {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -34,13 +36,13 @@ async function main(): Promise<void> {
   );
   const bootLog = pino({ level: config.logLevel, base: { service: 'resnet-serve' } });
   configureSharp({ concurrency: config.sharpConcurrency });
-  config = await prepareModel(config, bootLog);
+  if (config.modelRepository === undefined) config = await prepareModel(config, bootLog);
 
   const lifecycle: Lifecycle = { shuttingDown: false };
   // Asynchronous stdout: a slow reader of stdout (a full pipe to a log shipper) cannot block the
   // event loop, and lines written while a write is in flight go out together. Under the 8x overload
   // it did not make writing cheaper (fs.write still took 12-17% of the event loop in profiles);
-  // refusals now write one log line instead of two (plugins/errors.ts).
+  // refusals now write one log line instead of two (plugins/error-handler.ts).
   const logStream = pino.destination({ dest: 1, sync: false });
   const app = await buildApp(config, { lifecycle, logStream });
   const closer = closeWithGrace(
@@ -59,23 +61,24 @@ async function main(): Promise<void> {
   );
 
   await app.listen({ port: config.port, host: config.host });
-  try {
-    const engine = await app.engineStarted;
-    app.log.info(
-      {
-        model: config.modelName,
-        provider: engine.provider.name,
-        weights: engine.manifest.weights.trained ? 'trained' : 'seeded',
-      },
-      'ready',
+  await app.registry.whenStarted();
+  const index = app.registry.index();
+  const unavailable = index.filter((row) => row.state !== 'READY');
+  if (config.modelRepository === undefined && unavailable.length > 0) {
+    app.log.fatal(
+      { model: unavailable[0]?.name, reason: unavailable[0]?.reason },
+      'the inference engine could not start',
     );
-  } catch (err) {
-    app.log.fatal({ err }, 'the inference engine could not start');
     closer.uninstall();
     await app.close();
     logStream.flushSync();
     process.exit(1);
   }
+  for (const row of unavailable) app.log.warn(row, 'model unavailable');
+  app.log.info(
+    { models: index.filter((row) => row.state === 'READY').map((row) => `${row.name}/${row.version ?? ''}`) },
+    'ready',
+  );
 }
 
 main().catch((err: unknown) => {

@@ -3,27 +3,10 @@
 // fields (kserve/kserve, pkg/apis/serving/v1beta1: PredictorSpec, ComponentExtensionSpec).
 import { describe, expect, it } from 'vitest';
 import { Pod } from 'kubernetes-models/v1';
-import type { IPodSpec } from 'kubernetes-models/v1/PodSpec';
 import { expectServerContainer } from './expect-server-container.ts';
+import { COMPONENT_EXTENSION_FIELDS, splitPredictor } from './kserve-predictor.ts';
 import { envOf, findManifest, loadManifests } from './load-manifests.ts';
 
-/** ComponentExtensionSpec's fields (KServe v1beta1), beside the inlined PodSpec. */
-const COMPONENT_EXTENSION_FIELDS: Record<string, 'integer' | 'string' | 'object'> = {
-  minReplicas: 'integer',
-  maxReplicas: 'integer',
-  scaleMetric: 'string',
-  scaleMetricType: 'string',
-  scaleTarget: 'integer',
-  containerConcurrency: 'integer',
-  timeout: 'integer',
-  canaryTrafficPercent: 'integer',
-  logger: 'object',
-  batcher: 'object',
-  labels: 'object',
-  annotations: 'object',
-  deploymentStrategy: 'object',
-  autoScaling: 'object',
-};
 const SCALE_METRICS = ['cpu', 'memory', 'concurrency', 'rps'];
 
 interface InferenceService {
@@ -38,14 +21,6 @@ const isvc = findManifest(
   'InferenceService',
   'kserve/inferenceservice.yaml',
 ) as unknown as InferenceService;
-
-function splitPredictor(predictor: Record<string, unknown>): { extension: Record<string, unknown>; podSpec: IPodSpec } {
-  const extension: Record<string, unknown> = {};
-  const podSpec: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(predictor))
-    (key in COMPONENT_EXTENSION_FIELDS ? extension : podSpec)[key] = value;
-  return { extension, podSpec: podSpec as unknown as IPodSpec };
-}
 
 describe('deploy/kserve/inferenceservice.yaml', () => {
   const { extension, podSpec } = splitPredictor(isvc.spec.predictor);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { buildApp } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
-import type { Lifecycle } from '../../src/server/types.ts';
+import type { Lifecycle } from '../../src/server/app.ts';
 import { ROOT, envOf, findManifest, loadManifests } from './load-manifests.ts';
 
 interface Probed {
@@ -67,7 +67,7 @@ describe('health checks of the deployments, asked of the app', () => {
     };
     app = await buildApp(loadConfig(env, []), { lifecycle });
     await app.ready();
-    await app.engineStarted;
+    await app.registry.whenStarted();
   });
   afterAll(async () => {
     await app?.close();

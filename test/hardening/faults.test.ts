@@ -38,8 +38,9 @@ afterAll(async () => {
 });
 
 function engineOf(server: FastifyInstance): Engine {
-  if (server.engine === null) throw new Error('engine not started');
-  return server.engine;
+  const { engine } = server.registry.resolve();
+  if (engine === null) throw new Error('engine not started');
+  return engine;
 }
 
 const classify = (i: number) =>
@@ -50,9 +51,10 @@ const classify = (i: number) =>
     headers: { 'content-type': types[i] ?? 'image/png' },
   });
 
+/** The value of a series of the (only) model version: its model and version labels are not spelled out. */
 async function metric(name: string): Promise<number> {
   const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return Number(new RegExp(`^${name}\\{model="[^"]+",version="\\d+"\\} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
 }
 
 async function readyStatus(): Promise<number> {

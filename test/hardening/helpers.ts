@@ -12,6 +12,8 @@ import { loadConfig } from '../../src/server/config.ts';
 
 /** Small limits: 1 MB per image, 2 MB per body, 4 images, a 1.5 s body timeout. */
 export const HARDENING_ENV = {
+  // The tiny model's manifest names it resnet50-w0.125-c10; the tests' URLs use the override.
+  MODEL_NAME: 'resnet50',
   INTRA_OP_THREADS: '1',
   MAX_BATCH_SIZE: '4',
   MAX_BATCH_DELAY_MS: '1',
@@ -40,7 +42,7 @@ export async function startApp(
   const { listen, ...deps } = options;
   const app = await buildApp(loadConfig({ MODEL_PATH: inject('tinyModelPath'), ...HARDENING_ENV, ...env }), deps);
   if (listen) await app.listen({ port: 0, host: '127.0.0.1' });
-  await app.engineStarted;
+  await app.registry.whenStarted();
   return app;
 }
 
@@ -68,13 +70,15 @@ export function expectError(response: Replied, status: number, code: string, api
 
 /** What the model says about these bytes when asked without HTTP. */
 export async function expectedPredictions(app: FastifyInstance, bytes: Uint8Array, k: number): Promise<Prediction[]> {
-  const { manifest, config } = app;
+  const { config } = app;
+  const classifier = app.registry.resolve();
+  const { manifest } = classifier;
   const tensor = await preprocessImage(bytes, {
     preset: manifest.preprocess,
     maxImageBytes: config.maxImageBytes,
     maxImagePixels: config.maxImagePixels,
   });
-  const engine = app.engine;
+  const engine = classifier.engine;
   if (engine === null) throw new Error('engine not started');
   return topK((await engine.infer(tensor)).probabilities, k, manifest.labels);
 }

@@ -3,7 +3,7 @@
 // path tricks in model names, file names and images) are served. Security headers on the upload
 // page, the docs and every error; CORS off unless configured; logs of the real entry point at
 // trace level hold no client bytes.
-import { createRequire, syncBuiltinESMExports } from 'node:module';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -11,47 +11,9 @@ import { loadManifest } from '../../src/model/runtime/load-manifest.ts';
 import { SVG, multipartBody } from './crafted.ts';
 import { expectStillServing, goodPng, startApp } from './helpers.ts';
 import { spawnServer } from './spawn.ts';
+import { watchFilesystemAndNetwork } from './watch.ts';
 
 const require = createRequire(import.meta.url);
-type Fn = (...args: unknown[]) => unknown;
-
-/** Records calls to every fs function and every outgoing connection until stop() restores them. */
-function watchFilesystemAndNetwork(): { calls: string[]; stop(): void } {
-  const calls: string[] = [];
-  const restore: (() => void)[] = [];
-  const wrap = (owner: Record<string, unknown>, name: string, label: string): void => {
-    const original = owner[name];
-    if (typeof original !== 'function') return;
-    owner[name] = function (this: unknown, ...args: unknown[]) {
-      calls.push(
-        `${label}(${args
-          .filter((a) => typeof a === 'string' || a instanceof URL)
-          .map(String)
-          .join(', ')})`,
-      );
-      return (original as Fn).apply(this, args);
-    };
-    restore.push(() => (owner[name] = original));
-  };
-  const fs = require('node:fs') as Record<string, unknown>;
-  for (const name of Object.keys(fs)) if (/^[a-z]/.test(name) && name !== 'promises') wrap(fs, name, `fs.${name}`);
-  const promises = fs['promises'] as Record<string, unknown>;
-  for (const name of Object.keys(promises)) wrap(promises, name, `fs.promises.${name}`);
-  const net = require('node:net') as { Socket: { prototype: Record<string, unknown> } } & Record<string, unknown>;
-  wrap(net.Socket.prototype, 'connect', 'net.Socket.connect');
-  wrap(net, 'connect', 'net.connect');
-  wrap(net, 'createConnection', 'net.createConnection');
-  wrap(require('node:dns') as Record<string, unknown>, 'lookup', 'dns.lookup');
-  wrap(globalThis as unknown as Record<string, unknown>, 'fetch', 'fetch');
-  syncBuiltinESMExports();
-  return {
-    calls,
-    stop() {
-      for (const undo of restore.reverse()) undo();
-      syncBuiltinESMExports();
-    },
-  };
-}
 
 let app: FastifyInstance;
 beforeAll(async () => {
@@ -252,7 +214,7 @@ describe('security headers', { timeout: 10_000 }, () => {
 
 describe('logs of the real entry point at trace level', { timeout: 90_000 }, () => {
   it('hold no client bytes: no image, base64, file name, tensor data or malformed JSON from any request', async () => {
-    const server = spawnServer({ MODEL_PATH: inject('tinyModelPath'), LOG_LEVEL: 'trace' });
+    const server = spawnServer({ MODEL_PATH: inject('tinyModelPath'), MODEL_NAME: 'resnet50', LOG_LEVEL: 'trace' });
     try {
       const base = `http://127.0.0.1:${await server.port()}`;
       await server.waitForLog('ready');

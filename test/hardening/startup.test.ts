@@ -4,7 +4,7 @@
 // continuous load (test/server/main.test.ts covers three requests held in one batch): every
 // request gets 200 or 503 SHUTTING_DOWN or a refused connection, never a 500; work in flight at
 // the signal completes; the process exits 0 within SHUTDOWN_TIMEOUT_MS.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest, Agent } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -53,6 +53,46 @@ describe.concurrent('a broken model at startup: exit code 1 and a message naming
     expect(code).toBe(1);
     expect(server.output()).toContain(message);
     expect(server.output()).toContain(modelPath);
+  });
+});
+
+describe('the entry point on a model repository', { timeout: 90_000 }, () => {
+  it('refuses a MODEL_REPOSITORY that is not a folder with exit code 1 and a message naming it', async () => {
+    const server = spawnServer({ MODEL_REPOSITORY: join(dir, 'no-such-repository') });
+    expect((await server.exited).code).toBe(1);
+    expect(server.output()).toContain(`MODEL_REPOSITORY ${join(dir, 'no-such-repository')} is not a folder`);
+  });
+
+  it('keeps serving the models that load when one cannot, and logs why that one is unavailable', async () => {
+    const root = join(dir, 'repository');
+    for (const [name, onnx] of [
+      ['good', readFileSync(inject('tinyModelPath'))],
+      ['corrupt', Buffer.from('not an onnx file')],
+    ] as const) {
+      mkdirSync(join(root, name, '1'), { recursive: true });
+      writeFileSync(join(root, name, '1', 'model.onnx'), onnx);
+      copyFileSync(inject('tinyManifestPath'), join(root, name, '1', 'model.json'));
+    }
+    const server = spawnServer({ MODEL_REPOSITORY: root, LOG_LEVEL: 'info' });
+    try {
+      const port = await server.port();
+      const ready = await server.waitForLog('ready');
+      expect(ready['models']).toEqual(['good/1']);
+      const unavailable = server.logLines().find((l) => l['msg'] === 'model unavailable');
+      expect(unavailable).toMatchObject({ name: 'corrupt', version: '1', state: 'UNAVAILABLE' });
+      expect(String(unavailable?.['reason'])).toContain('corrupt/1/model.onnx');
+      expect((await fetch(`http://127.0.0.1:${port}/v2/health/ready`)).status).toBe(200);
+      const predict = await fetch(`http://127.0.0.1:${port}/predict`, {
+        method: 'POST',
+        body: goodPng,
+        headers: { 'content-type': 'image/png' },
+      });
+      expect(await predict.json()).toMatchObject({ model: 'good', version: '1' });
+      server.child.kill('SIGTERM');
+      expect((await server.exited).code).toBe(0);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
   });
 });
 

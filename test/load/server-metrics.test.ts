@@ -2,23 +2,25 @@ import { createServer } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { parsePrometheus } from '../../load/lib/prometheus.ts';
 import { backlogOf, batchSizeCounts, summarizeServer, waitIdle } from '../../load/lib/server-metrics.ts';
+import { modelMetrics } from '../../src/server/classifier/model-metrics.ts';
 import { createMetrics } from '../../src/server/plugins/metrics.ts';
 
 describe("summarizeServer on the service's own metrics", () => {
   it('reads batch sizes, queue wait, compute, preprocess, rejections and images for the run only', async () => {
-    const m = createMetrics(8);
+    const registry = createMetrics(8);
+    const m = modelMetrics(registry, { model: 'resnet50', version: '1' });
     // Before the run: traffic that must not count.
     m.batchSize.observe(1);
     m.queueWait.observe(3);
-    const before = parsePrometheus(await m.registry.metrics());
+    const before = parsePrometheus(await registry.registry.metrics());
     for (const size of [8, 8, 8, 3]) m.batchSize.observe(size);
     for (const s of [0.004, 0.004, 0.02, 0.2]) m.queueWait.observe(s);
     for (const s of [0.3, 0.3, 0.3, 0.1]) m.inference.observe(s);
     m.preprocess.observe(0.008);
     m.endToEnd.observe(0.6);
-    m.rejections.inc({ reason: 'queue_full' }, 5);
-    m.imagesClassified.inc({ api: 'predict' }, 27);
-    const s = summarizeServer(before, parsePrometheus(await m.registry.metrics()));
+    for (let i = 0; i < 5; i++) m.rejection('QUEUE_FULL');
+    m.imagesClassified('predict', 27);
+    const s = summarizeServer(before, parsePrometheus(await registry.registry.metrics()));
     expect(s.batches).toEqual({
       count: 4,
       mean: 6.75,
@@ -37,6 +39,38 @@ describe("summarizeServer on the service's own metrics", () => {
     expect(s.endToEnd?.count).toBe(1);
     expect(s.rejections).toEqual({ queue_full: 5 });
     expect(s.imagesClassified).toBe(27);
+  });
+
+  it('sums every model version, or reads one model (and version) of a server with several', async () => {
+    const registry = createMetrics(8);
+    const a = modelMetrics(registry, { model: 'resnet50', version: '1' });
+    const b = modelMetrics(registry, { model: 'resnet50', version: '2' });
+    const c = modelMetrics(registry, { model: 'resnet18', version: '1' });
+    a.batchSize.observe(8);
+    b.batchSize.observe(4);
+    c.batchSize.observe(2);
+    a.rejection('QUEUE_FULL');
+    c.rejection('QUEUE_FULL');
+    c.rejection('DEADLINE_EXCEEDED');
+    a.imagesClassified('predict', 8);
+    b.imagesClassified('v2', 4);
+    c.imagesClassified('predict', 2);
+    const after = parsePrometheus(await registry.registry.metrics());
+    expect(summarizeServer(undefined, after)).toMatchObject({
+      batches: { count: 3, mean: 14 / 3 },
+      rejections: { deadline_exceeded: 1, queue_full: 2 },
+      imagesClassified: 14,
+    });
+    expect(summarizeServer(undefined, after, { model: 'resnet50' })).toMatchObject({
+      batches: { count: 2, mean: 6 },
+      rejections: { queue_full: 1 },
+      imagesClassified: 12,
+    });
+    expect(summarizeServer(undefined, after, { model: 'resnet50', version: '2' })).toMatchObject({
+      batches: { count: 1, mean: 4 },
+      rejections: {},
+      imagesClassified: 4,
+    });
   });
 
   it('leaves out what a target does not expose', () => {
@@ -84,7 +118,8 @@ describe('waitIdle', () => {
   }
 
   it('returns once the queue is empty and no batch finished between two scrapes', async () => {
-    const m = createMetrics(8);
+    const registry = createMetrics(8);
+    const m = { ...modelMetrics(registry, { model: 'resnet50', version: '1' }), registry: registry.registry };
     m.inference.observe(0.01);
     // Scrapes 1-2: two images queued; 3: queue empty but a batch just finished; 4: nothing new.
     const target = await serve(async (n) => {
@@ -102,7 +137,8 @@ describe('waitIdle', () => {
   });
 
   it('gives up when the time is up or the target has no /metrics', async () => {
-    const m = createMetrics(8);
+    const registry = createMetrics(8);
+    const m = { ...modelMetrics(registry, { model: 'resnet50', version: '1' }), registry: registry.registry };
     m.queueDepth.set(5);
     const busy = await serve(() => m.registry.metrics());
     try {

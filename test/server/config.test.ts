@@ -20,8 +20,13 @@ describe('loadConfig', () => {
       port: 8080,
       host: '127.0.0.1',
       modelPath: 'models/resnet50.onnx',
-      modelName: 'resnet50',
+      modelName: undefined,
       modelWeights: undefined,
+      modelRepository: undefined,
+      modelControlMode: 'none',
+      repositoryPollSeconds: 15,
+      defaultModel: undefined,
+      repositoryApiToken: undefined,
       executionProvider: 'cpu',
       intraOpThreads: availableParallelism(),
       corsOrigin: undefined,
@@ -98,6 +103,34 @@ describe('loadConfig', () => {
     expect(configError({ MODEL_PRECISION: 'int4' })).toContain('MODEL_PRECISION="int4" is invalid: expected one of');
     const int8 = loadConfig({ MODEL_WEIGHTS: 'w.safetensors', MODEL_PRECISION: 'int8', MODEL_CALIBRATION: 'photos' });
     expect([int8.modelPrecision, int8.modelCalibration]).toEqual(['int8', 'photos']);
+  });
+
+  it('refuses the single-model settings beside MODEL_REPOSITORY, and a control mode without one', () => {
+    expect(configError({ MODEL_REPOSITORY: '/models', MODEL_PATH: 'm.onnx', MODEL_NAME: 'x' })).toContain(
+      'MODEL_PATH, MODEL_NAME are invalid with MODEL_REPOSITORY',
+    );
+    expect(configError({ MODEL_REPOSITORY: '/models' }, ['--model-weights', 'w.safetensors'])).toContain(
+      'MODEL_WEIGHTS is invalid with MODEL_REPOSITORY',
+    );
+    expect(configError({ MODEL_CONTROL_MODE: 'poll' })).toContain(
+      'MODEL_CONTROL_MODE=poll is invalid: expected a MODEL_REPOSITORY to control',
+    );
+    expect(loadConfig({ MODEL_REPOSITORY: '/models', MODEL_CONTROL_MODE: 'explicit' })).toMatchObject({
+      modelRepository: '/models',
+      modelControlMode: 'explicit',
+    });
+  });
+
+  it.each([
+    ['MODEL_CONTROL_MODE', 'manual'],
+    ['REPOSITORY_POLL_SECONDS', '0'],
+    ['DEFAULT_MODEL', '../resnet50'],
+    ['DEFAULT_MODEL', '.hidden'],
+    ['MODEL_NAME', '..'],
+    ['REPOSITORY_API_TOKEN', 'short'],
+    ['REPOSITORY_API_TOKEN', 'sixteen chars with spaces'],
+  ])('refuses %s=%s', (name, value) => {
+    expect(configError({ [name]: value })).toContain(`${name}="${value}" is invalid`);
   });
 
   it('refuses unknown flags and positional arguments', () => {

@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { errors } from '../../src/errors.ts';
-import { deadlineFor } from '../../src/server/classify.ts';
+import { deadlineFor } from '../../src/server/routes/work-context.ts';
 import { loadConfig } from '../../src/server/config.ts';
 
 const app = { config: loadConfig({ REQUEST_TIMEOUT_MS: '2000', MAX_REQUEST_TIMEOUT_MS: '5000' }) } as FastifyInstance;

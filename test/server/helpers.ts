@@ -3,6 +3,7 @@
 // the parts directly (preprocess -> engine -> topK), never hard-coded.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { expect, inject } from 'vitest';
 import { topK, type Prediction } from '../../src/model/runtime/postprocess.ts';
@@ -11,6 +12,8 @@ import { buildApp, type AppDeps } from '../../src/server/app.ts';
 import { loadConfig } from '../../src/server/config.ts';
 
 export const TEST_ENV = {
+  // The tiny model's manifest names it resnet50-w0.125-c10; the tests' URLs use the override.
+  MODEL_NAME: 'resnet50',
   INTRA_OP_THREADS: '1',
   MAX_BATCH_SIZE: '4',
   MAX_BATCH_DELAY_MS: '1',
@@ -25,8 +28,21 @@ export function testConfig(env: Record<string, string> = {}) {
 /** The app on the tiny model, its engine warm. */
 export async function startApp(env: Record<string, string> = {}, deps: AppDeps = {}): Promise<FastifyInstance> {
   const app = await buildApp(testConfig(env), deps);
-  await app.engineStarted;
+  await app.registry.whenStarted();
   return app;
+}
+
+/** A log destination for buildApp that parses each JSON line into `lines`. */
+export function jsonLog(): { lines: Record<string, unknown>[]; stream: Writable } {
+  const lines: Record<string, unknown>[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
+        lines.push(JSON.parse(line) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, stream };
 }
 
 export function fixture(name: string): Buffer {
@@ -57,15 +73,22 @@ export function multipart(parts: readonly Part[]): { payload: Buffer; headers: R
   return { payload: Buffer.concat(chunks), headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
 }
 
-/** What the model says about these bytes when asked without HTTP. */
-export async function expectedPredictions(app: FastifyInstance, bytes: Uint8Array, k: number): Promise<Prediction[]> {
-  const { manifest, config } = app;
+/** What the model (the default one, or `name`) says about these bytes when asked without HTTP. */
+export async function expectedPredictions(
+  app: FastifyInstance,
+  bytes: Uint8Array,
+  k: number,
+  name?: string,
+): Promise<Prediction[]> {
+  const { config } = app;
+  const classifier = app.registry.resolve(name);
+  const { manifest } = classifier;
   const tensor = await preprocessImage(bytes, {
     preset: manifest.preprocess,
     maxImageBytes: config.maxImageBytes,
     maxImagePixels: config.maxImagePixels,
   });
-  const { probabilities } = await app.engine!.infer(tensor);
+  const { probabilities } = await classifier.engine!.infer(tensor);
   return topK(probabilities, k, manifest.labels);
 }
 

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/server/app.ts';
-import type { Lifecycle } from '../../src/server/types.ts';
+import type { Lifecycle } from '../../src/server/app.ts';
 import { expectError, fixture, startApp, testConfig } from './helpers.ts';
 import { float32Le, inferRequest, tensor } from './v2-client.ts';
 
@@ -21,7 +21,8 @@ describe('while the model is loading', () => {
     const app = await buildApp(testConfig());
     try {
       // buildApp returns before the worker has loaded and warmed the model
-      expect(app.engine).toBeNull();
+      expect(app.registry.resolve().state).toBe('LOADING');
+      expect(app.registry.resolve().engine).toBeNull();
       expect((await app.inject({ method: 'GET', url: '/v2/health/live' })).statusCode).toBe(200);
       const ready = await app.inject({ method: 'GET', url: '/v2/health/ready' });
       expect(ready.statusCode).toBe(503);
@@ -30,7 +31,7 @@ describe('while the model is loading', () => {
       expectError(work, 503, 'NOT_READY');
       expectRetryAfter(work);
 
-      await app.engineStarted;
+      await app.registry.whenStarted();
       expect((await app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode).toBe(200);
       expect((await predictPng(app)).statusCode).toBe(200);
     } finally {
@@ -68,8 +69,8 @@ describe('while draining', () => {
     expect((await app.inject({ method: 'GET', url: '/v2/health/live' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/v2/health/ready' })).statusCode).toBe(503);
     const metrics = await app.inject({ method: 'GET', url: '/metrics' });
-    expect(metrics.body).toMatch(/^resnet_ready 0$/m);
-    expect(metrics.body).toMatch(/^resnet_rejections_total\{reason="shutting_down"\} 2$/m);
+    expect(metrics.body).toMatch(/^resnet_ready\{model="resnet50",version="1"\} 0$/m);
+    expect(metrics.body).toMatch(/^resnet_rejections_total\{model="resnet50",version="1",reason="shutting_down"\} 2$/m);
   });
 });
 
@@ -96,7 +97,7 @@ describe('queue limits', () => {
   it('refuses work before reading the body while the queue is full, and serves again once it drains', async () => {
     // Two single-image requests fill the queue (MAX_QUEUE 2); their batch waits 1 s for company.
     const queued = [predictPng(app), predictPng(app)];
-    while ((app.engine?.queueDepth ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    while ((app.registry.resolve().engine?.queueDepth ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
     // Not an image at all: had the body been read, this would be 415, not 503.
     const refused = await app.inject({
       method: 'POST',
@@ -121,7 +122,7 @@ describe('queue limits', () => {
   });
 
   it('refuses images beyond the admission limit before decoding them, and releases every place it took', async () => {
-    const { admission } = app;
+    const { admission } = app.registry.resolve();
     expect(admission.limit).toBe(2 + 8);
     expect(admission.inFlight).toBe(0);
     let taken = 0;
@@ -151,7 +152,7 @@ describe('queue limits', () => {
   });
 
   it('refuses the images of an admitted request past the last place before decoding them', async () => {
-    const { admission } = app;
+    const { admission } = app.registry.resolve();
     let taken = 0;
     while (admission.inFlight < admission.limit - 1 && admission.tryAdmit()) taken++;
     try {
@@ -196,8 +197,8 @@ describe('queue limits', () => {
 
   it('counts the rejections by reason in /metrics', async () => {
     const body = (await app.inject({ method: 'GET', url: '/metrics' })).body;
-    expect(body).toMatch(/^resnet_rejections_total\{reason="queue_full"\} [1-9]/m);
-    expect(body).toMatch(/^resnet_rejections_total\{reason="deadline_exceeded"\} [1-9]/m);
+    expect(body).toMatch(/^resnet_rejections_total\{model="resnet50",version="1",reason="queue_full"\} [1-9]/m);
+    expect(body).toMatch(/^resnet_rejections_total\{model="resnet50",version="1",reason="deadline_exceeded"\} [1-9]/m);
   });
 });
 
@@ -213,7 +214,7 @@ describe('a full server pauses before refusing (FULL_WAIT_MS)', () => {
 
   it('refuses after the pause while still full, and serves a request that finds room after it', async () => {
     const queued = [predictPng(app), predictPng(app)];
-    while ((app.engine?.queueDepth ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    while ((app.registry.resolve().engine?.queueDepth ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
     const t0 = performance.now();
     const refused = await predictPng(app);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(490);

@@ -79,7 +79,8 @@ function predict(port: number): Promise<number | string> {
 
 async function queueDepth(port: number): Promise<number> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  return Number(/^resnet_queue_depth (\d+)/m.exec(text)?.[1] ?? 0);
+  // One series per model version; the single model is the only one.
+  return Number(/^resnet_queue_depth\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
 describe('graceful shutdown of the real entry point', () => {

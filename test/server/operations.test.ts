@@ -3,21 +3,14 @@
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { METRIC_NAMES } from '../../src/server/plugins/metrics.ts';
-import { fixture, multipart, startApp } from './helpers.ts';
+import { MAX_TOPK } from '../../src/server/routes/schemas.ts';
+import { fixture, jsonLog, multipart, startApp } from './helpers.ts';
 
 const png = fixture('tiny-120x90.png');
-const logLines: Record<string, unknown>[] = [];
-const logStream = new Writable({
-  write(chunk: Buffer, _encoding, done) {
-    for (const line of chunk.toString('utf8').split('\n').filter(Boolean))
-      logLines.push(JSON.parse(line) as Record<string, unknown>);
-    done();
-  },
-});
+const { lines: logLines, stream: logStream } = jsonLog();
 
 let app: FastifyInstance;
 beforeAll(async () => {
@@ -50,18 +43,22 @@ describe('GET /metrics', () => {
     expect(sample(m, `${METRIC_NAMES.httpRequests}{method="POST",route="/predict",status_code="200"}`)).toBe(1);
     expect(sample(m, `${METRIC_NAMES.httpRequests}{method="GET",route="unmatched",status_code="404"}`)).toBe(1);
     expect(sample(m, `${METRIC_NAMES.httpDuration}_count{method="POST",route="/predict",status_code="200"}`)).toBe(1);
-    expect(sample(m, `${METRIC_NAMES.imagesClassified}{api="predict"}`)).toBe(2);
-    expect(sample(m, `${METRIC_NAMES.preprocess}_count`)).toBe(2);
-    expect(sample(m, `${METRIC_NAMES.queueWait}_count`)).toBe(2);
-    expect(sample(m, `${METRIC_NAMES.endToEnd}_count`)).toBe(2);
-    expect(sample(m, `${METRIC_NAMES.batchSize}_sum`)).toBe(2);
-    expect(sample(m, `${METRIC_NAMES.inference}_count`)).toBe(sample(m, `${METRIC_NAMES.batchSize}_count`));
-    expect(sample(m, METRIC_NAMES.queueDepth)).toBe(0);
-    expect(sample(m, METRIC_NAMES.workerRestarts)).toBe(0);
-    expect(sample(m, METRIC_NAMES.ready)).toBe(1);
-    expect(sample(m, `${METRIC_NAMES.modelInfo}{name="resnet50",weights="seeded",classes="10"}`)).toBe(1);
+    // every resnet_* series is labelled by model and version
+    const model = 'model="resnet50",version="1"';
+    expect(sample(m, `${METRIC_NAMES.imagesClassified}{${model},api="predict"}`)).toBe(2);
+    expect(sample(m, `${METRIC_NAMES.preprocess}_count{${model}}`)).toBe(2);
+    expect(sample(m, `${METRIC_NAMES.queueWait}_count{${model}}`)).toBe(2);
+    expect(sample(m, `${METRIC_NAMES.endToEnd}_count{${model}}`)).toBe(2);
+    expect(sample(m, `${METRIC_NAMES.batchSize}_sum{${model}}`)).toBe(2);
+    expect(sample(m, `${METRIC_NAMES.inference}_count{${model}}`)).toBe(
+      sample(m, `${METRIC_NAMES.batchSize}_count{${model}}`),
+    );
+    expect(sample(m, `${METRIC_NAMES.queueDepth}{${model}}`)).toBe(0);
+    expect(sample(m, `${METRIC_NAMES.workerRestarts}{${model}}`)).toBe(0);
+    expect(sample(m, `${METRIC_NAMES.ready}{${model}}`)).toBe(1);
+    expect(sample(m, `${METRIC_NAMES.modelInfo}{${model},weights="seeded",classes="10"}`)).toBe(1);
     // one bucket per batch size up to MAX_BATCH_SIZE (4 in tests)
-    expect(m).toContain(`${METRIC_NAMES.batchSize}_bucket{le="4"}`);
+    expect(m).toContain(`${METRIC_NAMES.batchSize}_bucket{le="4",${model}}`);
     expect(m).toContain('process_resident_memory_bytes');
   });
 });
@@ -169,7 +166,10 @@ describe('docs', () => {
       expect.arrayContaining(['/predict', '/v2', '/v2/health/ready', '/v2/models/{model}/infer']),
     );
     const predict = doc.paths['/predict']!['post']!;
-    expect(predict.parameters!.find((p) => p.name === 'topk')!.schema.maximum).toBe(10);
+    // topk is checked against the model's own classes (several models may be served): the schema
+    // bounds it by the most classes a model can have.
+    expect(predict.parameters!.find((p) => p.name === 'topk')!.schema.maximum).toBe(MAX_TOPK);
+    expect(predict.parameters!.map((p) => p.name)).toEqual(expect.arrayContaining(['model', 'version']));
     expect(Object.keys(predict.requestBody!.content)).toEqual(
       expect.arrayContaining(['application/json', 'multipart/form-data', 'image/jpeg', 'application/octet-stream']),
     );

@@ -97,8 +97,9 @@ describe('over a real socket', () => {
   });
 
   it('cancels a queued image when its client disconnects: counted as cancelled, never computed', async () => {
-    const batchesBefore = await metric('resnet_batch_size_count');
-    const cancelledBefore = await metric('resnet_rejections_total{reason="cancelled"}');
+    const model = 'model="resnet50",version="1"';
+    const batchesBefore = await metric(`resnet_batch_size_count{${model}}`);
+    const cancelledBefore = await metric(`resnet_rejections_total{${model},reason="cancelled"}`);
     const req = httpRequest({
       host: '127.0.0.1',
       port,
@@ -108,15 +109,15 @@ describe('over a real socket', () => {
     });
     req.on('error', () => {});
     req.end(png);
-    await until(async () => (await metric('resnet_queue_depth')) === 1, 5000);
+    await until(async () => (await metric(`resnet_queue_depth{${model}}`)) === 1, 5000);
     req.destroy();
     await until(
-      async () => (await metric('resnet_rejections_total{reason="cancelled"}')) === cancelledBefore + 1,
+      async () => (await metric(`resnet_rejections_total{${model},reason="cancelled"}`)) === cancelledBefore + 1,
       5000,
     );
-    expect(await metric('resnet_queue_depth')).toBe(0);
+    expect(await metric(`resnet_queue_depth{${model}}`)).toBe(0);
     // the batch delay has passed; nothing was dispatched for the cancelled image
     await new Promise((resolve) => setTimeout(resolve, 900));
-    expect(await metric('resnet_batch_size_count')).toBe(batchesBefore);
+    expect(await metric(`resnet_batch_size_count{${model}}`)).toBe(batchesBefore);
   });
 });

@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectedPredictions, fixture, startApp } from './helpers.ts';
+import { makeRepository, removeRepository, startRepositoryApp } from './repository/fixture-repository.ts';
 
 const CHROMIUM_ARGS = [
   '--headless',
@@ -52,9 +53,9 @@ afterAll(async () => {
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
-async function results(): Promise<{ label: string; score: string; width: number }[]> {
-  await page.locator('#results li').nth(4).waitFor({ timeout: 15_000 });
-  return page.locator('#results li').evaluateAll((items) =>
+async function results(on: Page = page): Promise<{ label: string; score: string; width: number }[]> {
+  await on.locator('#results li').nth(4).waitFor({ timeout: 15_000 });
+  return on.locator('#results li').evaluateAll((items) =>
     items.map((item) => ({
       label: item.querySelector('.label')!.textContent!,
       score: item.querySelector('.score')!.textContent!,
@@ -120,5 +121,63 @@ describe('the upload page in headless Chromium', () => {
 
   it('ran without console errors or CSP violations (the failed upload above aside)', () => {
     expect(problems.filter((p) => !p.includes('415'))).toEqual([]);
+  });
+});
+
+describe('the upload page with several models', () => {
+  let root: string;
+  let repository: FastifyInstance;
+  let picker: Page;
+  const pickerProblems: string[] = [];
+  beforeAll(async () => {
+    root = makeRepository({
+      resnet50: { versions: { '1': 'tiny50', '2': 'tiny50' } },
+      resnet18: { versions: { '1': 'tiny18' } },
+    });
+    repository = await startRepositoryApp(root, { DEFAULT_MODEL: 'resnet50' });
+    const url = await repository.listen({ host: '127.0.0.1', port: 0 });
+    picker = await context.newPage();
+    picker.on('console', (message) => {
+      if (message.type() === 'error' || message.type() === 'warning') pickerProblems.push(message.text());
+    });
+    picker.on('pageerror', (err) => pickerProblems.push(err.message));
+    await picker.goto(`${url}/`);
+  });
+  afterAll(async () => {
+    await picker?.close();
+    await repository?.close();
+    removeRepository(root);
+  });
+
+  it('offers every served model, the default one selected', async () => {
+    const options = await picker.locator('#model option').evaluateAll((items) =>
+      items.map((item) => ({
+        value: item.getAttribute('value'),
+        text: item.textContent,
+        selected: (item as unknown as { selected: boolean }).selected,
+      })),
+    );
+    expect(options).toEqual([
+      { value: 'resnet18', text: expect.stringContaining('version 1'), selected: false },
+      { value: 'resnet50', text: expect.stringContaining('version 2'), selected: true },
+    ]);
+  });
+
+  it('classifies with the model picked, and again with the next one picked: each answer is that model’s own', async () => {
+    const expected = async (name: string) =>
+      (await expectedPredictions(repository, fixture('landscape-500x375.jpg'), 5, name)).map(
+        (p) => `${(p.score * 100).toFixed(1)}%`,
+      );
+    await picker.selectOption('#model', 'resnet18');
+    await picker.setInputFiles('#file', jpegPath);
+    expect((await results(picker)).map((r) => r.score)).toEqual(await expected('resnet18'));
+    // Picking another model classifies the same image again.
+    await picker.selectOption('#model', 'resnet50');
+    expect((await results(picker)).map((r) => r.score)).toEqual(await expected('resnet50'));
+    expect(await expected('resnet50')).not.toEqual(await expected('resnet18'));
+  });
+
+  it('ran without console errors or CSP violations', () => {
+    expect(pickerProblems).toEqual([]);
   });
 });

@@ -42,7 +42,9 @@ function infer(request: Record<string, unknown>, inputs: readonly BinaryInput[],
 async function engineRows(data: Float32Array) {
   const rows = data.length / IMAGE_LENGTH;
   return Promise.all(
-    Array.from({ length: rows }, (_, i) => app.engine!.infer(data.slice(i * IMAGE_LENGTH, (i + 1) * IMAGE_LENGTH))),
+    Array.from({ length: rows }, (_, i) =>
+      app.registry.resolve().engine!.infer(data.slice(i * IMAGE_LENGTH, (i + 1) * IMAGE_LENGTH)),
+    ),
   );
 }
 
@@ -70,7 +72,7 @@ describe('V2 metadata and health', () => {
     expect(response.json()).toEqual({
       name: 'resnet-serve',
       version: expect.any(String),
-      extensions: ['binary_tensor_data', 'classification'],
+      extensions: ['binary_tensor_data', 'classification', 'model_repository'],
     });
   });
 
@@ -203,7 +205,7 @@ describe('V2 inference round trips', () => {
   it('returns classification as BYTES "score:index:label", top-k of the engine output, in JSON or binary', async () => {
     const data = tensor(2, 6);
     const expected = await engineRows(data);
-    const labels = app.manifest.labels;
+    const labels = app.registry.resolve().labels;
     for (const binary of [false, true]) {
       const response = await infer(
         { outputs: [{ name: 'probabilities', parameters: { classification: 3, binary_data: binary } }] },
@@ -239,7 +241,9 @@ describe('V2 inference round trips', () => {
     expect(response.statusCode).toBe(200);
     const probabilities = floatsOf(parseInferResponse(response).outputs[0]!);
     const want = await expectedPredictions(app, png, 10);
-    expect(topK(probabilities, 10, app.manifest.labels).map((p) => p.index)).toEqual(want.map((p) => p.index));
+    expect(topK(probabilities, 10, app.registry.resolve().labels).map((p) => p.index)).toEqual(
+      want.map((p) => p.index),
+    );
   });
 });
 

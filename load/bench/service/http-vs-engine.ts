@@ -9,8 +9,9 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createEngine, type Engine } from '../../../src/model/runtime/engine.ts';
+import { engineOptionsFor } from '../../../src/server/classifier/engine-options.ts';
+import { batchSettingsOf } from '../../../src/server/classifier/spec.ts';
 import { loadConfig } from '../../../src/server/config.ts';
-import { engineOptionsFor } from '../../../src/server/plugins/engine.ts';
 import {
   DEFAULT_SATURATING_CONNECTIONS,
   serverOptions,
@@ -102,7 +103,8 @@ interface Side {
 async function startRawEngine(modelPath: string): Promise<Engine> {
   // The settings the service gets: its defaults and this shell's environment (the started
   // servers inherit it too), so both sides run the same engine configuration.
-  const engine = await createEngine({ ...engineOptionsFor(loadConfig(process.env, [])), modelPath });
+  const config = loadConfig(process.env, []);
+  const engine = await createEngine(engineOptionsFor(config, { modelPath, settings: batchSettingsOf(config) }));
   const readyBy = Date.now() + 300_000;
   while (!engine.ready && Date.now() < readyBy) await sleep(100);
   return engine;

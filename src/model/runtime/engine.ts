@@ -7,6 +7,7 @@
 import { errors, type ServiceError } from '../../errors.ts';
 import type { ModelManifest } from '../manifest.ts';
 import { Batcher, serviceError, type SubmitOptions } from './batcher.ts';
+import type { ComputeGate } from './compute-gate.ts';
 import { loadManifest, modelIo, type ModelIo } from './load-manifest.ts';
 import { silentLogger, type EngineLogger } from './logger.ts';
 import { SELF_CHECK_TOLERANCE } from '../self-check.ts';
@@ -28,6 +29,8 @@ export interface EngineOptions {
   readonly maxBatchDelayMs: number;
   readonly maxQueue: number;
   readonly defaultDeadlineMs: number;
+  /** Shared with other engines on the same cores: one batch computes at a time across them. */
+  readonly computeGate?: ComputeGate;
   readonly logger?: EngineLogger;
 }
 
@@ -129,6 +132,7 @@ class InferenceEngine implements Engine {
   readonly #staging: Staging;
   /** Bytes of one image's crop, crop x crop x 3; 0 when the input is not [3, crop, crop]. */
   readonly #pixelLength: number;
+  readonly #gate: ComputeGate | undefined;
 
   constructor(options: EngineOptions, manifest: ModelManifest, provider: ExecutionProvider, logger: EngineLogger) {
     this.manifest = manifest;
@@ -140,6 +144,7 @@ class InferenceEngine implements Engine {
       tensors: new Float32Array(new SharedArrayBuffer(4 * options.maxBatchSize * this.#io.imageLength)),
       pixels: new Uint8Array(new SharedArrayBuffer(options.maxBatchSize * this.#pixelLength)),
     };
+    this.#gate = options.computeGate;
     this.#batcher = new Batcher({
       maxBatchSize: options.maxBatchSize,
       maxDelayMs: options.maxBatchDelayMs,
@@ -250,7 +255,11 @@ class InferenceEngine implements Engine {
     return Promise.reject(serviceError(code));
   }
 
-  async #runBatch(inputs: readonly EngineInput[]): Promise<InferResult[]> {
+  #runBatch(inputs: readonly EngineInput[]): Promise<InferResult[]> {
+    return this.#gate === undefined ? this.#compute(inputs) : this.#gate.run(() => this.#compute(inputs));
+  }
+
+  async #compute(inputs: readonly EngineInput[]): Promise<InferResult[]> {
     const worker = this.#worker;
     if (worker === undefined) throw new errors.WORKER_FAILED({ cause: new Error('no worker') });
     const { imageLength, classes } = this.#io;

@@ -1,9 +1,9 @@
-// Prometheus metrics (DESIGN.md "Metrics"), in base units, via prom-client. Each app has its own
-// Registry (tests build many apps in one process). The engine's numbers arrive as events on
-// engine.stats; the server observes HTTP, preprocessing and end-to-end times itself.
+// Prometheus metrics (base units, via prom-client). Each app has its own Registry (tests build
+// many apps in one process). Every resnet_* series is labelled by model and version; a
+// classifier writes through its own bound view (classifier/model-metrics.ts) and removes its
+// series when it is retired. The server observes HTTP times here.
 import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { EngineStats } from '../../model/runtime/stats.ts';
 
 /** Metric names: published API for dashboards and the load/ scripts. */
 export const METRIC_NAMES = {
@@ -22,7 +22,14 @@ export const METRIC_NAMES = {
   modelInfo: 'resnet_model_info',
 } as const;
 
+/** The labels of every per-model series. */
+// A type, not an interface: prom-client's label records need an implicit index signature.
+export type ModelLabels = { readonly model: string; readonly version: string };
+const MODEL = ['model', 'version'];
+
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** The largest batch any model may use (MAX_BATCH_SIZE and config.json allow up to 64). */
+const LARGEST_BATCH = 64;
 
 /** One bucket per batch size up to 32 (so load reports read the exact distribution), then powers of two. */
 export function batchSizeBuckets(maxBatchSize: number): number[] {
@@ -32,12 +39,12 @@ export function batchSizeBuckets(maxBatchSize: number): number[] {
   return [...buckets, maxBatchSize];
 }
 
-export function createMetrics(maxBatchSize: number) {
+export function createMetrics(maxBatchSize = LARGEST_BATCH) {
   const registry = new Registry();
-  let readiness = (): boolean => false;
+  let readiness = (): readonly (ModelLabels & { ready: boolean })[] => [];
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const seconds = (name: string, help: string, labelNames: string[] = []) =>
+  const seconds = (name: string, help: string, labelNames: string[] = MODEL) =>
     new Histogram({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers });
   return {
     registry,
@@ -54,11 +61,16 @@ export function createMetrics(maxBatchSize: number) {
     ]),
     imagesClassified: new Counter({
       name: METRIC_NAMES.imagesClassified,
-      help: 'Images classified successfully, by API',
-      labelNames: ['api'],
+      help: 'Images classified successfully, by model, version and API',
+      labelNames: [...MODEL, 'api'],
       registers,
     }),
-    queueDepth: new Gauge({ name: METRIC_NAMES.queueDepth, help: 'Images waiting in the inference queue', registers }),
+    queueDepth: new Gauge({
+      name: METRIC_NAMES.queueDepth,
+      help: 'Images waiting in the inference queue',
+      labelNames: MODEL,
+      registers,
+    }),
     queueWait: seconds(METRIC_NAMES.queueWait, 'Time an image waited in the queue before its batch was dispatched'),
     preprocess: seconds(METRIC_NAMES.preprocess, 'Time to decode and preprocess one image'),
     inference: seconds(METRIC_NAMES.inference, 'Time to compute one batch (dispatch to results)'),
@@ -66,36 +78,40 @@ export function createMetrics(maxBatchSize: number) {
     batchSize: new Histogram({
       name: METRIC_NAMES.batchSize,
       help: 'Images per computed batch',
+      labelNames: MODEL,
       buckets: batchSizeBuckets(maxBatchSize),
       registers,
     }),
     rejections: new Counter({
       name: METRIC_NAMES.rejections,
-      help: 'Rejected images or requests by reason (registry code)',
-      labelNames: ['reason'],
+      help: 'Rejected images or requests by model, version and reason (registry code)',
+      labelNames: [...MODEL, 'reason'],
       registers,
     }),
     workerRestarts: new Counter({
       name: METRIC_NAMES.workerRestarts,
       help: 'Inference worker restarts after a crash',
+      labelNames: MODEL,
       registers,
     }),
     ready: new Gauge({
       name: METRIC_NAMES.ready,
-      help: '1 when the model is loaded, warm and the server is not draining',
+      help: '1 when the model version is loaded, warm and the server is not draining',
+      labelNames: MODEL,
       registers,
       collect() {
-        this.set(readiness() ? 1 : 0);
+        this.reset();
+        for (const { ready, ...labels } of readiness()) this.set(labels, ready ? 1 : 0);
       },
     }),
-    /** Where the ready gauge reads from at each scrape. */
-    setReadinessSource(source: () => boolean): void {
+    /** Where the ready gauge reads from at each scrape: every model version the registry holds. */
+    setReadinessSource(source: () => readonly (ModelLabels & { ready: boolean })[]): void {
       readiness = source;
     },
     modelInfo: new Gauge({
       name: METRIC_NAMES.modelInfo,
-      help: 'The served model (value is always 1)',
-      labelNames: ['name', 'weights', 'classes'],
+      help: 'The served model versions (value is always 1)',
+      labelNames: [...MODEL, 'weights', 'classes'],
       registers,
     }),
   };
@@ -103,21 +119,9 @@ export function createMetrics(maxBatchSize: number) {
 
 export type ServiceMetrics = ReturnType<typeof createMetrics>;
 
-/** Subscribes the metrics to the engine's stats events. */
-export function observeEngine(metrics: ServiceMetrics, stats: EngineStats): void {
-  stats.on('queueDepth', (depth) => metrics.queueDepth.set(depth));
-  stats.on('queueWait', (s) => metrics.queueWait.observe(s));
-  stats.on('batch', ({ size, computeSeconds }) => {
-    metrics.batchSize.observe(size);
-    metrics.inference.observe(computeSeconds);
-  });
-  stats.on('rejection', (code) => metrics.rejections.inc({ reason: code.toLowerCase() }));
-  stats.on('workerRestart', () => metrics.workerRestarts.inc());
-}
-
 export const metricsPlugin = fp(
   async (app) => {
-    app.decorate('metrics', createMetrics(app.config.maxBatchSize));
+    app.decorate('metrics', createMetrics());
     app.addHook('onResponse', async (request, reply) => {
       // Unmatched URLs share one label so scanners cannot blow up the series count.
       const labels = {
@@ -135,3 +139,10 @@ export const metricsPlugin = fp(
   },
   { name: 'metrics' },
 );
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The service's Prometheus series; the model registry hands each classifier its bound view. */
+    readonly metrics: ServiceMetrics;
+  }
+}

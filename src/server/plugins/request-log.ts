@@ -40,5 +40,12 @@ export const requestLogPlugin = fp(
       reply.header('x-request-id', request.id);
     });
   },
-  { name: 'request-log', dependencies: ['errors'] },
+  { name: 'request-log', dependencies: ['error-handler'] },
 );
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Images this request carried, for the request log line. */
+    imageCount: number;
+  }
+}

@@ -4,7 +4,7 @@
 import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errors } from '../../errors.ts';
-import type { NamedImage } from '../classify.ts';
+import type { NamedImage } from '../classifier/classifier.ts';
 
 /** Media types accepted as a raw image body (the bytes are sniffed again by preprocess). */
 export const RAW_IMAGE_TYPES = [

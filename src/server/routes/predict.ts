@@ -1,14 +1,15 @@
-// POST /predict?topk=5: classify one or more images (DESIGN.md "HTTP API"). An encapsulated
-// plugin: the multipart and raw-image body parsers exist only on this route.
+// POST /predict?model=&version=&topk=5: classify one or more images (DESIGN.md "HTTP API") with
+// the model the registry finds for the query. An encapsulated plugin: the multipart and raw-image
+// body parsers exist only on this route.
 import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../errors.ts';
 import { topK } from '../../model/runtime/postprocess.ts';
-import { classifyImages, workContext, type NamedImage } from '../classify.ts';
-import { acceptingWork } from '../plugins/engine.ts';
+import type { NamedImage } from '../classifier/classifier.ts';
 import { modelNotice, predictionSchema } from './schemas.ts';
 import { RAW_IMAGE_TYPES, checkDeclaredLength, jsonImages, multipartImages, readBody } from './predict-bodies.ts';
+import { acceptingWork, queryTarget, workOptions } from './work-context.ts';
 
 export const DEFAULT_TOPK = 5;
 
@@ -20,9 +21,16 @@ function imagesOf(app: FastifyInstance, request: FastifyRequest): AsyncIterable<
   return jsonImages(app, request.body);
 }
 
+/** topk for a model with `classes` classes: the request's (at most `classes`), else the default. */
+function topkFor(requested: number | undefined, classes: number): number {
+  if (requested === undefined) return Math.min(DEFAULT_TOPK, classes);
+  if (requested > classes)
+    throw errors.INVALID_PARAMETER(`querystring/topk must be <= ${classes}, the model's classes`);
+  return requested;
+}
+
 export async function predictRoutes(app: FastifyInstance): Promise<void> {
   const { maxImageBytes, maxBodyBytes } = app.config;
-  const classes = app.manifest.labels.length;
   const tooLarge = () => errors.IMAGE_TOO_LARGE(String(maxImageBytes));
 
   await app.register(multipart, { limits: { fileSize: maxImageBytes } });
@@ -35,18 +43,25 @@ export async function predictRoutes(app: FastifyInstance): Promise<void> {
 
   app.post('/predict', {
     bodyLimit: maxBodyBytes,
-    onRequest: acceptingWork,
-    schema: predictionSchema(classes, DEFAULT_TOPK),
-    handler: async (request: FastifyRequest<{ Querystring: { topk: number } }>, reply: FastifyReply) => {
-      const ctx = workContext(app, request, reply, 'predict');
-      const results = await classifyImages(ctx, imagesOf(app, request));
-      const { labels } = app.manifest;
+    onRequest: acceptingWork(queryTarget),
+    schema: predictionSchema(DEFAULT_TOPK),
+    handler: async (request: FastifyRequest<{ Querystring: { topk?: number } }>, reply: FastifyReply) => {
+      const { name, version } = queryTarget(request);
+      // Asked again (not kept from the gate): a version retired since then is no longer found.
+      const classifier = app.registry.resolve(name, version);
+      const { labels } = classifier;
+      const k = topkFor(request.query.topk, labels.length);
+      const results = await classifier.classifyImages(
+        imagesOf(app, request),
+        workOptions(app, request, reply, 'predict'),
+      );
       return {
-        model: app.config.modelName,
-        ...modelNotice(app.manifest),
-        results: results.map(({ name, probabilities }) => ({
-          name,
-          predictions: topK(probabilities, request.query.topk, labels),
+        model: classifier.name,
+        version: String(classifier.version),
+        ...modelNotice(classifier.manifest),
+        results: results.map(({ name: image, probabilities }) => ({
+          name: image,
+          predictions: topK(probabilities, k, labels),
         })),
       };
     },

@@ -36,9 +36,10 @@ const predictionsSchema = {
 
 const responseSchema = {
   type: 'object',
-  required: ['model', 'weights', 'results'],
+  required: ['model', 'version', 'weights', 'results'],
   properties: {
-    model: { type: 'string' },
+    model: { type: 'string', description: 'The model that classified the images' },
+    version: { type: 'string', description: 'Its version' },
     weights: { type: 'string', enum: ['trained', 'seeded'] },
     warning: { type: 'string', description: 'Present when the weights are seeded (untrained)' },
     results: {
@@ -96,23 +97,30 @@ export const PREDICT_BODIES = {
   'application/octet-stream': binaryBody,
 } as const;
 
-export function predictionSchema(classes: number, defaultTopk: number) {
+/** The most classes a model can have (the builder's limit): topk is checked against the model's own count. */
+export const MAX_TOPK = 100_000;
+
+export function predictionSchema(defaultTopk: number) {
   return {
     summary: 'Classify images',
     description:
       'Send images as multipart/form-data (every file part is an image), as a raw image body, or as JSON {"images": [base64, ...]}. ' +
-      'One result per image, in request order.',
+      'One result per image, in request order. ?model= and ?version= pick the model.',
     tags: ['predict'],
     querystring: {
       type: 'object',
       additionalProperties: false,
       properties: {
+        model: {
+          type: 'string',
+          description: 'The model to use (GET /v2/repository/index lists them); default DEFAULT_MODEL or the only one',
+        },
+        version: { type: 'string', description: "The model's version; default its highest ready version" },
         topk: {
           type: 'integer',
           minimum: 1,
-          maximum: classes,
-          default: Math.min(defaultTopk, classes),
-          description: 'How many classes per image',
+          maximum: MAX_TOPK,
+          description: `How many classes per image, up to the model's number of classes (default ${defaultTopk}, or all classes when fewer)`,
         },
         timeout_ms: {
           type: 'integer',

@@ -1,6 +1,7 @@
-// The upload page at GET /: one self-contained HTML document (no external assets). A person drops
-// or picks an image, sees it, and sees the top-5 classes with bars. The inline script and style
-// are allowed by their sha256 in the page's CSP, so nothing else can run.
+// The upload page at GET /: one self-contained HTML document (no external assets). A person picks
+// one of the served models, drops or picks an image, sees it, and sees the top-5 classes with
+// bars. The inline script and style are constants allowed by their sha256 in the page's CSP, so
+// nothing else can run; the models are HTML (escaped option elements), never script.
 import { createHash } from 'node:crypto';
 
 export const PAGE_STYLE = `
@@ -8,6 +9,8 @@ export const PAGE_STYLE = `
 body { max-width: 44rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.4; }
 h1 { font-size: 1.4rem; }
 .note { border: 2px solid #c77d00; background: #fff4e0; color: #4a2f00; padding: .6rem .8rem; border-radius: .4rem; }
+#picker { display: block; margin: 1rem 0; }
+#model { font: inherit; margin-left: .4rem; }
 #drop { display: block; border: 2px dashed #888; border-radius: .6rem; padding: 2rem; text-align: center; cursor: pointer; }
 #drop.over { border-color: #2a7ae2; background: rgba(42, 122, 226, .08); }
 #drop input { display: block; margin: 1rem auto 0; }
@@ -23,10 +26,15 @@ li { margin: .4rem 0; }
 export const PAGE_SCRIPT = `
 const drop = document.getElementById('drop');
 const input = document.getElementById('file');
+const model = document.getElementById('model');
+const note = document.querySelector('p.note');
+const classes = document.getElementById('classes');
+const precision = document.getElementById('precision');
 const preview = document.getElementById('preview');
 const status = document.getElementById('status');
 const list = document.getElementById('results');
 let previewUrl = null;
+let lastFile = null;
 
 function showStatus(text, isError) {
   status.textContent = text;
@@ -53,7 +61,21 @@ function showResults(predictions) {
   }));
 }
 
+function selected() {
+  return model.options[model.selectedIndex];
+}
+
+function showModel() {
+  const option = selected();
+  if (note) note.hidden = option.dataset.trained === 'true';
+  classes.textContent = option.dataset.classes;
+  precision.textContent = option.dataset.precision;
+}
+
 async function classify(file) {
+  lastFile = file;
+  const option = selected();
+  const topk = Math.min(5, Number(option.dataset.classes));
   if (previewUrl) URL.revokeObjectURL(previewUrl);
   previewUrl = URL.createObjectURL(file);
   preview.src = previewUrl;
@@ -61,7 +83,8 @@ async function classify(file) {
   list.replaceChildren();
   showStatus('Classifying ' + file.name + '...', false);
   try {
-    const response = await fetch('predict?topk=5', {
+    const query = 'topk=' + topk + '&model=' + encodeURIComponent(option.value) + '&version=' + encodeURIComponent(option.dataset.version);
+    const response = await fetch('predict?' + query, {
       method: 'POST',
       headers: { 'content-type': file.type || 'application/octet-stream' },
       body: file,
@@ -75,6 +98,11 @@ async function classify(file) {
   }
 }
 
+model.addEventListener('change', () => {
+  showModel();
+  if (lastFile) classify(lastFile);
+});
+if (model.options.length > 0) showModel();
 input.addEventListener('change', () => { if (input.files[0]) classify(input.files[0]); });
 drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));
@@ -103,15 +131,28 @@ function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-export function renderUploadPage(model: {
-  name: string;
-  trained: boolean;
-  classes: number;
-  precision: string;
-}): string {
-  const note = model.trained
+export interface PageModel {
+  readonly name: string;
+  readonly version: number;
+  readonly trained: boolean;
+  readonly classes: number;
+  readonly precision: string;
+}
+
+function option(model: PageModel, selected: boolean): string {
+  const weights = model.trained ? 'trained' : 'seeded weights';
+  const data = `data-version="${model.version}" data-trained="${model.trained}" data-classes="${model.classes}" data-precision="${escapeHtml(model.precision)}"`;
+  return `<option value="${escapeHtml(model.name)}" ${data}${selected ? ' selected' : ''}>${escapeHtml(model.name)} (version ${model.version}, ${model.classes} classes, ${escapeHtml(model.precision)}, ${weights})</option>`;
+}
+
+/** The page for the models served now; `selected`: the one preselected (the default model). */
+export function renderUploadPage(models: readonly PageModel[], selected: string | undefined): string {
+  // What the page shows before the script runs: the preselected model, else the first one listed.
+  const shown = models.find((m) => m.name === selected) ?? models[0];
+  const note = models.every((m) => m.trained)
     ? ''
     : `<p class="note" id="seeded-note"><strong>Seeded weights:</strong> this model was built with seeded, untrained weights, so its predictions are meaningless. Start the service with real weights (MODEL_WEIGHTS) for real predictions.</p>`;
+  const options = models.map((m) => option(m, m.name === selected)).join('\n');
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -121,15 +162,18 @@ export function renderUploadPage(model: {
 <style>${PAGE_STYLE}</style>
 </head>
 <body>
-<h1>Classify an image with <code>${escapeHtml(model.name)}</code></h1>
+<h1>Classify an image</h1>
+<label id="picker">Model<select id="model"${models.length === 0 ? ' disabled' : ''}>
+${options}
+</select></label>
 ${note}
 <label id="drop">Drop an image here, or pick one
-<input type="file" id="file" accept="image/jpeg,image/png,image/webp,image/gif,image/avif,image/tiff">
+<input type="file" id="file" accept="image/jpeg,image/png,image/webp,image/gif,image/avif,image/tiff"${models.length === 0 ? ' disabled' : ''}>
 </label>
 <img id="preview" alt="The image being classified" hidden>
-<p id="status" role="status" aria-live="polite"></p>
+<p id="status" role="status" aria-live="polite">${models.length === 0 ? 'No model is being served yet.' : ''}</p>
 <ol id="results" aria-label="Top 5 classes"></ol>
-<p><small>${model.classes} classes · <span id="precision">${escapeHtml(model.precision)}</span> · API docs at <a href="docs">/docs</a></small></p>
+<p><small><span id="classes">${shown?.classes ?? 0}</span> classes · <span id="precision">${escapeHtml(shown?.precision ?? '')}</span> · API docs at <a href="docs">/docs</a></small></p>
 <script>${PAGE_SCRIPT}</script>
 </body>
 </html>

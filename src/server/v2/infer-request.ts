@@ -4,7 +4,7 @@
 // images that the server preprocesses (binary elements, or base64 strings in JSON).
 import { errors } from '../../errors.ts';
 import type { ModelManifest } from '../../model/manifest.ts';
-import type { NamedImage } from '../classify.ts';
+import type { NamedImage } from '../classifier/classifier.ts';
 import { decodeBase64Image } from '../routes/predict-bodies.ts';
 import { elementCount, flattenNumbers, readBytesElements, readFloat32 } from './tensor-data.ts';
 

@@ -1,22 +1,22 @@
 // KServe V2 / Open Inference Protocol REST routes (kserve docs/predict-api/v2/required_api.md):
 // server metadata, health, model metadata and readiness, and inference, each with an optional
-// /versions/{v} segment. The only version is "1". Errors are {"error": "<message>"} (errors.ts
-// plugin renders them so for every /v2 URL). Health answers 200 for true; false is 503 with
+// /versions/{v} segment, answered by the classifier the registry finds for the URL; and Triton's
+// model repository extension (repository-routes.ts). Errors are {"error": "<message>"} (the error
+// handler renders them so for every /v2 URL). Health answers 200 for true; false is 503 with
 // Retry-After (stock clients only test for 200).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../errors.ts';
-import { inferTensor, runAll, workContext, classifyImages, type WorkContext } from '../classify.ts';
-import { acceptingWork, isReady } from '../plugins/engine.ts';
+import type { Classifier } from '../classifier/classifier.ts';
+import { acceptingWork, paramsTarget, workOptions } from '../routes/work-context.ts';
 import { parseInferRequest, splitBody, type InferRequest } from './infer-request.ts';
 import { encodeInferResponse, type RowOutputs } from './infer-response.ts';
+import { modelMetadata } from './model-metadata.ts';
+import { repositoryRoutes } from './repository-routes.ts';
 
 export const SERVER_NAME = 'resnet-serve';
 export const SERVER_VERSION = '0.1.0';
-export const MODEL_VERSION = '1';
 /** Extensions reported in server metadata (Triton's names). */
-export const EXTENSIONS = ['binary_tensor_data', 'classification'] as const;
-
-type ModelParams = { model: string; version?: string };
+export const EXTENSIONS = ['binary_tensor_data', 'classification', 'model_repository'] as const;
 
 // Schemas for validation, serialization and /docs (the protocol's $metadata_* objects).
 const errorSchema = { type: 'object', required: ['error'], properties: { error: { type: 'string' } } } as const;
@@ -53,13 +53,14 @@ export async function v2Routes(app: FastifyInstance): Promise<void> {
     done(null, body),
   );
 
-  const notReady = () => (app.lifecycle.shuttingDown ? errors.SHUTTING_DOWN() : errors.NOT_READY());
-  const checkModel = async (request: FastifyRequest): Promise<void> => {
-    const { model, version } = request.params as ModelParams;
-    if (model !== app.config.modelName || (version !== undefined && version !== MODEL_VERSION)) {
-      throw errors.MODEL_NOT_FOUND(version === undefined ? model : `${model} version ${version}`);
-    }
+  const { registry } = app;
+  const notReady = () => (registry.shuttingDown ? errors.SHUTTING_DOWN() : errors.NOT_READY());
+  const classifierOf = (request: FastifyRequest): Classifier => {
+    const { name, version } = paramsTarget(request);
+    return registry.resolve(name, version);
   };
+  // Unknown models and versions are 404 before anything else is looked at.
+  const checkModel = async (request: FastifyRequest): Promise<void> => void classifierOf(request);
   const tags = ['v2'];
   const serverMetadata = {
     type: 'object',
@@ -96,15 +97,18 @@ export async function v2Routes(app: FastifyInstance): Promise<void> {
   );
   app.get(
     '/health/ready',
-    { schema: health('Server ready (model loaded and warm, not draining)') },
+    { schema: health('Server ready (every model loaded at start is warm, not draining)') },
     async (_request, reply) => {
-      if (!isReady(app)) throw notReady();
+      if (!registry.ready()) throw notReady();
       return reply.code(200).send();
     },
   );
   for (const url of modelRoutes('/ready')) {
-    app.get(url, { onRequest: checkModel, schema: health('Model ready', url) }, async (_request, reply) => {
-      if (!isReady(app)) throw notReady();
+    app.get(url, { onRequest: checkModel, schema: health('Model ready', url) }, async (request, reply) => {
+      const classifier = classifierOf(request);
+      if (registry.shuttingDown) throw notReady();
+      const unavailable = classifier.unavailable();
+      if (unavailable) throw unavailable;
       return reply.code(200).send();
     });
   }
@@ -120,64 +124,57 @@ export async function v2Routes(app: FastifyInstance): Promise<void> {
           response: { 200: modelMetadataSchema, ...errors4xx5xx },
         },
       },
-      async () => modelMetadata(app),
+      async (request) => {
+        const classifier = classifierOf(request);
+        return modelMetadata(classifier, registry.servedVersions(classifier.name));
+      },
     );
   }
   for (const url of modelRoutes('/infer')) {
     app.post(url, {
-      onRequest: [checkModel, acceptingWork],
+      onRequest: acceptingWork(paramsTarget),
       // The body is JSON, or JSON + binary tensors: parsed and checked in infer-request.ts.
       schema: {
         tags,
         summary: 'Inference: FP32 "input" [N,3,224,224] (JSON or binary) or a BYTES tensor of encoded images',
         params: paramsOf(url),
       },
-      handler: (request, reply) => infer(app, request, reply),
+      handler: (request, reply) => infer(app, classifierOf(request), request, reply),
     });
   }
+  await app.register(repositoryRoutes, { prefix: '/repository' });
 }
 
-function modelMetadata(app: FastifyInstance) {
-  const { manifest } = app;
-  const tensor = ({ name, datatype, shape }: { name: string; datatype: string; shape: readonly number[] }) => ({
-    name,
-    datatype,
-    shape: [...shape],
-  });
-  return {
-    name: app.config.modelName,
-    versions: [MODEL_VERSION],
-    platform: 'onnxruntime_onnx',
-    precision: manifest.precision,
-    inputs: manifest.inputs.map(tensor),
-    outputs: manifest.outputs.map(tensor),
-  };
-}
-
-async function runInference(ctx: WorkContext, parsed: InferRequest): Promise<RowOutputs[]> {
-  const { input } = parsed;
-  if (input.kind === 'images') return classifyImages(ctx, input.images);
-  const rows = Array.from({ length: input.rows }, (_, i) =>
+function rowsOf(input: Extract<InferRequest['input'], { kind: 'tensor' }>): Float32Array[] {
+  return Array.from({ length: input.rows }, (_, i) =>
     input.data.subarray(i * input.rowLength, (i + 1) * input.rowLength),
   );
-  return runAll(ctx, rows, (row) => inferTensor(ctx, row));
 }
 
-async function infer(app: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+async function infer(
+  app: FastifyInstance,
+  classifier: Classifier,
+  request: FastifyRequest,
+  reply: FastifyReply,
+): Promise<FastifyReply> {
   const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
   const { json, binary } = splitBody(body, request.headers['inference-header-content-length']);
-  const parsed = parseInferRequest(json, binary, app.manifest, app.config);
-  const base = workContext(app, request, reply, 'v2');
+  const parsed = parseInferRequest(json, binary, classifier.manifest, app.config);
   // Triton's `timeout` parameter is in microseconds; it is capped like the header.
   const deadlineMs =
     parsed.timeoutUs === undefined
-      ? base.deadlineMs
+      ? undefined
       : Math.min(Math.ceil(parsed.timeoutUs / 1000), app.config.maxRequestTimeoutMs);
-  const rows = await runInference({ ...base, deadlineMs }, parsed);
+  const options = workOptions(app, request, reply, 'v2', deadlineMs);
+  const { input } = parsed;
+  const rows: RowOutputs[] =
+    input.kind === 'images'
+      ? await classifier.classifyImages(input.images, options)
+      : await classifier.inferTensors(rowsOf(input), options);
   const encoded = encodeInferResponse(rows, parsed.outputs, {
-    modelName: app.config.modelName,
-    modelVersion: MODEL_VERSION,
-    labels: app.manifest.labels,
+    modelName: classifier.name,
+    modelVersion: String(classifier.version),
+    labels: classifier.labels,
     ...(parsed.id === undefined ? {} : { id: parsed.id }),
   });
   if (encoded.headerLength !== undefined) reply.header('inference-header-content-length', String(encoded.headerLength));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Admission, admissionLimit } from '../../src/server/admission.ts';
+import { Admission, admissionLimit } from '../../../src/server/classifier/admission.ts';
 
 describe('Admission', () => {
   it('admits up to its limit, refuses beyond it, and admits again after a release', () => {

@@ -60,7 +60,13 @@ export function isV2Request(request: FastifyRequest): boolean {
   return request.url === '/v2' || request.url.startsWith('/v2/') || request.url.startsWith('/v2?');
 }
 
-const SHEDDING: ReadonlySet<string> = new Set(['QUEUE_FULL', 'NOT_READY', 'SHUTTING_DOWN', 'DEADLINE_EXCEEDED']);
+const SHEDDING: ReadonlySet<string> = new Set([
+  'QUEUE_FULL',
+  'NOT_READY',
+  'SHUTTING_DOWN',
+  'DEADLINE_EXCEEDED',
+  'MODEL_UNAVAILABLE',
+]);
 
 /** Refusals after which the client may send again on the same connection (draining ones close it). */
 const KEEP_ALIVE_REFUSALS: ReadonlySet<string> = new Set(['QUEUE_FULL', 'NOT_READY']);
@@ -81,16 +87,17 @@ function drainable(request: FastifyRequest, err: ServiceError): boolean {
   return Number.isInteger(length) && length >= 0 && length <= DRAIN_LIMIT_BYTES;
 }
 
-function render(
-  request: FastifyRequest,
-  reply: FastifyReply,
-  err: ServiceError,
-  retryAfterSeconds: () => number,
-): FastifyReply {
+/** Seconds until a 503 is worth retrying: from the backlog of the model that refused (classifier.ts), else 1. */
+function retryAfterOf(err: ServiceError): number {
+  const seconds = (err as ServiceError & { retryAfterSeconds?: number }).retryAfterSeconds;
+  return seconds === undefined ? 1 : Math.max(1, Math.ceil(seconds));
+}
+
+function render(request: FastifyRequest, reply: FastifyReply, err: ServiceError): FastifyReply {
   request.errorCode = err.code;
   // Only registry messages are sent; an INTERNAL error's cause stays in the log.
   const message = err.code === 'INTERNAL' ? 'Internal server error' : err.message;
-  if (err.statusCode === 503) reply.header('retry-after', String(Math.max(1, Math.ceil(retryAfterSeconds()))));
+  if (err.statusCode === 503) reply.header('retry-after', String(retryAfterOf(err)));
   // V2 error bodies have no code field; the header carries it there too (and everywhere, for logs and proxies).
   reply.header('x-error-code', err.code);
   if (!request.raw.complete && !drainable(request, err)) reply.header('connection', 'close');
@@ -108,7 +115,7 @@ export function frameworkErrorHandler(
   return (err, request, reply) => {
     reply.header('x-request-id', request.id);
     applySecurityHeaders(reply);
-    render(request, reply, toServiceError(err, context), () => 1);
+    render(request, reply, toServiceError(err, context));
   };
 }
 
@@ -127,26 +134,33 @@ export async function rejectNonFiniteQuery(request: FastifyRequest): Promise<voi
   }
 }
 
-export const errorsPlugin = fp(
+export const errorHandlerPlugin = fp(
   async (app) => {
     app.decorateRequest('errorCode', null);
     app.addHook('preHandler', rejectNonFiniteQuery);
-    const retryAfter = (): number => (app.hasDecorator('engine') ? (app.engine?.retryAfterSeconds() ?? 1) : 1);
 
     app.setErrorHandler((err, request, reply) => {
       const serviceErr = toServiceError(err, { ...app.config, contentType: request.headers['content-type'] });
       if (serviceErr.code === 'INTERNAL') request.log.error({ err }, 'unexpected error');
       // Load shedding (QUEUE_FULL, NOT_READY, SHUTTING_DOWN, DEADLINE_EXCEEDED) is expected and
       // already on the request's own log line; a second line per refusal only adds to the overload.
+      // So is MODEL_UNAVAILABLE, whose reason was logged once when the model failed.
       else if (serviceErr.statusCode >= 500 && !SHEDDING.has(serviceErr.code))
         request.log.warn({ code: serviceErr.code }, 'request failed');
-      return render(request, reply, serviceErr, retryAfter);
+      return render(request, reply, serviceErr);
     });
 
     app.setNotFoundHandler((request, reply) => {
       const target = `${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`;
-      return render(request, reply, make(errors.NOT_FOUND)(target), retryAfter);
+      return render(request, reply, make(errors.NOT_FOUND)(target));
     });
   },
-  { name: 'errors' },
+  { name: 'error-handler' },
 );
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Registry code of the error this request ended with, for the request log line. */
+    errorCode: string | null;
+  }
+}
