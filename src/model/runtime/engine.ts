@@ -1,9 +1,10 @@
 // The inference engine: the dynamic batcher (batcher.ts) feeding one worker thread that owns the
 // onnxruntime session (worker.ts via worker-client.ts). One promise per image. An image comes as
 // a ready tensor (V2 clients send those) or as its 8-bit RGB crop (uploaded images, a quarter of
-// the bytes): at dispatch each is copied into its slot of a staging buffer shared with the worker
-// (protocol.ts says why shared), which normalizes the crops straight into the model's input; the
-// outputs come back transferred, sliced per image with subarray.
+// the bytes), staged in buffers shared with the worker (protocol.ts says why shared): a crop is
+// copied into a slot of its own when it is submitted, so sharp's buffer dies young instead of
+// waiting in the queue; a tensor into its batch position at dispatch. The worker normalizes each
+// crop straight into the model's input; the outputs come back transferred, sliced per image.
 import { errors, type ServiceError } from '../../errors.ts';
 import type { ModelManifest } from '../manifest.ts';
 import { Batcher, serviceError, type SubmitOptions } from './batcher.ts';
@@ -111,7 +112,7 @@ function selfCheckOf(manifest: ModelManifest): SelfCheck | undefined {
 }
 
 /** A queued image: a ready tensor or a crop the worker normalizes. */
-type EngineInput = { readonly tensor: Float32Array } | { readonly pixels: Uint8Array };
+type EngineInput = { readonly tensor: Float32Array } | { readonly slot: number };
 
 class InferenceEngine implements Engine {
   readonly manifest: ModelManifest;
@@ -132,6 +133,8 @@ class InferenceEngine implements Engine {
   readonly #staging: Staging;
   /** Bytes of one image's crop, crop x crop x 3; 0 when the input is not [3, crop, crop]. */
   readonly #pixelLength: number;
+  /** Crop slots of the staging buffer that no queued or running image holds. */
+  readonly #freeSlots: number[];
   readonly #gate: ComputeGate | undefined;
 
   constructor(options: EngineOptions, manifest: ModelManifest, provider: ExecutionProvider, logger: EngineLogger) {
@@ -142,8 +145,9 @@ class InferenceEngine implements Engine {
     this.#pixelLength = pixelLengthOf(this.#io.imageShape, manifest.preprocess.crop);
     this.#staging = {
       tensors: new Float32Array(new SharedArrayBuffer(4 * options.maxBatchSize * this.#io.imageLength)),
-      pixels: new Uint8Array(new SharedArrayBuffer(options.maxBatchSize * this.#pixelLength)),
+      pixels: new Uint8Array(new SharedArrayBuffer(pixelSlotsFor(options) * this.#pixelLength)),
     };
+    this.#freeSlots = Array.from({ length: pixelSlotsFor(options) }, (_, i) => i);
     this.#gate = options.computeGate;
     this.#batcher = new Batcher({
       maxBatchSize: options.maxBatchSize,
@@ -219,7 +223,14 @@ class InferenceEngine implements Engine {
         `expected a Uint8Array of ${expected} bytes [${side}, ${side}, 3], got ${describe(pixels, Uint8Array)}`,
       );
     }
-    return this.#submit({ pixels }, options);
+    // Every queued or running image holds a slot, so one is free unless the queue is full anyway.
+    const slot = this.#freeSlots.pop();
+    if (slot === undefined) return this.#refuse('QUEUE_FULL');
+    this.#staging.pixels.set(pixels, slot * expected);
+    const result = this.#submit({ slot }, options);
+    const release = () => void this.#freeSlots.push(slot);
+    result.then(release, release);
+    return result;
   }
 
   #invalid(message: string): Promise<never> {
@@ -263,16 +274,18 @@ class InferenceEngine implements Engine {
     const worker = this.#worker;
     if (worker === undefined) throw new errors.WORKER_FAILED({ cause: new Error('no worker') });
     const { imageLength, classes } = this.#io;
-    const { tensors, pixels } = this.#staging;
-    // The batcher runs one batch at a time, so the worker is not reading the staging buffers now.
+    const { tensors } = this.#staging;
+    // The batcher runs one batch at a time, so the worker is not reading the tensors now; the
+    // crops' slots are held until their images settle.
     const kinds = new Uint8Array(inputs.length);
+    const slots = new Int32Array(inputs.length);
     inputs.forEach((item, i) => {
-      if ('pixels' in item) {
-        pixels.set(item.pixels, i * this.#pixelLength);
+      if ('slot' in item) {
         kinds[i] = SLOT_KIND.pixels;
+        slots[i] = item.slot;
       } else tensors.set(item.tensor, i * imageLength);
     });
-    const { logits, probabilities } = await worker.run({ size: inputs.length, kinds });
+    const { logits, probabilities } = await worker.run({ size: inputs.length, kinds, slots });
     return inputs.map((_, i) => ({
       logits: logits.subarray(i * classes, (i + 1) * classes),
       probabilities: probabilities.subarray(i * classes, (i + 1) * classes),
@@ -319,6 +332,11 @@ class InferenceEngine implements Engine {
     this.#ready = next;
     this.stats.emit('readiness', next);
   }
+}
+
+/** Crop slots: a full queue, the running batch, and one image being refused (at most maxQueue are queued). */
+function pixelSlotsFor(options: Pick<EngineOptions, 'maxQueue' | 'maxBatchSize'>): number {
+  return options.maxQueue + options.maxBatchSize + 1;
 }
 
 /** Bytes of one 8-bit RGB crop when the model's input is [3, crop, crop]; 0 otherwise. */

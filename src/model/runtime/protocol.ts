@@ -1,8 +1,9 @@
 // Messages between the engine (main thread) and the worker thread that owns the onnxruntime
 // session. A batch's images are staged in two SharedArrayBuffers that both threads hold for good:
-// ready tensors (float32) and 8-bit RGB crops, slot by slot. The main thread fills them only while
-// the worker is idle; the worker copies the tensors and normalizes the crops into the model's input,
-// its own buffer (onnxruntime refuses shared memory: "Invalid argument"). Moving 6 MB of buffers per
+// ready tensors (float32, by batch position, written while the worker is idle) and 8-bit RGB crops
+// (one slot per queued or running image, held until it settles). The worker copies the tensors and
+// normalizes the crops into the model's input, its own buffer (onnxruntime refuses shared memory:
+// "Invalid argument"). Moving 6 MB of buffers per
 // batch to the worker and back instead (transfer lists) counted as fresh external memory in both
 // isolates each time, which started a major GC in each about every ten batches. The outputs come
 // back transferred (8 KB per image).
@@ -29,21 +30,22 @@ export interface WorkerInit {
   readonly staging: Staging;
 }
 
-/** Room for the largest batch, over SharedArrayBuffers: slot i of a batch is tensors[i] or pixels[i]. */
+/** The staging buffers, over SharedArrayBuffers. */
 export interface Staging {
-  /** [maxBatchSize, ...imageShape] float32. */
+  /** [maxBatchSize, ...imageShape] float32: image i of a batch at position i. */
   readonly tensors: Float32Array;
-  /** [maxBatchSize, crop, crop, 3] (HWC, RGB). */
+  /** [slots, crop, crop, 3] (HWC, RGB): one slot per queued or running crop. */
   readonly pixels: Uint8Array;
 }
 
-/** Which staging buffer holds slot i of a batch. */
+/** Where image i of a batch is staged. */
 export const SLOT_KIND = { tensor: 0, pixels: 1 } as const;
 
-/** One batch: its size, and per slot which staging buffer holds the image (SLOT_KIND). */
+/** One batch: its size; per image, its kind (SLOT_KIND) and, for a crop, its slot in pixels. */
 export interface Batch {
   readonly size: number;
   readonly kinds: Uint8Array;
+  readonly slots: Int32Array;
 }
 
 export interface SelfCheck {

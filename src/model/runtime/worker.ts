@@ -89,7 +89,8 @@ function fillInput(batch: Batch): Float32Array {
   for (let i = 0; i < batch.size; i++) {
     const at = i * imageLength;
     if (batch.kinds[i] === SLOT_KIND.pixels) {
-      const data = pixels.subarray(i * imageLength, (i + 1) * imageLength);
+      const slot = batch.slots[i] as number;
+      const data = pixels.subarray(slot * imageLength, (slot + 1) * imageLength);
       normalizeInto({ data, width, height, left: 0, top: 0 }, width, init.preprocess, input, at);
     } else input.set(tensors.subarray(at, at + imageLength), at);
   }

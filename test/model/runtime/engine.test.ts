@@ -177,6 +177,24 @@ describe('Inference through the worker', () => {
     expectClose((mixed[3] as InferResult).logits, (await e.infer(image(5))).logits);
   });
 
+  it('gives each queued crop its own slot and frees it when the image settles, refused or not', async () => {
+    const e = await engine({ maxBatchSize: 1, maxQueue: 2 });
+    const crops = [11, 12, 13, 14, 15, 16].map(crop);
+    const reference = await singles(
+      e,
+      crops.map((c) => tensorOf(e, c)),
+    );
+    for (let wave = 0; wave < 3; wave++) {
+      const outcomes = await Promise.allSettled(crops.map((c) => e.inferPixels(c)));
+      const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code));
+      // One computing, two queued: the crops behind them are refused, and their slots come back.
+      expect(codes).toEqual(['ok', 'ok', 'ok', 'QUEUE_FULL', 'QUEUE_FULL', 'QUEUE_FULL']);
+      outcomes.slice(0, 3).forEach((o, i) => {
+        expectClose((o as PromiseFulfilledResult<InferResult>).value.logits, (reference[i] as InferResult).logits);
+      });
+    }
+  });
+
   it('rejects a crop of the wrong size or type with INVALID_TENSOR without computing it', async () => {
     const e = await engine();
     const sizes = batchSizes(e);
