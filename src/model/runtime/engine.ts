@@ -1,9 +1,7 @@
 // The inference engine: the dynamic batcher (batcher.ts) feeding one worker thread that owns the
 // onnxruntime session (worker.ts via worker-client.ts). One promise per image. An image comes as
 // a ready tensor (V2 clients send those) or as its 8-bit RGB crop (uploaded images, a quarter of
-// the bytes), staged in buffers shared with the worker (protocol.ts says why shared): a crop is
-// copied into a slot of its own when it is submitted, so sharp's buffer dies young instead of
-// waiting in the queue; a tensor into its batch position at dispatch. The worker normalizes each
+// the bytes), staged in buffers shared with the worker (staging.ts). The worker normalizes each
 // crop straight into the model's input; the outputs come back transferred, sliced per image.
 import { errors, type ServiceError } from '../../errors.ts';
 import type { ModelManifest } from '../manifest.ts';
@@ -12,9 +10,10 @@ import type { ComputeGate } from './compute-gate.ts';
 import { loadManifest, modelIo, type ModelIo } from './load-manifest.ts';
 import { silentLogger, type EngineLogger } from './logger.ts';
 import { SELF_CHECK_TOLERANCE } from '../self-check.ts';
-import { SLOT_KIND, type SelfCheck, type Staging, type WorkerInit } from './protocol.ts';
+import type { SelfCheck, WorkerInit } from './protocol.ts';
 import { chooseExecutionProvider, type ExecutionProvider, type ExecutionProviderRequest } from './providers.ts';
 import { sessionOptionsFor } from './session-options.ts';
+import { pixelLengthOf, StagingBuffers, type StagedImage } from './staging.ts';
 import { EngineStats } from './stats.ts';
 import { assertInteger, assertOneOf } from './validate.ts';
 import { WorkerClient, type WorkerExit } from './worker-client.ts';
@@ -111,16 +110,13 @@ function selfCheckOf(manifest: ModelManifest): SelfCheck | undefined {
   };
 }
 
-/** A queued image: a ready tensor or a crop the worker normalizes. */
-type EngineInput = { readonly tensor: Float32Array } | { readonly slot: number };
-
 class InferenceEngine implements Engine {
   readonly manifest: ModelManifest;
   readonly provider: ExecutionProvider;
   readonly stats = new EngineStats();
   readonly #io: ModelIo;
   readonly #init: WorkerInit;
-  readonly #batcher: Batcher<EngineInput, InferResult>;
+  readonly #batcher: Batcher<StagedImage, InferResult>;
   readonly #logger: EngineLogger;
   #worker: WorkerClient | undefined;
   #ready = false;
@@ -129,12 +125,7 @@ class InferenceEngine implements Engine {
   #restarting: Promise<void> | undefined;
   #restartAttempt = 0;
   #restartTimer: NodeJS.Timeout | undefined;
-  /** Room for the largest batch, shared with the worker; filled at dispatch, while the worker is idle. */
-  readonly #staging: Staging;
-  /** Bytes of one image's crop, crop x crop x 3; 0 when the input is not [3, crop, crop]. */
-  readonly #pixelLength: number;
-  /** Crop slots of the staging buffer that no queued or running image holds. */
-  readonly #freeSlots: number[];
+  readonly #staging: StagingBuffers;
   readonly #gate: ComputeGate | undefined;
 
   constructor(options: EngineOptions, manifest: ModelManifest, provider: ExecutionProvider, logger: EngineLogger) {
@@ -142,12 +133,12 @@ class InferenceEngine implements Engine {
     this.provider = provider;
     this.#logger = logger;
     this.#io = modelIo(manifest);
-    this.#pixelLength = pixelLengthOf(this.#io.imageShape, manifest.preprocess.crop);
-    this.#staging = {
-      tensors: new Float32Array(new SharedArrayBuffer(4 * options.maxBatchSize * this.#io.imageLength)),
-      pixels: new Uint8Array(new SharedArrayBuffer(pixelSlotsFor(options) * this.#pixelLength)),
-    };
-    this.#freeSlots = Array.from({ length: pixelSlotsFor(options) }, (_, i) => i);
+    this.#staging = new StagingBuffers({
+      maxBatchSize: options.maxBatchSize,
+      maxQueue: options.maxQueue,
+      imageLength: this.#io.imageLength,
+      pixelLength: pixelLengthOf(this.#io.imageShape, manifest.preprocess.crop),
+    });
     this.#gate = options.computeGate;
     this.#batcher = new Batcher({
       maxBatchSize: options.maxBatchSize,
@@ -172,7 +163,7 @@ class InferenceEngine implements Engine {
       warmupBatchSizes: Array.from({ length: options.maxBatchSize }, (_, i) => i + 1),
       selfCheck: selfCheckOf(manifest),
       preprocess: manifest.preprocess,
-      staging: this.#staging,
+      staging: this.#staging.buffers,
     };
     if (this.#init.selfCheck === undefined)
       logger.warn({ model: manifest.name }, 'the manifest has no reference outputs: startup self-check skipped');
@@ -213,7 +204,7 @@ class InferenceEngine implements Engine {
   }
 
   inferPixels(pixels: Uint8Array, options?: InferOptions): Promise<InferResult> {
-    const expected = this.#pixelLength;
+    const expected = this.#staging.pixelLength;
     if (expected === 0) {
       return this.#invalid(`the model's input [${this.#io.imageShape.join(', ')}] is not a square RGB crop`);
     }
@@ -224,11 +215,10 @@ class InferenceEngine implements Engine {
       );
     }
     // Every queued or running image holds a slot, so one is free unless the queue is full anyway.
-    const slot = this.#freeSlots.pop();
+    const slot = this.#staging.stagePixels(pixels);
     if (slot === undefined) return this.#refuse('QUEUE_FULL');
-    this.#staging.pixels.set(pixels, slot * expected);
     const result = this.#submit({ slot }, options);
-    const release = () => void this.#freeSlots.push(slot);
+    const release = () => this.#staging.release(slot);
     result.then(release, release);
     return result;
   }
@@ -237,7 +227,7 @@ class InferenceEngine implements Engine {
     return Promise.reject(new errors.INVALID_TENSOR(message));
   }
 
-  #submit(input: EngineInput, options: InferOptions | undefined): Promise<InferResult> {
+  #submit(input: StagedImage, options: InferOptions | undefined): Promise<InferResult> {
     if (this.#failed && !this.#closing) return this.#refuse('NOT_READY');
     return this.#batcher.submit(input, options);
   }
@@ -266,26 +256,16 @@ class InferenceEngine implements Engine {
     return Promise.reject(serviceError(code));
   }
 
-  #runBatch(inputs: readonly EngineInput[]): Promise<InferResult[]> {
+  #runBatch(inputs: readonly StagedImage[]): Promise<InferResult[]> {
     return this.#gate === undefined ? this.#compute(inputs) : this.#gate.run(() => this.#compute(inputs));
   }
 
-  async #compute(inputs: readonly EngineInput[]): Promise<InferResult[]> {
+  async #compute(inputs: readonly StagedImage[]): Promise<InferResult[]> {
     const worker = this.#worker;
     if (worker === undefined) throw new errors.WORKER_FAILED({ cause: new Error('no worker') });
-    const { imageLength, classes } = this.#io;
-    const { tensors } = this.#staging;
-    // The batcher runs one batch at a time, so the worker is not reading the tensors now; the
-    // crops' slots are held until their images settle.
-    const kinds = new Uint8Array(inputs.length);
-    const slots = new Int32Array(inputs.length);
-    inputs.forEach((item, i) => {
-      if ('slot' in item) {
-        kinds[i] = SLOT_KIND.pixels;
-        slots[i] = item.slot;
-      } else tensors.set(item.tensor, i * imageLength);
-    });
-    const { logits, probabilities } = await worker.run({ size: inputs.length, kinds, slots });
+    const { classes } = this.#io;
+    // The batcher runs one batch at a time, so the worker is not reading the staged tensors now.
+    const { logits, probabilities } = await worker.run(this.#staging.batch(inputs));
     return inputs.map((_, i) => ({
       logits: logits.subarray(i * classes, (i + 1) * classes),
       probabilities: probabilities.subarray(i * classes, (i + 1) * classes),
@@ -332,17 +312,6 @@ class InferenceEngine implements Engine {
     this.#ready = next;
     this.stats.emit('readiness', next);
   }
-}
-
-/** Crop slots: a full queue, the running batch, and one image being refused (at most maxQueue are queued). */
-function pixelSlotsFor(options: Pick<EngineOptions, 'maxQueue' | 'maxBatchSize'>): number {
-  return options.maxQueue + options.maxBatchSize + 1;
-}
-
-/** Bytes of one 8-bit RGB crop when the model's input is [3, crop, crop]; 0 otherwise. */
-function pixelLengthOf(imageShape: readonly number[], crop: number): number {
-  const [channels, height, width] = imageShape;
-  return imageShape.length === 3 && channels === 3 && height === crop && width === crop ? 3 * crop * crop : 0;
 }
 
 /** "N values" for an array of the expected type, else what was given instead. */
