@@ -64,7 +64,7 @@ COPY --from=build /app/models ./models
 # built from MODEL_WEIGHTS is the service's to write (mount a volume there to keep it across runs).
 RUN mkdir -p /app/models/cache && chown node:node /app/models/cache
 USER node
-EXPOSE 8080
+EXPOSE 8080 8081
 # No curl in slim images: Node's own fetch asks the V2 readiness route.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/v2/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]

@@ -47,6 +47,8 @@ export const errors = {
   IMAGE_TOO_LARGE: createError('IMAGE_TOO_LARGE', 'Image is larger than %s bytes', 413),
   IMAGE_TOO_MANY_PIXELS: createError('IMAGE_TOO_MANY_PIXELS', 'Image has %s pixels; the limit is %s', 413),
   TOO_MANY_IMAGES: createError('TOO_MANY_IMAGES', 'Request holds more than %s images', 413),
+  // 431: gRPC metadata (HTTP/2 headers) over its limit
+  METADATA_TOO_LARGE: createError('METADATA_TOO_LARGE', 'Request metadata is larger than %s bytes', 431),
   // 415: unsupported content or image type
   UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', 'Content type %s is not supported', 415),
   UNSUPPORTED_IMAGE_FORMAT: createError('UNSUPPORTED_IMAGE_FORMAT', 'Image format %s is not supported', 415),

@@ -1,5 +1,5 @@
 // One measured run as `npm run load` and `npm run bench` both need it: an unmeasured warm-up at the same
-// concurrency, a /metrics scrape, the autocannon run, another scrape, and the server-side deltas.
+// concurrency, a /metrics scrape, the autocannon (or gRPC) run, another scrape, and the server-side deltas.
 import { runCannon, type CannonOptions, type CannonRun } from './cannon.ts';
 import type { RunResult } from './report.ts';
 import { fmt } from './report.ts';
@@ -21,6 +21,9 @@ async function tryScrape(baseUrl: string): Promise<Scrape | undefined> {
   }
 }
 
+/** Runs the load of one window: autocannon over HTTP, or grpc-load.ts's runner over gRPC. */
+export type Runner = (options: CannonOptions) => Promise<CannonRun>;
+
 /** Called right around the measured window (after the warm-up): CPU meters start and stop here. */
 export interface WindowHooks {
   readonly started?: () => void;
@@ -29,11 +32,12 @@ export interface WindowHooks {
 
 export async function measureRun(
   options: MeasureOptions,
+  runner: Runner = runCannon,
   hooks: WindowHooks = {},
 ): Promise<{ result: RunResult; run: CannonRun }> {
   await waitIdle(options.baseUrl);
   if (options.warmupS > 0) {
-    await runCannon({
+    await runner({
       ...options,
       durationS: options.warmupS,
       amount: undefined,
@@ -43,7 +47,7 @@ export async function measureRun(
   }
   const before = await tryScrape(options.baseUrl);
   hooks.started?.();
-  const run = await runCannon(options);
+  const run = await runner(options);
   hooks.ended?.();
   const after = await tryScrape(options.baseUrl);
   const result: RunResult = {

@@ -17,6 +17,8 @@ export const DEFAULT_INT8_MODEL_PATH = 'models/resnet50-int8.onnx';
 
 export interface ServerHandle {
   readonly baseUrl: string;
+  /** host:port of its gRPC listener. */
+  readonly grpcAddress: string;
   readonly pid: number;
   readonly logFile: string;
   /** Resident set size of the server process, KiB. */
@@ -89,6 +91,7 @@ export async function startServer(options: StartOptions): Promise<ServerHandle> 
   if (!repository) await ensureModel(options.modelPath);
   await mkdir(dirname(options.logFile), { recursive: true });
   const port = await freePort();
+  const grpcPort = await freePort();
   const log = openSync(options.logFile, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
     env: {
@@ -96,13 +99,14 @@ export async function startServer(options: StartOptions): Promise<ServerHandle> 
       ...options.env,
       HOST: '127.0.0.1',
       PORT: String(port),
+      GRPC_PORT: String(grpcPort),
       ...(repository ? {} : { MODEL_PATH: options.modelPath }),
     },
     stdio: ['ignore', log, log],
   });
   closeSync(log);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const handle = makeHandle(child, `http://127.0.0.1:${port}`, options.logFile, exited);
+  const handle = makeHandle(child, `http://127.0.0.1:${port}`, `127.0.0.1:${grpcPort}`, options.logFile, exited);
   try {
     await waitReady(handle, exited, options.readyTimeoutMs ?? 300_000);
   } catch (err) {
@@ -115,6 +119,7 @@ export async function startServer(options: StartOptions): Promise<ServerHandle> 
 function makeHandle(
   child: ChildProcess,
   baseUrl: string,
+  grpcAddress: string,
   logFile: string,
   exited: Promise<number | null>,
 ): ServerHandle {
@@ -124,6 +129,7 @@ function makeHandle(
   void exited.then(() => (running = false));
   return {
     baseUrl,
+    grpcAddress,
     pid,
     logFile,
     rssKiB: () => readRssKiB(pid),

@@ -1,4 +1,5 @@
-// `npm run load`: autocannon against the service, on loopback only, bounded in time and requests.
+// `npm run load`: autocannon against the service (or, with --protocol grpc, ModelInfer calls on
+// its gRPC API), on loopback only, bounded in time and requests.
 // Without --url it starts the service itself (127.0.0.1, a free port, the full ResNet-50), once
 // per --vary value, and stops it afterwards. Prints each run and writes JSON + Markdown (+ SVG
 // when several runs are compared) to load/reports/.
@@ -6,7 +7,8 @@ import { join } from 'node:path';
 import { buildRequest, type PreparedRequest } from '../lib/bodies.ts';
 import { commandLine } from '../lib/cli.ts';
 import { loadImage, type LoadImage } from '../lib/image.ts';
-import { measureRun, runLine } from '../lib/measure.ts';
+import { grpcRequest, grpcRunner } from '../lib/grpc-load.ts';
+import { measureRun, runLine, type Runner } from '../lib/measure.ts';
 import { buildReport, machineInfo, reportBaseName, writeReport, type RunResult } from '../lib/report.ts';
 import { withServer } from '../lib/server.ts';
 import { LOAD_COMMAND, settingsOf, toLoadArgs, type LoadArgs, type Setting } from './options.ts';
@@ -16,20 +18,24 @@ async function runSeries(
   baseUrl: string,
   setting: Setting,
   request: PreparedRequest,
+  runner?: Runner,
 ): Promise<RunResult[]> {
   const results: RunResult[] = [];
   for (const connections of args.connections) {
-    const { result } = await measureRun({
-      baseUrl,
-      request,
-      connections,
-      ...(args.amount === undefined ? { durationS: args.durationS ?? 10 } : { amount: args.amount }),
-      maxSeconds: args.amount === undefined ? (args.durationS ?? 10) + args.timeoutS : args.maxSeconds,
-      timeoutS: args.timeoutS,
-      warmupS: args.warmupS,
-      setting: setting.label,
-      body: args.body,
-    });
+    const { result } = await measureRun(
+      {
+        baseUrl,
+        request,
+        connections,
+        ...(args.amount === undefined ? { durationS: args.durationS ?? 10 } : { amount: args.amount }),
+        maxSeconds: args.amount === undefined ? (args.durationS ?? 10) + args.timeoutS : args.maxSeconds,
+        timeoutS: args.timeoutS,
+        warmupS: args.warmupS,
+        setting: setting.label,
+        body: args.protocol === 'grpc' ? `grpc ${args.body}` : args.body,
+      },
+      runner,
+    );
     console.log(runLine(result));
     results.push(result);
   }
@@ -40,13 +46,15 @@ async function prepareRequest(args: LoadArgs, image: LoadImage): Promise<Prepare
   // Loaded only for tensor bodies: the other kinds send the encoded image as it is.
   const tensor =
     args.body === 'v2-binary' ? await (await import('../lib/tensor.ts')).tensorFor(image.bytes) : undefined;
-  return buildRequest(args.body, {
+  const input = {
     image: image.bytes,
     imageName: image.name,
     imagesPerRequest: args.imagesPerRequest,
     modelName: args.modelName,
     ...(tensor === undefined ? {} : { tensor }),
-  });
+  };
+  if (args.protocol === 'grpc') return grpcRequest(args.body === 'v2-binary' ? 'tensor' : 'images', input);
+  return buildRequest(args.body, input);
 }
 
 async function main(args: LoadArgs, argv: readonly string[]): Promise<void> {
@@ -60,20 +68,28 @@ async function main(args: LoadArgs, argv: readonly string[]): Promise<void> {
   const runs: RunResult[] = [];
   for (const [i, setting] of settingsOf(args).entries()) {
     if (args.url !== undefined) {
-      runs.push(...(await runSeries(args, args.url, setting, request)));
+      const runner =
+        args.grpcPort === undefined ? undefined : grpcRunner(`${new URL(args.url).hostname}:${args.grpcPort}`);
+      runs.push(...(await runSeries(args, args.url, setting, request, runner)));
       continue;
     }
     const logFile = join(args.outDir, `${reportBaseName({ kind: 'load', startedAt })}-server-${i}.log`);
     console.log(`starting the service (${setting.label}); its log: ${logFile}`);
     const { value, exitCode } = await withServer({ modelPath: args.modelPath, env: setting.env, logFile }, (server) =>
-      runSeries(args, server.baseUrl, setting, request),
+      runSeries(
+        args,
+        server.baseUrl,
+        setting,
+        request,
+        args.protocol === 'grpc' ? grpcRunner(server.grpcAddress) : undefined,
+      ),
     );
     runs.push(...value);
     if (exitCode !== 0) console.warn(`the service exited with code ${exitCode}; see ${logFile}`);
   }
   const meta = {
     kind: 'load' as const,
-    title: `Load: ${args.body} ${request.path}`,
+    title: `Load: ${args.protocol === 'grpc' ? 'gRPC ' : ''}${args.body} ${request.path}`,
     startedAt,
     command: `npm run load -- ${argv.join(' ')}`.trim(),
     target: args.url ?? `started on 127.0.0.1 with ${args.modelPath}`,

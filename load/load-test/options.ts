@@ -16,6 +16,9 @@ export const LIMITS = {
 
 const DEFAULT_DURATION_S = 10;
 
+export const PROTOCOLS = ['http', 'grpc'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
 export const LOAD_COMMAND = command({
   name: 'npm run load',
   summary:
@@ -52,6 +55,19 @@ export const LOAD_COMMAND = command({
       defaultText: 'the 500x375 JPEG fixture, or a generated one',
     },
     body: { kind: 'choice', short: 'b', choices: BODY_KINDS, default: 'multipart', help: 'request body' },
+    protocol: {
+      kind: 'choice',
+      choices: PROTOCOLS,
+      default: 'http',
+      help: 'http, or grpc: ModelInfer on the KServe V2 gRPC API (--body v2-binary: FP32 tensors; multipart or raw: the image as BYTES)',
+    },
+    'grpc-port': {
+      kind: 'int',
+      min: 1,
+      max: 65535,
+      help: 'gRPC port of the --url service (its GRPC_PORT) for --protocol grpc',
+      defaultText: "the started server's",
+    },
     'images-per-request': {
       kind: 'int',
       ...LIMITS.imagesPerRequest,
@@ -98,6 +114,9 @@ export interface LoadArgs {
   readonly timeoutS: number;
   readonly image: string | undefined;
   readonly body: BodyKind;
+  readonly protocol: Protocol;
+  /** gRPC port of a --url service. */
+  readonly grpcPort: number | undefined;
   readonly imagesPerRequest: number;
   /** Environment of the server this script starts. */
   readonly env: Readonly<Record<string, string>>;
@@ -161,6 +180,14 @@ export function toLoadArgs(v: FlagValues<typeof LOAD_COMMAND.flags>): LoadArgs {
   }
   if (v.body === 'raw' && v['images-per-request'] > 1)
     throw new UsageError('A `--body raw` request carries exactly one image');
+  if (v.protocol === 'grpc' && v.body === 'json')
+    throw new UsageError(
+      '`--protocol grpc` sends FP32 tensors (`--body v2-binary`) or images as BYTES (multipart, raw)',
+    );
+  if (v.protocol === 'grpc' && v.url !== undefined && v['grpc-port'] === undefined)
+    throw new UsageError("`--protocol grpc` with `--url` needs the service's gRPC port: `--grpc-port N`");
+  if (v['grpc-port'] !== undefined && (v.protocol !== 'grpc' || v.url === undefined))
+    throw new UsageError('`--grpc-port` names the gRPC port of a `--url` service for `--protocol grpc`');
   return {
     url: v.url,
     connections: v.connections,
@@ -171,6 +198,8 @@ export function toLoadArgs(v: FlagValues<typeof LOAD_COMMAND.flags>): LoadArgs {
     timeoutS: v.timeout,
     image: v.image,
     body: v.body,
+    protocol: v.protocol,
+    grpcPort: v['grpc-port'],
     imagesPerRequest: v['images-per-request'],
     env,
     vary,

@@ -108,3 +108,20 @@ export function origin(): Parser<string> {
     },
   };
 }
+
+/** A TCP port, or `off` (the listener is not started). */
+export function portOrOff(): Parser<number | 'off'> {
+  const port = integer(0, 65535);
+  const allowed = `${port.allowed}, or off`;
+  return {
+    allowed,
+    parse(raw) {
+      if (raw.trim().toLowerCase() === 'off') return 'off';
+      try {
+        return port.parse(raw);
+      } catch {
+        throw new ConfigValueError(allowed);
+      }
+    },
+  };
+}

@@ -12,6 +12,7 @@ import {
   integerOneOf,
   oneOf,
   origin,
+  portOrOff,
   text,
   type Parser,
 } from './config-parsers.ts';
@@ -50,6 +51,13 @@ export const CONFIG_VARIABLES = {
     '127.0.0.1',
     'Listen address (the Docker image sets 0.0.0.0)',
     'DESIGN.md: loopback unless asked',
+  ),
+  grpcPort: variable(
+    'GRPC_PORT',
+    portOrOff(),
+    8081,
+    'TCP port of the KServe V2 gRPC API and gRPC health checking, on HOST (0 picks a free one)',
+    "KServe's and Triton's gRPC port",
   ),
   modelPath: variable(
     'MODEL_PATH',
@@ -242,6 +250,20 @@ export const CONFIG_VARIABLES = {
     'Largest request body of any kind (413 BODY_TOO_LARGE)',
     'fits 32 images as base64 JSON or a binary V2 tensor of 32 rows',
   ),
+  grpcMaxMessageBytes: variable<number | undefined>(
+    'GRPC_MAX_MESSAGE_BYTES',
+    integer(1024),
+    undefined,
+    'Largest gRPC message received or sent (RESOURCE_EXHAUSTED), checked from its length prefix before it is read',
+    'MAX_BODY_BYTES: a ModelInferRequest is about as large as the same REST binary body',
+  ),
+  grpcMaxConcurrentStreams: variable(
+    'GRPC_MAX_CONCURRENT_STREAMS',
+    integer(1, 100_000),
+    100,
+    'Concurrent gRPC calls per connection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS)',
+    'the smallest value HTTP/2 recommends (RFC 9113, section 6.5.2)',
+  ),
   bodyTimeoutMs: variable(
     'BODY_TIMEOUT_MS',
     integer(1, 3_600_000),
@@ -339,6 +361,8 @@ function crossChecks(config: Config): string[] {
       `MODEL_CALIBRATION is set, but MODEL_PRECISION is ${config.modelPrecision}: calibration is for int8 builds`,
     );
   }
+  if (config.grpcPort !== 'off' && config.grpcPort !== 0 && config.grpcPort === config.port)
+    problems.push(`GRPC_PORT=${config.grpcPort} is invalid: expected a port other than PORT (${config.port}), or off`);
   if (config.maxImageBytes > config.maxBodyBytes) {
     problems.push(
       `MAX_IMAGE_BYTES=${config.maxImageBytes} is invalid: expected at most MAX_BODY_BYTES (${config.maxBodyBytes})`,

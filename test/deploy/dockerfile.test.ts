@@ -60,8 +60,8 @@ describe.each(['Dockerfile', 'Dockerfile.cuda'])('%s', (dockerfile) => {
     expect(config.modelCacheDir).toBe(cacheMount?.mountPath);
   });
 
-  it('exposes the server port and health-checks its readiness route with node, not curl', () => {
-    expect(one(stage, 'EXPOSE')).toBe(String(config.port));
+  it('exposes the HTTP and gRPC ports and health-checks the readiness route with node, not curl', () => {
+    expect(one(stage, 'EXPOSE')).toBe(`${config.port} ${config.grpcPort}`);
     const healthcheck = one(stage, 'HEALTHCHECK');
     expect(healthcheck).toMatch(/CMD \["node", "-e", "fetch\(.*\/v2\/health\/ready/);
     expect(healthcheck).toContain('process.env.PORT||' + String(config.port));

@@ -8,7 +8,7 @@ const knownEnv = new Set(Object.values(CONFIG_VARIABLES).map((v) => v.env));
 
 /**
  * Its env is valid server configuration (known names; loadConfig throws ConfigError on a bad value),
- * it listens on 0.0.0.0 at the server's default port, sizes onnxruntime's pool to its CPU limit, and
+ * it listens on 0.0.0.0 at the server's default ports (HTTP, gRPC), probes readiness over gRPC, sizes onnxruntime's pool to its CPU limit, and
  * its pod's grace period covers the preStop sleep plus the server's drain bound.
  */
 export function expectServerContainer(c: IContainer, gracePeriodSeconds: number | undefined): void {
@@ -17,8 +17,11 @@ export function expectServerContainer(c: IContainer, gracePeriodSeconds: number 
   // loadConfig throws ConfigError on any invalid value
   const config = loadConfig(env, []);
   expect(config.host).toBe('0.0.0.0');
-  expect(c.ports?.map((p) => p.containerPort)).toEqual([config.port]);
-  expect(config.port).toBe(loadConfig({}, []).port);
+  // HTTP first (KServe maps the first port to its Service's port 80), then gRPC
+  expect(c.ports?.map((p) => p.containerPort)).toEqual([config.port, config.grpcPort]);
+  expect([config.port, config.grpcPort]).toEqual([loadConfig({}, []).port, loadConfig({}, []).grpcPort]);
+  // the readiness probe asks gRPC health checking of the whole server on the gRPC port
+  expect(c.readinessProbe?.grpc).toEqual({ port: config.grpcPort, service: '' });
   // onnxruntime's pool sized to the CPU the pod gets, not to the node's cores
   expect(String(config.intraOpThreads)).toBe(String(c.resources?.limits?.cpu));
   expect(c.resources?.requests).toEqual(c.resources?.limits);

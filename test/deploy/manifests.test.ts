@@ -64,18 +64,20 @@ describe('deploy/ manifests', () => {
     expect(podSpec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
   });
 
-  it('probes reach the container port by name: liveness, readiness and a startup probe', () => {
-    const portName = container.ports![0]!.name;
-    for (const probe of [container.livenessProbe, container.readinessProbe, container.startupProbe]) {
-      expect(probe?.httpGet?.port).toBe(portName);
-    }
+  it('probes reach the container ports: liveness and startup the http port by name, readiness the grpc port', () => {
+    const [http, grpc] = container.ports!;
+    for (const probe of [container.livenessProbe, container.startupProbe])
+      expect(probe?.httpGet?.port).toBe(http!.name);
+    // grpc probes take a number: the grpc port's
+    expect([grpc!.name, container.readinessProbe?.grpc?.port]).toEqual(['grpc', grpc!.containerPort]);
   });
 
   it('the Service, HPA and PDB point at the Deployment and its pods', () => {
     const labels = deployment.spec!.template.metadata!.labels!;
     const service = new Service(findManifest(manifests, 'Service') as never);
     expect(Object.entries(service.spec!.selector!).every(([k, v]) => labels[k] === v)).toBe(true);
-    expect(service.spec!.ports!.map((p) => p.targetPort)).toEqual([container.ports![0]!.name]);
+    expect(service.spec!.ports!.map((p) => p.targetPort)).toEqual(container.ports!.map((p) => p.name));
+    expect(service.spec!.ports!.map((p) => p.name)).toEqual(['http', 'grpc']);
     const hpa = new HorizontalPodAutoscaler(findManifest(manifests, 'HorizontalPodAutoscaler') as never);
     expect(hpa.spec!.scaleTargetRef).toEqual({
       apiVersion: 'apps/v1',

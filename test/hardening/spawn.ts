@@ -26,6 +26,7 @@ export function spawnServer(env: Record<string, string>): Spawned {
       HOME: process.env['HOME'] ?? '',
       HOST: '127.0.0.1',
       PORT: '0',
+      GRPC_PORT: '0',
       INTRA_OP_THREADS: '1',
       ...env,
     },

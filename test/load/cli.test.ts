@@ -115,7 +115,16 @@ describe('usage', () => {
 
 // Every load/ script as package.json starts it, on this Node.js: --help, then a flag it lacks.
 const scripts = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: Record<string, string> }).scripts;
-const LOAD_SCRIPTS = ['load', 'bench', 'bench:model', 'bench:preprocess', 'bench:engine', 'fuzz', 'soak'] as const;
+const LOAD_SCRIPTS = [
+  'load',
+  'bench',
+  'bench:model',
+  'bench:preprocess',
+  'bench:engine',
+  'bench:grpc',
+  'fuzz',
+  'soak',
+] as const;
 
 describe('the load scripts', { timeout: 60_000 }, () => {
   it.concurrent.each(LOAD_SCRIPTS)('npm run %s answers --help and refuses an unknown flag', async (name) => {

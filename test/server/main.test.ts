@@ -19,7 +19,7 @@ interface Server {
 function start(env: Record<string, string>, argv: string[] = []): Server {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts', ...argv], {
     cwd: ROOT,
-    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...env },
+    env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', GRPC_PORT: '0', ...env },
   });
   const lines: Record<string, unknown>[] = [];
   let buffered = '';

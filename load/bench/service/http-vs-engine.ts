@@ -22,6 +22,7 @@ import {
 } from './common.ts';
 import { cpuLines, type CpuWindow } from './cpu-per-image.ts';
 import { driveEngine, type DriveResult } from './engine-driver.ts';
+import { runCannon } from '../../lib/cannon.ts';
 import { measureRun, runLine } from '../../lib/measure.ts';
 import { fmt, type RunResult } from '../../lib/report.ts';
 import { startServer, type ServerHandle } from '../../lib/server.ts';
@@ -185,6 +186,7 @@ async function httpWindow(ctx: BenchContext, side: Side, connections: number, ro
       setting: `HTTP multipart ${side.contender.label}`,
       body: 'multipart',
     },
+    runCannon,
     {
       started: () => {
         if (!side.serverCpu.classified) side.serverCpu.classify();

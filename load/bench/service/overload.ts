@@ -7,7 +7,7 @@
 // the CPU of the overload window beyond its images (at the peak's CPU per image), per 503.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sampleRss, serverOptions, timing, type BenchContext, type Line, type Measurement } from './common.ts';
-import type { CannonRun } from '../../lib/cannon.ts';
+import { runCannon, type CannonRun } from '../../lib/cannon.ts';
 import { measureRun, runLine, type MeasureOptions } from '../../lib/measure.ts';
 import { fmt, type RunResult } from '../../lib/report.ts';
 import { withServer, type ServerHandle } from '../../lib/server.ts';
@@ -193,7 +193,7 @@ async function measureCpu(meter: CpuMeter, options: MeasureOptions): Promise<Cpu
   let server: CpuSplit | undefined;
   let self0 = 0;
   let clientS = 0;
-  const measured = await measureRun(options, {
+  const measured = await measureRun(options, runCannon, {
     started: () => {
       window = meter.start();
       self0 = selfCpuSeconds();

@@ -107,8 +107,10 @@ export class ModelRegistry {
    * at once otherwise turn the refusals themselves into the overload.
    */
   async acceptWork(name?: string, version?: string): Promise<Classifier> {
+    // Checked first: once app.close() retires the versions, resolve would say MODEL_UNAVAILABLE,
+    // and gRPC calls still arrive then (its listener drains beside the HTTP one).
+    if (this.shuttingDown) throw this.#drainRefusal(name, version);
     const classifier = this.resolve(name, version);
-    if (this.shuttingDown) throw classifier.refusal('SHUTTING_DOWN');
     const unavailable = classifier.unavailable();
     if (unavailable) throw unavailable;
     if (!classifier.full) return classifier;
@@ -118,8 +120,16 @@ export class ModelRegistry {
     return classifier;
   }
 
+  #drainRefusal(name?: string, version?: string): Error {
+    try {
+      return this.resolve(name, version).refusal('SHUTTING_DOWN');
+    } catch {
+      return errors.SHUTTING_DOWN();
+    }
+  }
+
   /** Whether a model (and version) takes work now: `/v2/models/{m}/ready`. */
-  modelReady(name: string, version?: string): boolean {
+  modelReady(name?: string, version?: string): boolean {
     return !this.shuttingDown && this.resolve(name, version).ready;
   }
 

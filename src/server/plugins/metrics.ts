@@ -9,6 +9,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 export const METRIC_NAMES = {
   httpRequests: 'http_requests_total',
   httpDuration: 'http_request_duration_seconds',
+  grpcHandled: 'grpc_server_handled_total',
+  grpcDuration: 'grpc_server_handling_seconds',
   imagesClassified: 'resnet_images_classified_total',
   queueDepth: 'resnet_queue_depth',
   queueWait: 'resnet_queue_wait_seconds',
@@ -59,6 +61,14 @@ export function createMetrics(maxBatchSize = LARGEST_BATCH) {
       'route',
       'status_code',
     ]),
+    // The names and labels of go-grpc-prometheus, which gRPC dashboards expect.
+    grpcHandled: new Counter({
+      name: METRIC_NAMES.grpcHandled,
+      help: 'gRPC calls finished, by method and status code',
+      labelNames: ['grpc_service', 'grpc_method', 'grpc_code'],
+      registers,
+    }),
+    grpcDuration: seconds(METRIC_NAMES.grpcDuration, 'gRPC call duration by method', ['grpc_service', 'grpc_method']),
     imagesClassified: new Counter({
       name: METRIC_NAMES.imagesClassified,
       help: 'Images classified successfully, by model, version and API',

@@ -1,25 +1,25 @@
-// Parses a V2 inference request: the JSON object ($inference_request), optionally followed by
-// binary tensor data whose JSON length is in the Inference-Header-Content-Length header. One input
-// is accepted: the model's FP32 `input` [N,3,224,224], or a BYTES tensor [N] (or [N,1]) of encoded
-// images that the server preprocesses (binary elements, or base64 strings in JSON).
+// Parses a V2 REST inference request: the JSON object ($inference_request), optionally followed by
+// binary tensor data whose JSON length is in the Inference-Header-Content-Length header. What is
+// accepted and how it is checked is infer-input.ts (shared with gRPC); here is where REST keeps
+// the data: binary elements, JSON numbers, or base64 strings for BYTES.
 import { errors } from '../../errors.ts';
 import type { ModelManifest } from '../../model/manifest.ts';
-import type { NamedImage } from '../classifier/classifier.ts';
 import { decodeBase64Image } from '../routes/predict-bodies.ts';
-import { elementCount, flattenNumbers, readBytesElements, readFloat32 } from './tensor-data.ts';
+import {
+  ONE_INPUT,
+  allOutputs,
+  outputRequest,
+  parseInput,
+  type InferInput,
+  type Limits,
+  type OutputRequest,
+  type TensorData,
+} from './infer-input.ts';
+import { flattenNumbers, readBytesElements, readFloat32 } from './tensor-data.ts';
+
+export type { InferInput, Limits, OutputRequest };
 
 type Parameters = Readonly<Record<string, unknown>>;
-
-export interface OutputRequest {
-  readonly name: string;
-  readonly binary: boolean;
-  /** Top-k as "score:index:label" strings instead of the raw tensor (Triton's classification extension). */
-  readonly classification?: number;
-}
-
-export type InferInput =
-  | { readonly kind: 'tensor'; readonly rows: number; readonly data: Float32Array; readonly rowLength: number }
-  | { readonly kind: 'images'; readonly images: readonly NamedImage[] };
 
 export interface InferRequest {
   readonly id?: string;
@@ -27,11 +27,6 @@ export interface InferRequest {
   readonly outputs: readonly OutputRequest[];
   /** Triton's `timeout` request parameter, in microseconds. */
   readonly timeoutUs?: number;
-}
-
-export interface Limits {
-  readonly maxImagesPerRequest: number;
-  readonly maxImageBytes: number;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -62,14 +57,6 @@ export function splitBody(
   }
 }
 
-function readShape(input: Record<string, unknown>, name: string): number[] {
-  const { shape } = input;
-  if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw errors.INVALID_TENSOR(`"${name}" shape must be a non-empty array of non-negative integers`);
-  }
-  return shape as number[];
-}
-
 /** Hands out the binary section tensor by tensor, in input order. */
 class BinaryCursor {
   #offset = 0;
@@ -90,87 +77,41 @@ class BinaryCursor {
   }
 }
 
-function checkRows(rows: number, limits: Limits): void {
-  if (rows < 1) throw errors.NO_IMAGES();
-  if (rows > limits.maxImagesPerRequest) throw errors.TOO_MANY_IMAGES(String(limits.maxImagesPerRequest));
-}
-
-function tensorInput(
-  input: Record<string, unknown>,
-  manifest: ModelManifest,
-  cursor: BinaryCursor,
-  limits: Limits,
-): InferInput {
-  const spec = manifest.inputs[0];
+/** The REST input's data: its binary section when it has binary_data_size, else its JSON `data`. */
+function restTensorData(input: Record<string, unknown>, cursor: BinaryCursor, limits: Limits): TensorData {
   const name = String(input['name']);
-  if (spec === undefined || name !== spec.name)
-    throw errors.INVALID_TENSOR(`unknown FP32 input "${name}"; the model's input is "${spec?.name}"`);
-  const shape = readShape(input, name);
-  const expected = spec.shape.slice(1);
-  if (shape.length !== spec.shape.length || expected.some((dim, i) => dim !== shape[i + 1])) {
-    throw errors.INVALID_TENSOR(`"${name}" shape [${shape.join(',')}] must be [N,${expected.join(',')}]`);
-  }
-  const rows = shape[0] as number;
-  checkRows(rows, limits);
-  const count = elementCount(shape);
-  const binary = cursor.take(input['parameters'] as Parameters | undefined, name);
-  let data: Float32Array;
-  if (binary !== undefined) data = readFloat32(binary, count, name);
-  else {
-    data = new Float32Array(count);
-    flattenNumbers(input['data'], shape, data, name);
-  }
-  return { kind: 'tensor', rows, data, rowLength: count / rows };
-}
-
-function imagesInput(input: Record<string, unknown>, cursor: BinaryCursor, limits: Limits): InferInput {
-  const name = String(input['name']);
-  const shape = readShape(input, name);
-  if (shape.length > 2 || (shape.length === 2 && shape[1] !== 1))
-    throw errors.INVALID_TENSOR(`BYTES input "${name}" shape must be [N] or [N,1]`);
-  const rows = shape[0] as number;
-  checkRows(rows, limits);
-  const binary = cursor.take(input['parameters'] as Parameters | undefined, name);
-  let elements: Uint8Array[];
-  if (binary !== undefined) elements = readBytesElements(binary, rows, name);
-  else {
-    const data = input['data'];
-    const flat = Array.isArray(data) ? data.flat() : data;
-    if (!Array.isArray(flat) || flat.length !== rows || !flat.every((e) => typeof e === 'string')) {
-      throw errors.INVALID_TENSOR(`BYTES input "${name}" data must be ${rows} base64 strings`);
-    }
-    elements = flat.map((text: string, i) => decodeBase64Image(text, i, limits.maxImageBytes));
-  }
-  return { kind: 'images', images: elements.map((bytes, i) => ({ name: String(i), bytes })) };
+  const binary = () => cursor.take(input['parameters'] as Parameters | undefined, name);
+  return {
+    float32(count) {
+      const bytes = binary();
+      if (bytes !== undefined) return readFloat32(bytes, count, name);
+      const data = new Float32Array(count);
+      flattenNumbers(input['data'], input['shape'] as number[], data, name);
+      return data;
+    },
+    bytesElements(count) {
+      const bytes = binary();
+      if (bytes !== undefined) return readBytesElements(bytes, count, name);
+      const data = input['data'];
+      const flat = Array.isArray(data) ? data.flat() : data;
+      if (!Array.isArray(flat) || flat.length !== count || !flat.every((e) => typeof e === 'string')) {
+        throw errors.INVALID_TENSOR(`BYTES input "${name}" data must be ${count} base64 strings`);
+      }
+      return flat.map((text: string, i) => decodeBase64Image(text, i, limits.maxImageBytes));
+    },
+  };
 }
 
 function outputRequests(request: Record<string, unknown>, manifest: ModelManifest): OutputRequest[] {
   const parameters = isObject(request['parameters']) ? request['parameters'] : {};
   const binaryDefault = parameters['binary_data_output'] === true;
-  const known = manifest.outputs.map((o) => o.name);
-  const requested = request['outputs'] ?? known.map((name) => ({ name }));
+  const requested = request['outputs'];
+  if (requested === undefined) return allOutputs(manifest, binaryDefault);
   if (!Array.isArray(requested)) throw errors.INVALID_PARAMETER('"outputs" must be an array');
   return requested.map((output: unknown) => {
-    if (!isObject(output) || !known.includes(String(output['name']))) {
-      throw errors.INVALID_TENSOR(
-        `unknown output ${isObject(output) ? JSON.stringify(output['name']) : ''}; outputs are ${known.join(', ')}`,
-      );
-    }
-    const params = isObject(output['parameters']) ? output['parameters'] : {};
-    const classification = params['classification'];
-    const classes = manifest.labels.length;
-    if (
-      classification !== undefined &&
-      (!Number.isSafeInteger(classification) || (classification as number) < 1 || (classification as number) > classes)
-    ) {
-      throw errors.INVALID_PARAMETER(`classification must be an integer from 1 to ${classes}`);
-    }
-    const binary = typeof params['binary_data'] === 'boolean' ? params['binary_data'] : binaryDefault;
-    return {
-      name: String(output['name']),
-      binary,
-      ...(classification === undefined ? {} : { classification: classification as number }),
-    };
+    const { name, parameters: params } = isObject(output) ? output : {};
+    const { classification, binary_data: binary } = isObject(params) ? params : {};
+    return outputRequest(name, classification, typeof binary === 'boolean' ? binary : binaryDefault, manifest);
   });
 }
 
@@ -183,16 +124,16 @@ export function parseInferRequest(
   if (!isObject(json)) throw errors.INVALID_JSON('the inference request is not a JSON object');
   const inputs = json['inputs'];
   if (!Array.isArray(inputs) || inputs.length !== 1 || !isObject(inputs[0]) || typeof inputs[0]['name'] !== 'string') {
-    throw errors.INVALID_TENSOR(
-      '"inputs" must hold exactly one named tensor: FP32 "input" or a BYTES tensor of encoded images',
-    );
+    throw errors.INVALID_TENSOR(ONE_INPUT);
   }
-  const input = inputs[0];
+  const input = inputs[0] as Record<string, unknown> & { name: string };
   const cursor = new BinaryCursor(binary);
-  let parsed: InferInput;
-  if (input['datatype'] === 'FP32') parsed = tensorInput(input, manifest, cursor, limits);
-  else if (input['datatype'] === 'BYTES') parsed = imagesInput(input, cursor, limits);
-  else throw errors.INVALID_TENSOR(`datatype ${JSON.stringify(input['datatype'])} is not accepted; use FP32 or BYTES`);
+  const parsed = parseInput(
+    { name: input.name, datatype: input['datatype'], shape: input['shape'] },
+    restTensorData(input, cursor, limits),
+    manifest,
+    limits,
+  );
   cursor.assertConsumed();
   const id = json['id'];
   const timeout = isObject(json['parameters']) ? json['parameters']['timeout'] : undefined;

@@ -8,7 +8,7 @@
 // - with REPOSITORY_API_TOKEN set they need "Authorization: Bearer <token>" (compared in constant
 //   time), as Triton's --http-restricted-api guards them with a header; without a token they
 //   answer loopback clients only (the socket's address: X-Forwarded-For is not trusted).
-// The checks run in onRequest, before the body is read.
+// The REST routes check in onRequest, before the body is read; the gRPC RPCs before they act.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../errors.ts';
@@ -38,18 +38,42 @@ function controlMode(config: GuardConfig): string {
   return config.modelRepository === undefined ? 'single-model (no MODEL_REPOSITORY)' : config.modelControlMode;
 }
 
+/** Who asks: what every transport can tell about the caller of a management request. */
+export interface Caller {
+  /** The Authorization header, or gRPC `authorization` metadata. */
+  readonly authorization: string | undefined;
+  /** Whether the request carries an Origin (a browser sent it). */
+  readonly hasOrigin: boolean;
+  /** The peer's IP address, from the socket. */
+  readonly remoteAddress: string | undefined;
+}
+
+/** Throws unless this caller may load and unload models (the REST routes and the gRPC RPCs alike). */
+export function authorizeManagement(config: GuardConfig, caller: Caller): void {
+  if (config.modelRepository === undefined || config.modelControlMode !== 'explicit')
+    throw errors.MODEL_CONTROL_DISABLED(controlMode(config));
+  if (caller.hasOrigin) throw errors.ORIGIN_REFUSED();
+  const token = config.repositoryApiToken;
+  if (token !== undefined) {
+    if (bearerMatches(caller.authorization, token)) return;
+    throw errors.UNAUTHORIZED();
+  }
+  if (!isLoopback(caller.remoteAddress)) throw errors.LOOPBACK_ONLY();
+}
+
 /** onRequest hook of the load and unload routes. */
 export function managementGuard(config: GuardConfig) {
   return async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    if (config.modelRepository === undefined || config.modelControlMode !== 'explicit')
-      throw errors.MODEL_CONTROL_DISABLED(controlMode(config));
-    if (request.headers.origin !== undefined) throw errors.ORIGIN_REFUSED();
-    const token = config.repositoryApiToken;
-    if (token !== undefined) {
-      if (bearerMatches(request.headers.authorization, token)) return;
-      reply.header('www-authenticate', 'Bearer realm="model repository"');
-      throw errors.UNAUTHORIZED();
+    try {
+      authorizeManagement(config, {
+        authorization: request.headers.authorization,
+        hasOrigin: request.headers.origin !== undefined,
+        remoteAddress: request.socket.remoteAddress,
+      });
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'UNAUTHORIZED')
+        reply.header('www-authenticate', 'Bearer realm="model repository"');
+      throw err;
     }
-    if (!isLoopback(request.socket.remoteAddress)) throw errors.LOOPBACK_ONLY();
   };
 }

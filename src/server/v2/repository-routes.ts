@@ -54,12 +54,9 @@ function readyOnly(request: FastifyRequest): boolean {
   return ready === true;
 }
 
-/** Checks a load or unload body: {"parameters": {...}} with no parameter that names files or a config. */
-function checkParameters(request: FastifyRequest): void {
-  const { parameters } = jsonBody(request);
-  if (parameters === undefined) return;
-  if (!isObject(parameters)) throw errors.INVALID_PARAMETER('"parameters" must be an object');
-  for (const key of Object.keys(parameters)) {
+/** Refuses the load parameters that would name files or a config; other keys are ignored. */
+export function checkRepositoryParameters(keys: readonly string[]): void {
+  for (const key of keys) {
     const shown = JSON.stringify(key.slice(0, 64));
     if (key === 'config')
       throw errors.PARAMETER_NOT_ALLOWED(shown, "a model's settings come from its config.json in the repository");
@@ -68,9 +65,16 @@ function checkParameters(request: FastifyRequest): void {
   }
 }
 
-/** The model name of the URL, or MODEL_NAME_INVALID: a plain folder name, never a path or a URL. */
-function modelName(request: FastifyRequest): string {
-  const { model } = request.params as { model: string };
+/** Checks a load or unload body: {"parameters": {...}} with no parameter that names files or a config. */
+function checkParameters(request: FastifyRequest): void {
+  const { parameters } = jsonBody(request);
+  if (parameters === undefined) return;
+  if (!isObject(parameters)) throw errors.INVALID_PARAMETER('"parameters" must be an object');
+  checkRepositoryParameters(Object.keys(parameters));
+}
+
+/** A model name to load or unload, or MODEL_NAME_INVALID: a plain folder name, never a path or a URL. */
+export function checkedModelName(model: string): string {
   const problem = modelNameProblem(model);
   if (problem !== undefined) throw errors.MODEL_NAME_INVALID(JSON.stringify(model.slice(0, 64)), problem);
   return model;
@@ -105,7 +109,7 @@ export async function repositoryRoutes(app: FastifyInstance): Promise<void> {
       },
       handler: async (request: FastifyRequest, reply: FastifyReply) => {
         checkParameters(request);
-        const name = modelName(request);
+        const name = checkedModelName((request.params as { model: string }).model);
         const repository = app.repository;
         if (repository === null) throw errors.MODEL_CONTROL_DISABLED('single-model');
         await (action === 'load' ? repository.load(name) : repository.unload(name));

@@ -8,7 +8,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { errors } from '../../errors.ts';
 import type { Classifier } from '../classifier/classifier.ts';
 import { acceptingWork, paramsTarget, workOptions } from '../routes/work-context.ts';
-import { parseInferRequest, splitBody, type InferRequest } from './infer-request.ts';
+import { tensorRows } from './infer-input.ts';
+import { parseInferRequest, splitBody } from './infer-request.ts';
 import { encodeInferResponse, type RowOutputs } from './infer-response.ts';
 import { modelMetadata } from './model-metadata.ts';
 import { repositoryRoutes } from './repository-routes.ts';
@@ -145,12 +146,6 @@ export async function v2Routes(app: FastifyInstance): Promise<void> {
   await app.register(repositoryRoutes, { prefix: '/repository' });
 }
 
-function rowsOf(input: Extract<InferRequest['input'], { kind: 'tensor' }>): Float32Array[] {
-  return Array.from({ length: input.rows }, (_, i) =>
-    input.data.subarray(i * input.rowLength, (i + 1) * input.rowLength),
-  );
-}
-
 async function infer(
   app: FastifyInstance,
   classifier: Classifier,
@@ -170,7 +165,7 @@ async function infer(
   const rows: RowOutputs[] =
     input.kind === 'images'
       ? await classifier.classifyImages(input.images, options)
-      : await classifier.inferTensors(rowsOf(input), options);
+      : await classifier.inferTensors(tensorRows(input), options);
   const encoded = encodeInferResponse(rows, parsed.outputs, {
     modelName: classifier.name,
     modelVersion: String(classifier.version),
