@@ -70,6 +70,8 @@ describe('thread roles and CPU by role', () => {
     for (let i = 0; i < 3e7; i++) x += i % 7;
     const split = window.stop();
     expect(x).toBeGreaterThan(0);
-    expect(split.totalS).toBeGreaterThanOrEqual(split.byRole.main);
+    expect(split.byRole.main).toBeGreaterThan(0);
+    // /proc counts in clock ticks (10 ms), and the process total is read a moment before its threads.
+    expect(split.totalS).toBeGreaterThanOrEqual(split.byRole.main - 0.02);
   });
 });
