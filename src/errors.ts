@@ -55,14 +55,22 @@ export const errors = {
   // (the second %s says what is accepted instead)
   UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', 'Content type %s is not supported: %s', 415),
   UNSUPPORTED_IMAGE_FORMAT: createError('UNSUPPORTED_IMAGE_FORMAT', 'Image format %s is not supported: send %s', 415),
-  // 503 (sent with Retry-After) and 504
-  QUEUE_FULL: createError('QUEUE_FULL', 'The inference queue is full', 503),
-  NOT_READY: createError('NOT_READY', 'The model is not ready', 503),
+  // 503 (sent with Retry-After) and 504. The load-shedding ones are outcomes, not bugs, and an
+  // overloaded server makes hundreds a second: they capture no stack trace (Error.captureStackTrace
+  // was about a tenth of a refusal's main-thread time).
+  QUEUE_FULL: createError('QUEUE_FULL', 'The inference queue is full', 503, Error, false),
+  NOT_READY: createError('NOT_READY', 'The model is not ready', 503, Error, false),
   MODEL_UNAVAILABLE: createError('MODEL_UNAVAILABLE', 'Model %s is unavailable: %s', 503),
-  SHUTTING_DOWN: createError('SHUTTING_DOWN', 'The server is shutting down', 503),
+  SHUTTING_DOWN: createError('SHUTTING_DOWN', 'The server is shutting down', 503, Error, false),
   WORKER_FAILED: createError('WORKER_FAILED', 'The inference worker failed while computing this batch', 503),
-  DEADLINE_EXCEEDED: createError('DEADLINE_EXCEEDED', 'The request deadline passed while it was queued', 504),
-  CANCELLED: createError('CANCELLED', 'The request was cancelled', 499),
+  DEADLINE_EXCEEDED: createError(
+    'DEADLINE_EXCEEDED',
+    'The request deadline passed while it was queued',
+    504,
+    Error,
+    false,
+  ),
+  CANCELLED: createError('CANCELLED', 'The request was cancelled', 499, Error, false),
   // 500: bugs only; the message is never sent to clients
   INTERNAL: createError('INTERNAL', 'Internal server error', 500),
 } as const;

@@ -7,6 +7,8 @@
 // 2. Throughput of the 500x375 JPEG with 1, 2 and 4 images in flight, with 1 and 2 libvips
 //    threads per image. Images in flight run on libuv's threadpool, so at most
 //    UV_THREADPOOL_SIZE (default 4) decode at once, whatever the server's concurrency.
+// 3. With --photos DIR: parity of every JPEG in DIR (real photographs, too large to commit) for each
+//    shrink-on-load mode; references by `preprocess_reference.py --photos` (/usr/bin/python3).
 // Configurations run in interleaved rounds (the machine may be shared); medians are reported.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -33,7 +35,7 @@ import {
 import { command, commandLine } from '../lib/cli.ts';
 import { median } from '../lib/stats.ts';
 
-const { seconds, rounds } = commandLine(
+const { seconds, rounds, photos } = commandLine(
   command({
     name: 'npm run bench:preprocess',
     summary: 'Preprocessing cost per image (each JPEG shrink-on-load mode, with its parity) and throughput.',
@@ -47,6 +49,11 @@ const { seconds, rounds } = commandLine(
         help: 'seconds per configuration and round',
       },
       rounds: { kind: 'int', min: 1, max: 10, default: 3, help: 'interleaved rounds; medians are reported' },
+      photos: {
+        kind: 'string',
+        value: 'DIR',
+        help: 'also the parity of every JPEG in DIR (real photographs) with each shrink-on-load mode',
+      },
     },
   }),
 );
@@ -181,6 +188,42 @@ async function throughput(subject: Subject): Promise<ThroughputRow[]> {
 
 const f = (value: number, digits = 1) => value.toFixed(digits);
 
+interface PhotoRow {
+  photo: string;
+  size: string;
+  mode: ShrinkOnLoad;
+  parity: Difference;
+}
+
+/** Parity of each photo in `dir` per shrink-on-load mode, against references made now by Python. */
+async function photoParity(dir: string): Promise<PhotoRow[]> {
+  const lines = execFileSync(
+    '/usr/bin/python3',
+    ['scripts/fixtures/preprocess_reference.py', '--photos', dir, `${BIG_DIR}/photos`],
+    { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+  );
+  const rows: PhotoRow[] = [];
+  for (const line of lines.split('\n').filter((l) => l.startsWith('{'))) {
+    const entry = JSON.parse(line) as { image: string; reference: string; storedSize: number[] };
+    const bytes = readFileSync(entry.image);
+    const reference = await referenceTensor(entry.reference);
+    for (const mode of SHRINK_ON_LOAD_MODES) {
+      const parity = difference(await preprocessImage(bytes, { ...OPTIONS, shrinkOnLoad: mode }), reference);
+      rows.push({ photo: entry.image.split('/').pop() ?? entry.image, size: entry.storedSize.join('x'), mode, parity });
+    }
+  }
+  return rows;
+}
+
+function printPhotos(rows: PhotoRow[]): void {
+  console.log('\n| photo | size | JPEG shrink-on-load | mean abs diff | p99 abs diff | max abs diff |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows)
+    console.log(
+      `| ${r.photo} | ${r.size} | ${r.mode} | ${f(r.parity.mean, 4)} | ${f(r.parity.p99, 4)} | ${f(r.parity.max, 4)} |`,
+    );
+}
+
 function printLatency(rows: LatencyRow[]): void {
   console.log('\n| image | JPEG shrink-on-load | wall ms/image | CPU ms/image | mean abs diff | p99 abs diff |');
   console.log('|---|---|---|---|---|---|');
@@ -215,11 +258,17 @@ async function main(): Promise<void> {
   if (small === undefined) throw new Error('no subject');
   const throughputRows = await throughput(small);
   printThroughput(throughputRows);
+  const photoRows = photos === undefined ? [] : await photoParity(photos);
+  if (photoRows.length > 0) printPhotos(photoRows);
   await mkdir('load/reports', { recursive: true });
   const path = `load/reports/bench-preprocess-${new Date().toISOString().replace(/[:.]/g, '-')}.json`;
   await writeFile(
     path,
-    JSON.stringify({ cores: availableParallelism(), pool, rounds, seconds, latencyRows, throughputRows }, null, 1),
+    JSON.stringify(
+      { cores: availableParallelism(), pool, rounds, seconds, latencyRows, throughputRows, photoRows },
+      null,
+      1,
+    ),
   );
   console.log(`\nreport: ${path}`);
 }

@@ -24,9 +24,16 @@ async function tryScrape(baseUrl: string): Promise<Scrape | undefined> {
 /** Runs the load of one window: autocannon over HTTP, or grpc-load.ts's runner over gRPC. */
 export type Runner = (options: CannonOptions) => Promise<CannonRun>;
 
+/** Called right around the measured window (after the warm-up): CPU meters start and stop here. */
+export interface WindowHooks {
+  readonly started?: () => void;
+  readonly ended?: () => void;
+}
+
 export async function measureRun(
   options: MeasureOptions,
   runner: Runner = runCannon,
+  hooks: WindowHooks = {},
 ): Promise<{ result: RunResult; run: CannonRun }> {
   await waitIdle(options.baseUrl);
   if (options.warmupS > 0) {
@@ -39,7 +46,9 @@ export async function measureRun(
     await waitIdle(options.baseUrl);
   }
   const before = await tryScrape(options.baseUrl);
+  hooks.started?.();
   const run = await runner(options);
+  hooks.ended?.();
   const after = await tryScrape(options.baseUrl);
   const result: RunResult = {
     setting: options.setting,

@@ -26,6 +26,8 @@ export const SERVER_SERIES = {
   rejections: METRIC_NAMES.rejections,
   images: METRIC_NAMES.imagesClassified,
   queueDepth: METRIC_NAMES.queueDepth,
+  /** prom-client's default metric: the main thread's GC pauses (perf_hooks), by kind. */
+  gc: 'nodejs_gc_duration_seconds',
 } as const;
 
 export interface DurationSummary {
@@ -55,6 +57,8 @@ export interface ServerSide {
   /** Rejections during the run by reason label. */
   readonly rejections?: Readonly<Record<string, number>>;
   readonly imagesClassified?: number;
+  /** Seconds the main thread spent in GC pauses during the run. */
+  readonly gcSeconds?: number;
 }
 
 export async function scrapeMetrics(baseUrl: string, timeoutMs = 5000): Promise<Scrape> {
@@ -110,6 +114,9 @@ export function summarizeServer(before: Scrape | undefined, after: Scrape, filte
   }
   if (after.get(SERVER_SERIES.images)?.type === 'counter')
     out.imagesClassified = counterDelta(before, after, SERVER_SERIES.images, only);
+  // Process-wide (the main thread's pauses): not labelled by model.
+  const gc = histogramDelta(before, after, SERVER_SERIES.gc);
+  if (gc) out.gcSeconds = gc.sum;
   return out;
 }
 

@@ -12,6 +12,8 @@ import { manifestPathFor } from '../../src/model/manifest.ts';
 
 /** The model `npm start` serves by default; the load scripts build it when it is missing. */
 export const DEFAULT_MODEL_PATH = 'models/resnet50.onnx';
+/** The int8 build of the same network (`npm run build:model -- --precision int8`); built when missing too. */
+export const DEFAULT_INT8_MODEL_PATH = 'models/resnet50-int8.onnx';
 
 export interface ServerHandle {
   readonly baseUrl: string;
@@ -68,14 +70,18 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** The default ResNet-50 is built with the model CLI when missing; any other model must exist. */
+/** The default ResNet-50 (FP32 or int8) is built with the model CLI when missing; any other model must exist. */
 export async function ensureModel(modelPath: string): Promise<void> {
   if (existsSync(modelPath) && existsSync(manifestPathFor(modelPath))) return;
-  if (modelPath !== DEFAULT_MODEL_PATH) throw new Error(`Model ${modelPath} (or its manifest) does not exist`);
-  process.stderr.write(`${modelPath} is missing: building the default ResNet-50 with the model CLI\n`);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/model/cli.ts', '--out', modelPath], {
-    stdio: 'inherit',
-  });
+  const precision =
+    modelPath === DEFAULT_MODEL_PATH ? 'fp32' : modelPath === DEFAULT_INT8_MODEL_PATH ? 'int8' : undefined;
+  if (precision === undefined) throw new Error(`Model ${modelPath} (or its manifest) does not exist`);
+  process.stderr.write(`${modelPath} is missing: building the default ResNet-50 (${precision}) with the model CLI\n`);
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/model/cli.ts', '--precision', precision, '--out', modelPath],
+    { stdio: 'inherit' },
+  );
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   if (code !== 0) throw new Error(`Building ${modelPath} failed (exit code ${code})`);
 }

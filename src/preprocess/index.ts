@@ -2,7 +2,8 @@
 // (exif_transpose -> convert('RGB') -> Resize -> CenterCrop -> ToTensor -> Normalize), with
 // hostile input refused before it costs anything. Order: byte limit, magic bytes, header-only
 // pixel limit, the resized size, then one decode (see decode.ts and resize.ts for which path an
-// image takes).
+// image takes). preprocessPixels stops before ToTensor: the 8-bit crop, a quarter of the bytes,
+// which the inference engine's worker normalizes into its batch (normalize.ts, the same table).
 import { needsFullDecode, decodeToRgb } from './decode.ts';
 import { requireSupportedFormat } from './formats.ts';
 import { planResize, type ResizePlan } from './geometry.ts';
@@ -12,6 +13,7 @@ import type { PreprocessPreset } from './preset.ts';
 import { resizeDecoded, resizeEncoded, upscaleDecoded, type CropSource, type ShrinkOnLoad } from './resize.ts';
 
 export { configureSharp, type SharpSettings } from './sharp-options.ts';
+export { normalizeInto } from './normalize.ts';
 export { ACCEPTED_FORMATS, type ImageFormat } from './formats.ts';
 export { IMAGENET_PRESET, type PreprocessPreset } from './preset.ts';
 export { SHRINK_ON_LOAD_MODES, type ShrinkOnLoad } from './resize.ts';
@@ -72,6 +74,39 @@ async function resizeAndCrop(
   return resizeEncoded(bytes, header.format, plan, maxImagePixels, options.shrinkOnLoad ?? DEFAULT_SHRINK_ON_LOAD);
 }
 
+/** The checks, then one decode: the crop window of 8-bit RGB (maybe inside a larger image). */
+async function cropSource(bytes: Uint8Array, options: PreprocessOptions): Promise<CropSource> {
+  checkByteLimit(bytes, options.maxImageBytes);
+  const format = requireSupportedFormat(bytes);
+  const header = await readHeader(bytes, format, options);
+  const plan = planResize(header.width, header.height, options.preset);
+  checkResizedPixels(plan.width, plan.height, options.maxImagePixels);
+  return resizeAndCrop(bytes, header, plan, options);
+}
+
+/** The crop x crop window of a source as its own buffer (the source itself when it is just that). */
+function tightCrop(source: CropSource, crop: number): Uint8Array {
+  const { data, width, height, left, top } = source;
+  const row = 3 * crop;
+  if (left === 0 && top === 0 && width === crop && height === crop) return data.subarray(0, row * crop);
+  const out = new Uint8Array(row * crop);
+  for (let y = 0; y < crop; y++) {
+    const from = ((top + y) * width + left) * 3;
+    out.set(data.subarray(from, from + row), y * row);
+  }
+  return out;
+}
+
+/**
+ * The centre crop of one encoded image as 8-bit RGB, [crop, crop, 3] (HWC): what the engine's
+ * inferPixels takes; normalizeInto turns it into exactly the tensor preprocessImage makes.
+ * Throws what preprocessImage throws.
+ */
+export async function preprocessPixels(bytes: Uint8Array, options: PreprocessOptions): Promise<Uint8Array> {
+  checkPreset(options.preset);
+  return tightCrop(await cropSource(bytes, options), options.preset.crop);
+}
+
 /**
  * The CHW float32 tensor of one encoded image: written into `out` at its offset when given
  * (the returned array is then a view of that slot), else a new array.
@@ -87,12 +122,7 @@ export async function preprocessImage(
   checkPreset(preset);
   const length = tensorLength(preset);
   const slot = targetSlot(length, out);
-  checkByteLimit(bytes, options.maxImageBytes);
-  const format = requireSupportedFormat(bytes);
-  const header = await readHeader(bytes, format, options);
-  const plan = planResize(header.width, header.height, preset);
-  checkResizedPixels(plan.width, plan.height, options.maxImagePixels);
-  const source = await resizeAndCrop(bytes, header, plan, options);
-  normalizeInto(source, plan.crop, preset, slot.buffer, slot.offset);
+  const source = await cropSource(bytes, options);
+  normalizeInto(source, preset.crop, preset, slot.buffer, slot.offset);
   return slot.buffer.subarray(slot.offset, slot.offset + length);
 }

@@ -4,6 +4,7 @@
 import sharp, { type Metadata } from 'sharp';
 import { errors } from '../errors.ts';
 import { SHARP_FORMAT_NAME, unsupportedFormat, type ImageFormat } from './formats.ts';
+import { readJpegHeader } from './jpeg-header.ts';
 import { decodeError, inputOptions } from './sharp-options.ts';
 
 export interface ImageLimits {
@@ -43,8 +44,18 @@ export function asBuffer(bytes: Uint8Array): Buffer {
   return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
+function checkedHeader(header: ImageHeader, maxImagePixels: number): ImageHeader {
+  const { width, height } = header;
+  if (!(width > 0 && height > 0)) throw new errors.IMAGE_UNDECODABLE('the header has no size');
+  if (width * height > maxImagePixels) throw new errors.IMAGE_TOO_MANY_PIXELS(width * height, maxImagePixels);
+  return header;
+}
+
 export async function readHeader(bytes: Uint8Array, format: ImageFormat, limits: ImageLimits): Promise<ImageHeader> {
   const { maxImagePixels } = limits;
+  // The common upload, read without a libvips call (jpeg-header.ts says what it leaves to sharp).
+  const jpeg = format === 'jpeg' ? readJpegHeader(bytes) : undefined;
+  if (jpeg !== undefined) return checkedHeader({ format, ...jpeg, hasAlpha: false }, maxImagePixels);
   let meta: Metadata;
   try {
     // Without sharp's own pixel limit here, so that the refusal below can say the real count.
@@ -56,7 +67,5 @@ export async function readHeader(bytes: Uint8Array, format: ImageFormat, limits:
   if (meta.format !== SHARP_FORMAT_NAME[format]) throw unsupportedFormat(String(meta.format));
   if (format === 'avif' && meta.compression !== 'av1') throw unsupportedFormat('heic');
   const { width, height } = meta.autoOrient;
-  if (!(width > 0 && height > 0)) throw new errors.IMAGE_UNDECODABLE('the header has no size');
-  if (width * height > maxImagePixels) throw new errors.IMAGE_TOO_MANY_PIXELS(width * height, maxImagePixels);
-  return { format, width, height, space: meta.space, hasAlpha: meta.hasAlpha };
+  return checkedHeader({ format, width, height, space: meta.space, hasAlpha: meta.hasAlpha }, maxImagePixels);
 }

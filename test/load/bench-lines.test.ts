@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatLine, measurementMarkdown, passes, ratioOf, type Line } from '../../load/bench/service/common.ts';
 import { batchingLines } from '../../load/bench/service/batching.ts';
-import { overloadLines, saturation } from '../../load/bench/service/overload.ts';
+import { cpuPer503, overloadLines, refusalCostLines, saturation } from '../../load/bench/service/overload.ts';
 import type { CannonRun } from '../../load/lib/cannon.ts';
 import {
   cpuLines,
@@ -151,6 +151,37 @@ describe('overloadLines', () => {
   });
 });
 
+describe('what a 503 costs the server', () => {
+  const split = (total: number, main: number) => ({
+    totalS: total,
+    byRole: { main, decode: 0, gc: 0, engine: total - main, other: 0 },
+  });
+  const measured = (codes: Record<string, number>, durationS: number, server: ReturnType<typeof split>) => {
+    const result = fakeRun('w', 64, codes['200'] ?? 0, 100, codes);
+    return {
+      result: { ...result, cannon: { ...result.cannon, durationS, imagesPerSecond: (codes['200'] ?? 0) / durationS } },
+      run: { summary: result.cannon, latencyByClassMs: {}, unavailableWithoutRetryAfter: 0 },
+      server,
+      clientS: 1,
+    };
+  };
+
+  it('is the CPU beyond the images at the peak CPU per image, per 503, for the process and its main thread', () => {
+    // Peak: 100 images for 5 s of CPU (50 ms each), 0.5 s on the main thread.
+    const peak = measured({ 200: 100 }, 10, split(5, 0.5));
+    // Overload: 90 images (4.5 s, 0.45 s main) plus 1000 refusals costing 0.3 s, 0.2 s of it on main.
+    const over = measured({ 200: 90, 503: 1000 }, 10, split(4.8, 0.65));
+    const cost = cpuPer503(peak, over);
+    expect(cost.imageMs).toBeCloseTo(50, 9);
+    expect(cost.serverMs).toBeCloseTo(0.3, 9);
+    expect(cost.mainMs).toBeCloseTo(0.2, 9);
+    const lines = refusalCostLines(peak, over);
+    expect(lines[0]?.name).toBe('server CPU per 503 at 64 connections');
+    expect(ratioOf(lines[0] as Line)).toBeCloseTo(0.006, 9);
+    expect(refusalCostLines(peak, measured({ 200: 90 }, 10, split(4.5, 0.45)))).toEqual([]);
+  });
+});
+
 describe('HTTP vs raw engine in alternating rounds', () => {
   it('takes the median of the per-round ratios, which one slow round cannot move', () => {
     expect(median([3, 1, 2])).toBe(2);
@@ -170,24 +201,38 @@ describe('HTTP vs raw engine in alternating rounds', () => {
     expect([0, 1, 2, 3].map(httpFirst)).toEqual([true, false, true, false]);
   });
 
-  it('reports the median round with the median ratio as its verdict', () => {
+  it('reports the median round with the median ratio as its verdict, per model, and int8 over FP32', () => {
     const http = [fakeRun('HTTP', 32, 270, 900), fakeRun('HTTP', 32, 100, 2000), fakeRun('HTTP', 32, 360, 800)];
-    const engine = [30, 40, 40].map((imagesPerSecond) => ({
+    const drive = (imagesPerSecond: number) => ({
       images: imagesPerSecond * 10,
       seconds: 10,
       imagesPerSecond,
       latencyMs: { mean: 1, p50: 1, p90: 1, p99: 700, max: 1 },
       errors: {},
-    }));
-    const m = httpVsEngineMeasurement({ image: { width: 500, height: 375 } as never }, 32, http, engine);
-    const [images, p99] = m.lines;
+    });
+    const fp32 = { label: 'FP32', modelPath: 'a.onnx', target: 0.93 };
+    const int8 = { label: 'int8', modelPath: 'b.onnx', target: 0.8 };
+    const one = httpVsEngineMeasurement({ image: { width: 500, height: 375 } as never }, 32, [
+      { contender: fp32, httpRuns: http, engineRuns: [30, 40, 40].map(drive) },
+    ]);
+    const [images, p99] = one.lines;
+    expect(images?.name).toBe('images/s (median round)');
     expect(images?.value).toBe(27);
     expect(ratioOf(images as Line)).toBeCloseTo(0.9, 12);
-    expect(passes(images as Line)).toBe(true);
+    expect(passes(images as Line)).toBe(false);
     expect(p99?.value).toBe(900);
-    expect(m.notes?.[0]).toBe(
-      'Per-round ratios: 0.900, 0.250, 0.900 (HTTP 27.0, 10.0, 36.0 images/s; engine 30.0, 40.0, 40.0 images/s).',
+    expect(one.notes?.[0]).toBe(
+      'FP32 (a.onnx): per-round ratios 0.900, 0.250, 0.900 (HTTP 27.0, 10.0, 36.0 images/s; engine 30.0, 40.0, 40.0 images/s).',
     );
+    const int8Http = [fakeRun('HTTP', 32, 540, 500), fakeRun('HTTP', 32, 300, 900), fakeRun('HTTP', 32, 540, 400)];
+    const both = httpVsEngineMeasurement({ image: { width: 500, height: 375 } as never }, 32, [
+      { contender: fp32, httpRuns: http, engineRuns: [30, 40, 40].map(drive) },
+      { contender: int8, httpRuns: int8Http, engineRuns: [60, 60, 60].map(drive) },
+    ]);
+    const byName = Object.fromEntries(both.lines.map((l) => [l.name, l]));
+    expect(passes(byName['int8: images/s (median round)'] as Line)).toBe(true);
+    // Rounds 2, 3 and 1.5: int8 HTTP over FP32 HTTP of the same round, median 2.
+    expect(ratioOf(byName['int8 HTTP images/s (median round)'] as Line)).toBeCloseTo(2, 12);
   });
 });
 
@@ -198,25 +243,32 @@ describe('CPU per image in benchmark 1', () => {
     expect(() => parseCpuSeconds('4242 (node) S')).toThrow(/Unreadable/);
   });
 
-  it('takes the median per-image CPU of the windows after the first, which holds the warm-up', () => {
+  it('takes the median per-image CPU over the windows, and splits what lies outside the model by thread', () => {
+    const split = (main: number, decode: number, gc: number, engine: number) => ({
+      totalS: main + decode + gc + engine,
+      byRole: { main, decode, gc, engine, other: 0 },
+    });
     const http = [
-      { serverS: 100, selfS: 50, images: 10 },
-      { serverS: 6, selfS: 0.4, images: 100 },
-      { serverS: 5.6, selfS: 0.4, images: 100 },
-      { serverS: 5.4, selfS: 0.6, images: 100 },
+      { serverS: 6, selfS: 0.4, images: 100, split: split(0.4, 0.3, 0.1, 5.2), mainGcS: 0.1 },
+      { serverS: 5.6, selfS: 0.4, images: 100, split: split(0.3, 0.3, 0.1, 4.9), mainGcS: 0.1 },
+      { serverS: 5.4, selfS: 0.6, images: 100, split: split(0.3, 0.3, 0.1, 4.7), mainGcS: 0.1 },
     ];
     const engine = [
-      { selfS: 99, images: 1 },
-      { selfS: 5, images: 100 },
-      { selfS: 5, images: 100 },
-      { selfS: 4.8, images: 120 },
+      { selfS: 5, images: 100, split: split(0.05, 0, 0.02, 4.93), mainGcS: 0 },
+      { selfS: 5, images: 100, split: split(0.05, 0, 0.02, 4.93), mainGcS: 0 },
+      { selfS: 4.8, images: 120, split: split(0.05, 0, 0.02, 4.73), mainGcS: 0 },
     ];
     expect(cpuPerImageMs(http, (w) => w.serverS)).toBeCloseTo(56, 9);
     expect(cpuPerImageMs(engine, (w) => w.selfS)).toBeCloseTo(50, 9);
-    expect(cpuPerImageMs([{ selfS: 1, images: 10 }], (w) => w.selfS)).toBeCloseTo(100, 9);
-    const [server, both] = cpuLines({ http, engine });
-    expect(server?.value).toBeCloseTo(56, 9);
-    expect(both?.value).toBeCloseTo(60, 9);
-    expect(ratioOf(both as Line)).toBeCloseTo(1.2, 9);
+    const lines = cpuLines({ http, engine });
+    const byName = Object.fromEntries(lines.map((l) => [l.name, l]));
+    expect(byName['CPU per image: server process']?.value).toBeCloseTo(56, 9);
+    expect(ratioOf(byName['CPU per image: server + load generator (same cores)'] as Line)).toBeCloseTo(1.2, 9);
+    const outside = byName['CPU per image outside the model (server - raw engine)'] as Line;
+    expect(outside.value).toBeCloseTo(6, 9);
+    expect(passes(outside)).toBe(false);
+    expect(byName['  decode/resize (libuv pool + libvips workers)']?.value).toBeCloseTo(3, 9);
+    expect(byName['  main thread']?.baseline?.value).toBeCloseTo(0.5, 9);
+    expect(byName['  of which main-thread GC pauses']?.value).toBeCloseTo(1, 9);
   });
 });

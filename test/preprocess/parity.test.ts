@@ -4,9 +4,12 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   IMAGENET_PRESET,
+  normalizeInto,
   preprocessImage,
+  preprocessPixels,
   SHRINK_ON_LOAD_MODES,
   type PreprocessOptions,
+  type ShrinkOnLoad,
 } from '../../src/preprocess/index.ts';
 import { png } from './crafted.ts';
 import {
@@ -65,13 +68,29 @@ describe('preprocessImage against torchvision (Resize 256, CenterCrop 224, ToTen
     expect(d.p99).toBeLessThanOrEqual(PARITY_BOUNDS.p99);
   });
 
-  it.each(SHRINK_ON_LOAD_MODES.map((mode) => [mode]))(
-    'keeps large-1200x900.jpg within bounds with JPEG shrink-on-load %s',
-    async (shrinkOnLoad) => {
-      const d = await compare(fixtureBytes('large-1200x900.jpg'), 'large-1200x900.jpg', { ...OPTIONS, shrinkOnLoad });
-      measured.push({ file: `large-1200x900.jpg, shrink-on-load ${shrinkOnLoad}`, mode: 'RGB', size: '1200x900', d });
+  const LARGE_JPEGS = ['large-1200x900.jpg', 'photo-evening-glow-1680x1050.jpg'];
+  it.each(LARGE_JPEGS.flatMap((file) => SHRINK_ON_LOAD_MODES.map((mode): [string, ShrinkOnLoad] => [file, mode])))(
+    'keeps %s within bounds with JPEG shrink-on-load %s',
+    async (file, shrinkOnLoad) => {
+      const d = await compare(fixtureBytes(file), file, { ...OPTIONS, shrinkOnLoad });
+      const size = entry(file).storedSize.join('x');
+      measured.push({ file: `${file}, shrink-on-load ${shrinkOnLoad}`, mode: 'RGB', size, d });
       expect(d.mean).toBeLessThanOrEqual(PARITY_BOUNDS.mean);
       expect(d.p99).toBeLessThanOrEqual(PARITY_BOUNDS.p99);
+    },
+  );
+});
+
+describe("the service's path: the 8-bit crop, normalized where the engine's worker does it", () => {
+  it.each(reference.images.map((image) => [image.file]))(
+    '%s gives the tensor preprocessImage gives, bit for bit',
+    async (file) => {
+      const bytes = fixtureBytes(file);
+      const pixels = await preprocessPixels(bytes, OPTIONS);
+      expect(pixels).toHaveLength(224 * 224 * 3);
+      const tensor = new Float32Array(3 * 224 * 224);
+      normalizeInto({ data: pixels, width: 224, height: 224, left: 0, top: 0 }, 224, IMAGENET_PRESET, tensor, 0);
+      expect(sameFloats(tensor, await preprocessImage(bytes, OPTIONS))).toBe(true);
     },
   );
 });

@@ -99,9 +99,10 @@ export function serverOptions(
   ctx: BenchContext,
   label: string,
   env: Readonly<Record<string, string>> = {},
+  modelPath = ctx.args.modelPath,
 ): StartOptions {
   const logFile = join(ctx.args.outDir, `${reportBaseName({ kind: 'bench', startedAt: ctx.startedAt })}-${label}.log`);
-  return { modelPath: ctx.args.modelPath, env, logFile };
+  return { modelPath, env, logFile };
 }
 
 /** Samples the server's RSS every intervalMs until stopped; returns the peak in KiB. */

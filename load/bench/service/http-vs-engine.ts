@@ -1,11 +1,12 @@
 // Benchmark 1: end-to-end images/s over HTTP (multipart 500x375 JPEG: parse, decode, resize,
 // batch, infer, JSON) against the raw engine on pre-made tensors, same model and same settings
-// (the server's defaults), same concurrency. Both are loaded at once but driven one at a time, in
-// alternating windows (HTTP then engine, engine then HTTP, ...), so they never share the CPU and
-// slow drift in a shared machine's speed hits both sides alike; the reported ratio is the median
-// of the per-round ratios. Target: ratio >= 0.90. What the gap holds: HTTP parsing, JPEG decode
-// + resize, JSON, the load generator itself (it shares the cores), and what that CPU work costs
-// the model's threads.
+// (the server's defaults), same concurrency; for the FP32 model and the int8 one. All four sides
+// are loaded at once but driven one at a time, in alternating windows (HTTP then engine, engine
+// then HTTP, and the models' order alternating too), so they never share the CPU and slow drift
+// in a shared machine's speed hits every side alike; each reported ratio is the median of the
+// per-round ratios. Each window also records CPU by thread (cpu-per-image.ts): where an image's
+// CPU goes outside the model.
+import { PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createEngine, type Engine } from '../../../src/model/runtime/engine.ts';
 import { engineOptionsFor } from '../../../src/server/classifier/engine-options.ts';
@@ -19,38 +20,49 @@ import {
   type Line,
   type Measurement,
 } from './common.ts';
+import { cpuLines, type CpuWindow } from './cpu-per-image.ts';
 import { driveEngine, type DriveResult } from './engine-driver.ts';
+import { runCannon } from '../../lib/cannon.ts';
 import { measureRun, runLine } from '../../lib/measure.ts';
 import { fmt, type RunResult } from '../../lib/report.ts';
-import { readCpuSeconds, withServer } from '../../lib/server.ts';
+import { startServer, type ServerHandle } from '../../lib/server.ts';
 import { median } from '../../lib/stats.ts';
 import { tensorFor } from '../../lib/tensor.ts';
+import { CpuMeter, type CpuSplit } from '../../lib/threads.ts';
+
+export { cpuLines, cpuPerImageMs, type CpuWindow } from './cpu-per-image.ts';
 
 export interface Round {
   readonly http: number;
   readonly engine: number;
 }
 
-/** CPU seconds and images of one window: where the gap between the two sides goes. */
-export interface CpuWindow {
-  /** The server process (HTTP windows only). */
-  readonly serverS?: number;
-  /** This process: the load generator in HTTP windows, the raw engine in engine windows. */
-  readonly selfS: number;
-  readonly images: number;
+/** A model measured over HTTP and raw, and its HTTP/raw images/s target (the issue's goals). */
+export interface Contender {
+  readonly label: string;
+  readonly modelPath: string;
+  readonly target: number;
+}
+
+/** What one contender's windows measured. */
+export interface ContenderResult {
+  readonly contender: Contender;
+  readonly httpRuns: readonly RunResult[];
+  readonly engineRuns: readonly DriveResult[];
+  readonly cpu?: { readonly http: readonly CpuWindow[]; readonly engine: readonly CpuWindow[] };
+}
+
+export const HTTP_VS_ENGINE_TARGETS = { fp32: 0.93, int8: 0.8 } as const;
+
+export function contendersOf(args: BenchContext['args']): Contender[] {
+  const fp32 = { label: 'FP32', modelPath: args.modelPath, target: HTTP_VS_ENGINE_TARGETS.fp32 };
+  if (args.int8ModelPath === undefined) return [fp32];
+  return [fp32, { label: 'int8', modelPath: args.int8ModelPath, target: HTTP_VS_ENGINE_TARGETS.int8 }];
 }
 
 function selfCpuSeconds(): number {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1e6;
-}
-
-/** Median milliseconds of CPU per image, over the windows after the first (which holds the warm-up). */
-export function cpuPerImageMs(windows: readonly CpuWindow[], pick: (w: CpuWindow) => number | undefined): number {
-  const measured = windows.length > 1 ? windows.slice(1) : windows;
-  return median(
-    measured.filter((w) => w.images > 0 && pick(w) !== undefined).map((w) => ((pick(w) as number) * 1000) / w.images),
-  );
 }
 
 /** Per-round HTTP/engine images/s ratios and their median (the robust summary of a noisy series). */
@@ -64,140 +76,244 @@ export function httpFirst(round: number): boolean {
   return round % 2 === 0;
 }
 
-async function startRawEngine(ctx: BenchContext): Promise<Engine> {
+/** Main-thread GC pauses of this process, summed while `active`. */
+function gcClock(): { active: boolean; seconds: number; close(): void } {
+  const clock = {
+    active: false,
+    seconds: 0,
+    close: () => observer.disconnect(),
+  };
+  const observer = new PerformanceObserver((list) => {
+    if (clock.active) for (const entry of list.getEntries()) clock.seconds += entry.duration / 1000;
+  });
+  observer.observe({ entryTypes: ['gc'] });
+  return clock;
+}
+
+interface Side {
+  readonly contender: Contender;
+  readonly server: ServerHandle;
+  readonly serverCpu: CpuMeter;
+  readonly engine: Engine;
+  readonly httpRuns: RunResult[];
+  readonly engineRuns: DriveResult[];
+  readonly httpCpu: CpuWindow[];
+  readonly engineCpu: CpuWindow[];
+}
+
+async function startRawEngine(modelPath: string): Promise<Engine> {
   // The settings the service gets: its defaults and this shell's environment (the started
   // servers inherit it too), so both sides run the same engine configuration.
   const config = loadConfig(process.env, []);
-  const engine = await createEngine(
-    engineOptionsFor(config, { modelPath: ctx.args.modelPath, settings: batchSettingsOf(config) }),
-  );
+  const engine = await createEngine(engineOptionsFor(config, { modelPath, settings: batchSettingsOf(config) }));
   const readyBy = Date.now() + 300_000;
   while (!engine.ready && Date.now() < readyBy) await sleep(100);
   return engine;
 }
 
+async function startSide(ctx: BenchContext, contender: Contender): Promise<Side> {
+  const label = `http-vs-engine-${contender.label.toLowerCase()}`;
+  const server = await startServer(serverOptions(ctx, label, {}, contender.modelPath));
+  try {
+    const engine = await startRawEngine(contender.modelPath);
+    return {
+      contender,
+      server,
+      serverCpu: new CpuMeter(server.pid),
+      engine,
+      httpRuns: [],
+      engineRuns: [],
+      httpCpu: [],
+      engineCpu: [],
+    };
+  } catch (err) {
+    await server.stop();
+    throw err;
+  }
+}
+
 export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
   const connections = ctx.args.saturate ?? DEFAULT_SATURATING_CONNECTIONS;
   const tensor = await tensorFor(ctx.image.bytes);
-  const engine = await startRawEngine(ctx);
-  const httpRuns: RunResult[] = [];
-  const engineRuns: DriveResult[] = [];
-  const httpCpu: CpuWindow[] = [];
-  const engineCpu: CpuWindow[] = [];
+  const sides: Side[] = [];
+  const selfCpu = new CpuMeter(process.pid);
+  const gc = gcClock();
   try {
-    await withServer(serverOptions(ctx, 'http-vs-engine'), async (server) => {
-      if (ctx.args.warmupS > 0) await driveEngine(engine, tensor, connections, ctx.args.warmupS);
-      for (let round = 0; round < ctx.args.rounds; round++) {
-        const http = async () => {
-          // Only the first HTTP window needs a warm-up; later ones follow a saturated engine window.
-          const t = round === 0 ? timing(ctx) : { ...timing(ctx), warmupS: 0 };
-          const [server0, self0] = [readCpuSeconds(server.pid), selfCpuSeconds()];
-          const { result } = await measureRun({
-            baseUrl: server.baseUrl,
-            request: ctx.multipart,
-            connections,
-            ...t,
-            setting: 'HTTP multipart',
-            body: 'multipart',
-          });
-          httpCpu.push({
-            serverS: readCpuSeconds(server.pid) - server0,
-            selfS: selfCpuSeconds() - self0,
-            images: result.cannon.imagesPerSecond * result.cannon.durationS,
-          });
-          console.log(`round ${round + 1}: ${runLine(result)}`);
-          httpRuns.push(result);
-        };
-        const raw = async () => {
-          const self0 = selfCpuSeconds();
-          const result = await driveEngine(engine, tensor, connections, ctx.args.durationS);
-          engineCpu.push({ selfS: selfCpuSeconds() - self0, images: result.images });
-          console.log(
-            `round ${round + 1}: raw engine c=${connections}: ${fmt(result.imagesPerSecond)} images/s, latency p50 ${fmt(result.latencyMs.p50, 0)} ms p99 ${fmt(result.latencyMs.p99, 0)} ms`,
-          );
-          engineRuns.push(result);
-        };
-        if (httpFirst(round)) {
-          await http();
-          await raw();
-        } else {
-          await raw();
-          await http();
-        }
+    for (const contender of contendersOf(ctx.args)) sides.push(await startSide(ctx, contender));
+    for (const side of sides) if (ctx.args.warmupS > 0) await driveEngine(side.engine, tensor, connections, 2);
+    // Every engine thread of this process exists now; the servers' are read after their warm-up.
+    selfCpu.classify();
+    for (let round = 0; round < ctx.args.rounds; round++) {
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
+      for (const side of order) {
+        const http = () => httpWindow(ctx, side, connections, round);
+        const raw = () => engineWindow(ctx, side, connections, round, tensor, selfCpu, gc);
+        for (const run of httpFirst(round) ? [http, raw] : [raw, http]) await run();
       }
-    });
+    }
   } finally {
-    await engine.close();
+    gc.close();
+    for (const side of sides) {
+      await side.engine.close();
+      await side.server.stop();
+    }
   }
-  return httpVsEngineMeasurement(ctx, connections, httpRuns, engineRuns, { http: httpCpu, engine: engineCpu });
+  return httpVsEngineMeasurement(
+    ctx,
+    connections,
+    sides.map((s) => ({
+      contender: s.contender,
+      httpRuns: s.httpRuns,
+      engineRuns: s.engineRuns,
+      cpu: { http: s.httpCpu, engine: s.engineCpu },
+    })),
+  );
 }
 
-/** The lines of benchmark 1 from its windows (pure, so the verdict is testable). */
-export function httpVsEngineMeasurement(
-  ctx: Pick<BenchContext, 'image'>,
+async function httpWindow(ctx: BenchContext, side: Side, connections: number, round: number): Promise<void> {
+  // Only the first HTTP window needs a warm-up; later ones follow a saturated engine window.
+  const t = round === 0 ? timing(ctx) : { ...timing(ctx), warmupS: 0 };
+  let window: { stop(): CpuSplit } | undefined;
+  let self0 = 0;
+  let split: CpuSplit | undefined;
+  let selfS = 0;
+  const { result } = await measureRun(
+    {
+      baseUrl: side.server.baseUrl,
+      request: ctx.multipart,
+      connections,
+      ...t,
+      setting: `HTTP multipart ${side.contender.label}`,
+      body: 'multipart',
+    },
+    runCannon,
+    {
+      started: () => {
+        if (!side.serverCpu.classified) side.serverCpu.classify();
+        self0 = selfCpuSeconds();
+        window = side.serverCpu.start();
+      },
+      ended: () => {
+        split = window?.stop();
+        selfS = selfCpuSeconds() - self0;
+      },
+    },
+  );
+  side.httpCpu.push({
+    serverS: split?.totalS,
+    selfS,
+    images: result.cannon.imagesPerSecond * result.cannon.durationS,
+    split,
+    mainGcS: result.server?.gcSeconds,
+  });
+  console.log(`round ${round + 1}: ${runLine(result)}`);
+  side.httpRuns.push(result);
+}
+
+async function engineWindow(
+  ctx: BenchContext,
+  side: Side,
   connections: number,
-  httpRuns: readonly RunResult[],
-  engineRuns: readonly DriveResult[],
-  cpu?: { readonly http: readonly CpuWindow[]; readonly engine: readonly CpuWindow[] },
-): Measurement {
-  const rounds = httpRuns.map((h, i) => ({
-    http: h.cannon.imagesPerSecond,
-    engine: engineRuns[i]?.imagesPerSecond ?? 0,
-  }));
-  const { ratios, median: medianRatio } = pairedRatios(rounds);
-  const httpMedian = median(rounds.map((r) => r.http));
-  const engineP99 = median(engineRuns.map((r) => r.latencyMs.p99));
-  const engineErrors = engineRuns
-    .flatMap((r) => Object.entries(r.errors))
-    .map(([k, n]) => `${k}: ${n}`)
-    .join(', ');
-  const http = httpRuns.map((r) => r.cannon);
+  round: number,
+  tensor: Float32Array,
+  selfCpu: CpuMeter,
+  gc: { active: boolean; seconds: number },
+): Promise<void> {
+  const window = selfCpu.start();
+  const self0 = selfCpuSeconds();
+  const gc0 = gc.seconds;
+  gc.active = true;
+  const result = await driveEngine(side.engine, tensor, connections, ctx.args.durationS);
+  gc.active = false;
+  const split = window.stop();
+  side.engineCpu.push({
+    selfS: selfCpuSeconds() - self0,
+    images: result.images,
+    split,
+    mainGcS: gc.seconds - gc0,
+  });
+  console.log(
+    `round ${round + 1}: raw engine ${side.contender.label} c=${connections}: ${fmt(result.imagesPerSecond)} images/s, latency p50 ${fmt(result.latencyMs.p50, 0)} ms p99 ${fmt(result.latencyMs.p99, 0)} ms`,
+  );
+  side.engineRuns.push(result);
+}
+
+function roundsOf(r: ContenderResult): Round[] {
+  return r.httpRuns.map((h, i) => ({ http: h.cannon.imagesPerSecond, engine: r.engineRuns[i]?.imagesPerSecond ?? 0 }));
+}
+
+/** One model's lines: images/s and p99 against the raw engine, then CPU per image by stage. */
+export function contenderLines(r: ContenderResult, prefix = ''): Line[] {
+  const rounds = roundsOf(r);
+  const { median: medianRatio } = pairedRatios(rounds);
+  const httpMedian = median(rounds.map((x) => x.http));
+  return [
+    {
+      // value / baseline is the median of the per-round ratios, not the ratio of the medians.
+      name: `${prefix}images/s (median round)`,
+      value: httpMedian,
+      unit: 'images/s',
+      baseline: { name: 'raw engine', value: httpMedian / medianRatio },
+      target: { comparison: '>=', bound: r.contender.target },
+    },
+    {
+      name: `${prefix}latency p99 (median round)`,
+      value: median(r.httpRuns.map((h) => h.cannon.latencyMs.p99)),
+      unit: 'ms',
+      baseline: { name: 'raw engine', value: median(r.engineRuns.map((e) => e.latencyMs.p99)) },
+    },
+    ...(r.cpu === undefined ? [] : cpuLines(r.cpu, prefix)),
+  ];
+}
+
+/** int8 HTTP images/s over FP32 HTTP images/s, median of the per-round ratios. */
+export function int8OverFp32Line(fp32: ContenderResult, int8: ContenderResult): Line {
+  const ratios = int8.httpRuns.map(
+    (h, i) => h.cannon.imagesPerSecond / (fp32.httpRuns[i]?.cannon.imagesPerSecond ?? 0),
+  );
+  const value = median(int8.httpRuns.map((h) => h.cannon.imagesPerSecond));
   return {
-    id: 1,
-    title: `HTTP (multipart ${ctx.image.width}x${ctx.image.height} JPEG) vs the raw engine on pre-made tensors, ${connections} in flight, ${rounds.length} alternating rounds`,
-    lines: [
-      {
-        // value / baseline is the median of the per-round ratios, not the ratio of the medians.
-        name: 'images/s (median round)',
-        value: httpMedian,
-        unit: 'images/s',
-        baseline: { name: 'raw engine', value: httpMedian / medianRatio },
-        target: { comparison: '>=', bound: 0.9 },
-      },
-      {
-        name: 'latency p99 (median round)',
-        value: median(http.map((c) => c.latencyMs.p99)),
-        unit: 'ms',
-        baseline: { name: 'raw engine', value: engineP99 },
-      },
-      ...(cpu === undefined ? [] : cpuLines(cpu)),
-    ],
-    runs: httpRuns,
-    notes: [
-      `Per-round ratios: ${ratios.map((r) => fmt(r, 3)).join(', ')} (HTTP ${rounds.map((r) => fmt(r.http)).join(', ')} images/s; engine ${rounds.map((r) => fmt(r.engine)).join(', ')} images/s).`,
-      `HTTP: ${http.reduce((a, c) => a + c.ok, 0)} 2xx, ${http.reduce((a, c) => a + c.non2xx, 0)} non-2xx, ${http.reduce((a, c) => a + c.errors, 0)} errors. ` +
-        `Engine: ${engineRuns.reduce((a, r) => a + r.images, 0)} images${engineErrors ? `, errors ${engineErrors}` : ''}.`,
-    ],
+    name: `${int8.contender.label} HTTP images/s (median round)`,
+    value,
+    unit: 'images/s',
+    baseline: { name: `${fp32.contender.label} HTTP`, value: value / median(ratios) },
   };
 }
 
-/** CPU per image: the server and the load generator against the raw engine (informative lines). */
-export function cpuLines(cpu: { readonly http: readonly CpuWindow[]; readonly engine: readonly CpuWindow[] }): Line[] {
-  const engine = cpuPerImageMs(cpu.engine, (w) => w.selfS);
-  const server = cpuPerImageMs(cpu.http, (w) => w.serverS);
-  const client = cpuPerImageMs(cpu.http, (w) => w.selfS);
+function notesOf(r: ContenderResult): string[] {
+  const { ratios } = pairedRatios(roundsOf(r));
+  const rounds = roundsOf(r);
+  const http = r.httpRuns.map((h) => h.cannon);
+  const engineErrors = r.engineRuns
+    .flatMap((e) => Object.entries(e.errors))
+    .map(([k, n]) => `${k}: ${n}`)
+    .join(', ');
   return [
-    {
-      name: 'CPU per image: server process',
-      value: server,
-      unit: 'ms',
-      baseline: { name: 'raw engine', value: engine },
-    },
-    {
-      name: 'CPU per image: server + load generator (same cores)',
-      value: server + client,
-      unit: 'ms',
-      baseline: { name: 'raw engine', value: engine },
-    },
+    `${r.contender.label} (${r.contender.modelPath}): per-round ratios ${ratios.map((x) => fmt(x, 3)).join(', ')} (HTTP ${rounds.map((x) => fmt(x.http)).join(', ')} images/s; engine ${rounds.map((x) => fmt(x.engine)).join(', ')} images/s).`,
+    `${r.contender.label}: HTTP ${http.reduce((a, c) => a + c.ok, 0)} 2xx, ${http.reduce((a, c) => a + c.non2xx, 0)} non-2xx, ${http.reduce((a, c) => a + c.errors, 0)} errors. ` +
+      `Engine: ${r.engineRuns.reduce((a, e) => a + e.images, 0)} images${engineErrors ? `, errors ${engineErrors}` : ''}.`,
   ];
+}
+
+/** The lines of benchmark 1 from its windows (pure, so the verdicts are testable). */
+export function httpVsEngineMeasurement(
+  ctx: Pick<BenchContext, 'image'>,
+  connections: number,
+  results: readonly ContenderResult[],
+): Measurement {
+  const several = results.length > 1;
+  const lines = results.flatMap((r) => contenderLines(r, several ? `${r.contender.label}: ` : ''));
+  const [fp32, int8] = results;
+  if (fp32 !== undefined && int8 !== undefined) lines.push(int8OverFp32Line(fp32, int8));
+  const rounds = results[0]?.httpRuns.length ?? 0;
+  return {
+    id: 1,
+    title: `HTTP (multipart ${ctx.image.width}x${ctx.image.height} JPEG) vs the raw engine on pre-made tensors (${results.map((r) => r.contender.label).join(', ')}), ${connections} in flight, ${rounds} alternating rounds`,
+    lines,
+    runs: results.flatMap((r) => r.httpRuns),
+    notes: [
+      ...results.flatMap(notesOf),
+      'CPU per image is the median over windows; by thread from /proc/<pid>/task/*/stat, roles read from a gdb backtrace (load/lib/threads.ts). The raw engine is this process: its main thread drives the engine.',
+    ],
+  };
 }

@@ -2,7 +2,7 @@
 import { RUN_LIMITS } from '../../lib/cannon.ts';
 import { command, parseFlags, type FlagValues } from '../../lib/cli.ts';
 import { DEFAULT_REPORT_DIR } from '../../lib/report.ts';
-import { DEFAULT_MODEL_PATH } from '../../lib/server.ts';
+import { DEFAULT_INT8_MODEL_PATH, DEFAULT_MODEL_PATH } from '../../lib/server.ts';
 
 export const BENCH_MEASUREMENTS = [1, 2, 3, 4] as const;
 
@@ -62,6 +62,12 @@ export const BENCH_COMMAND = command({
       defaultText: 'the 500x375 JPEG fixture, or a generated one',
     },
     model: { kind: 'string', value: 'PATH', default: DEFAULT_MODEL_PATH, help: 'model, built if missing' },
+    'int8-model': {
+      kind: 'string',
+      value: 'PATH',
+      default: DEFAULT_INT8_MODEL_PATH,
+      help: 'int8 model measurement 1 also runs ("none": FP32 only), built if missing',
+    },
     out: { kind: 'string', value: 'DIR', default: DEFAULT_REPORT_DIR, help: 'report directory' },
   },
 });
@@ -78,6 +84,8 @@ export interface BenchArgs {
   readonly connections: readonly number[];
   readonly image: string | undefined;
   readonly modelPath: string;
+  /** The int8 model measurement 1 also compares with the raw engine; absent with `--int8-model none`. */
+  readonly int8ModelPath: string | undefined;
   readonly outDir: string;
 }
 
@@ -91,6 +99,7 @@ export function toBenchArgs(v: FlagValues<typeof BENCH_COMMAND.flags>): BenchArg
     connections: v.connections,
     image: v.image,
     modelPath: v.model,
+    int8ModelPath: v['int8-model'] === 'none' ? undefined : v['int8-model'],
     outDir: v.out,
   };
 }

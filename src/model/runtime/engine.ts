@@ -1,7 +1,8 @@
 // The inference engine: the dynamic batcher (batcher.ts) feeding one worker thread that owns the
-// onnxruntime session (worker.ts via worker-client.ts). One promise per image; a batch's images
-// are copied into one Float32Array whose buffer is transferred to the worker, and the outputs come
-// back transferred too, sliced per image with subarray (no further copies).
+// onnxruntime session (worker.ts via worker-client.ts). One promise per image. An image comes as
+// a ready tensor (V2 clients send those) or as its 8-bit RGB crop (uploaded images, a quarter of
+// the bytes), staged in buffers shared with the worker (staging.ts). The worker normalizes each
+// crop straight into the model's input; the outputs come back transferred, sliced per image.
 import { errors, type ServiceError } from '../../errors.ts';
 import type { ModelManifest } from '../manifest.ts';
 import { Batcher, serviceError, type SubmitOptions } from './batcher.ts';
@@ -12,6 +13,7 @@ import { SELF_CHECK_TOLERANCE } from '../self-check.ts';
 import type { SelfCheck, WorkerInit } from './protocol.ts';
 import { chooseExecutionProvider, type ExecutionProvider, type ExecutionProviderRequest } from './providers.ts';
 import { sessionOptionsFor } from './session-options.ts';
+import { pixelLengthOf, StagingBuffers, type StagedImage } from './staging.ts';
 import { EngineStats } from './stats.ts';
 import { assertInteger, assertOneOf } from './validate.ts';
 import { WorkerClient, type WorkerExit } from './worker-client.ts';
@@ -49,6 +51,11 @@ export interface Engine {
   readonly stats: EngineStats;
   /** Classifies one preprocessed image (CHW float32, e.g. 3*224*224 values). */
   infer(input: Float32Array, options?: InferOptions): Promise<InferResult>;
+  /**
+   * Classifies one image given as its centre crop in 8-bit RGB (HWC, e.g. 224*224*3 bytes); the
+   * worker normalizes it with the manifest's mean and std, as preprocessImage would have.
+   */
+  inferPixels(pixels: Uint8Array, options?: InferOptions): Promise<InferResult>;
   /** Seconds a rejected client should wait, estimated from the backlog and recent throughput. */
   retryAfterSeconds(): number;
   /** Stops intake (SHUTTING_DOWN), finishes queued and running work, ends the worker. */
@@ -109,7 +116,7 @@ class InferenceEngine implements Engine {
   readonly stats = new EngineStats();
   readonly #io: ModelIo;
   readonly #init: WorkerInit;
-  readonly #batcher: Batcher<Float32Array, InferResult>;
+  readonly #batcher: Batcher<StagedImage, InferResult>;
   readonly #logger: EngineLogger;
   #worker: WorkerClient | undefined;
   #ready = false;
@@ -118,9 +125,7 @@ class InferenceEngine implements Engine {
   #restarting: Promise<void> | undefined;
   #restartAttempt = 0;
   #restartTimer: NodeJS.Timeout | undefined;
-  /** Room for the largest batch, back from the worker after each run and filled again. */
-  #spare: Float32Array | undefined;
-  readonly #batchCapacity: number;
+  readonly #staging: StagingBuffers;
   readonly #gate: ComputeGate | undefined;
 
   constructor(options: EngineOptions, manifest: ModelManifest, provider: ExecutionProvider, logger: EngineLogger) {
@@ -128,7 +133,12 @@ class InferenceEngine implements Engine {
     this.provider = provider;
     this.#logger = logger;
     this.#io = modelIo(manifest);
-    this.#batchCapacity = options.maxBatchSize * this.#io.imageLength;
+    this.#staging = new StagingBuffers({
+      maxBatchSize: options.maxBatchSize,
+      maxQueue: options.maxQueue,
+      imageLength: this.#io.imageLength,
+      pixelLength: pixelLengthOf(this.#io.imageShape, manifest.preprocess.crop),
+    });
     this.#gate = options.computeGate;
     this.#batcher = new Batcher({
       maxBatchSize: options.maxBatchSize,
@@ -152,6 +162,8 @@ class InferenceEngine implements Engine {
       classes: this.#io.classes,
       warmupBatchSizes: Array.from({ length: options.maxBatchSize }, (_, i) => i + 1),
       selfCheck: selfCheckOf(manifest),
+      preprocess: manifest.preprocess,
+      staging: this.#staging.buffers,
     };
     if (this.#init.selfCheck === undefined)
       logger.warn({ model: manifest.name }, 'the manifest has no reference outputs: startup self-check skipped');
@@ -183,16 +195,39 @@ class InferenceEngine implements Engine {
   infer(input: Float32Array, options?: InferOptions): Promise<InferResult> {
     const expected = this.#io.imageLength;
     if (!(input instanceof Float32Array) || input.length !== expected) {
-      const got =
-        input instanceof Float32Array
-          ? `${input.length} values`
-          : String((input as unknown)?.constructor?.name ?? input);
-      return Promise.reject(
-        new errors.INVALID_TENSOR(
-          `expected a Float32Array of ${expected} values [${this.#io.imageShape.join(', ')}], got ${got}`,
-        ),
+      const shape = this.#io.imageShape.join(', ');
+      return this.#invalid(
+        `expected a Float32Array of ${expected} values [${shape}], got ${describe(input, Float32Array)}`,
       );
     }
+    return this.#submit({ tensor: input }, options);
+  }
+
+  inferPixels(pixels: Uint8Array, options?: InferOptions): Promise<InferResult> {
+    const expected = this.#staging.pixelLength;
+    if (expected === 0) {
+      return this.#invalid(`the model's input [${this.#io.imageShape.join(', ')}] is not a square RGB crop`);
+    }
+    if (!(pixels instanceof Uint8Array) || pixels.length !== expected) {
+      const side = this.#io.imageShape[1];
+      return this.#invalid(
+        `expected a Uint8Array of ${expected} bytes [${side}, ${side}, 3], got ${describe(pixels, Uint8Array)}`,
+      );
+    }
+    // Every queued or running image holds a slot, so one is free unless the queue is full anyway.
+    const slot = this.#staging.stagePixels(pixels);
+    if (slot === undefined) return this.#refuse('QUEUE_FULL');
+    const result = this.#submit({ slot }, options);
+    const release = () => this.#staging.release(slot);
+    result.then(release, release);
+    return result;
+  }
+
+  #invalid(message: string): Promise<never> {
+    return Promise.reject(new errors.INVALID_TENSOR(message));
+  }
+
+  #submit(input: StagedImage, options: InferOptions | undefined): Promise<InferResult> {
     if (this.#failed && !this.#closing) return this.#refuse('NOT_READY');
     return this.#batcher.submit(input, options);
   }
@@ -221,22 +256,16 @@ class InferenceEngine implements Engine {
     return Promise.reject(serviceError(code));
   }
 
-  #runBatch(inputs: readonly Float32Array[]): Promise<InferResult[]> {
+  #runBatch(inputs: readonly StagedImage[]): Promise<InferResult[]> {
     return this.#gate === undefined ? this.#compute(inputs) : this.#gate.run(() => this.#compute(inputs));
   }
 
-  async #compute(inputs: readonly Float32Array[]): Promise<InferResult[]> {
+  async #compute(inputs: readonly StagedImage[]): Promise<InferResult[]> {
     const worker = this.#worker;
     if (worker === undefined) throw new errors.WORKER_FAILED({ cause: new Error('no worker') });
-    const { imageLength, classes } = this.#io;
-    // One buffer goes back and forth (transferred both ways), so a batch allocates nothing here:
-    // 600 KB per image of fresh ArrayBuffers per batch drove most of the server's GC work.
-    // A batch lost with a dead worker leaves no spare; the next one allocates a new buffer.
-    const batch = (this.#spare ?? new Float32Array(this.#batchCapacity)).subarray(0, inputs.length * imageLength);
-    this.#spare = undefined;
-    inputs.forEach((input, i) => batch.set(input, i * imageLength));
-    const { logits, probabilities, input } = await worker.run(batch, inputs.length);
-    this.#spare = new Float32Array(input.buffer);
+    const { classes } = this.#io;
+    // The batcher runs one batch at a time, so the worker is not reading the staged tensors now.
+    const { logits, probabilities } = await worker.run(this.#staging.batch(inputs));
     return inputs.map((_, i) => ({
       logits: logits.subarray(i * classes, (i + 1) * classes),
       probabilities: probabilities.subarray(i * classes, (i + 1) * classes),
@@ -283,4 +312,10 @@ class InferenceEngine implements Engine {
     this.#ready = next;
     this.stats.emit('readiness', next);
   }
+}
+
+/** "N values" for an array of the expected type, else what was given instead. */
+function describe(value: unknown, expected: Float32ArrayConstructor | Uint8ArrayConstructor): string {
+  if (value instanceof expected) return `${value.length} values`;
+  return String((value as { constructor?: { name?: string } } | null | undefined)?.constructor?.name ?? value);
 }

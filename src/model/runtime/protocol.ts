@@ -1,7 +1,14 @@
 // Messages between the engine (main thread) and the worker thread that owns the onnxruntime
-// session. Tensors travel as Float32Arrays whose ArrayBuffers are in the transfer list: moved, not
-// copied (a batch of 8 images is 4.8 MB).
+// session. A batch's images are staged in two SharedArrayBuffers that both threads hold for good:
+// ready tensors (float32, by batch position, written while the worker is idle) and 8-bit RGB crops
+// (one slot per queued or running image, held until it settles). The worker copies the tensors and
+// normalizes the crops into the model's input, its own buffer (onnxruntime refuses shared memory:
+// "Invalid argument"). Moving 6 MB of buffers per
+// batch to the worker and back instead (transfer lists) counted as fresh external memory in both
+// isolates each time, which started a major GC in each about every ten batches. The outputs come
+// back transferred (8 KB per image).
 import type { InferenceSession } from 'onnxruntime-node';
+import type { PreprocessPreset } from '../../preprocess/preset.ts';
 
 /** Passed as workerData when the worker starts. */
 export interface WorkerInit {
@@ -18,6 +25,27 @@ export interface WorkerInit {
   readonly warmupBatchSizes: readonly number[];
   /** The manifest's reference logits, recomputed after warm-up (src/model/self-check.ts). */
   readonly selfCheck: SelfCheck | undefined;
+  /** How 8-bit RGB crops become the input: the manifest's preprocessing (mean, std, crop). */
+  readonly preprocess: PreprocessPreset;
+  readonly staging: Staging;
+}
+
+/** The staging buffers, over SharedArrayBuffers. */
+export interface Staging {
+  /** [maxBatchSize, ...imageShape] float32: image i of a batch at position i. */
+  readonly tensors: Float32Array;
+  /** [slots, crop, crop, 3] (HWC, RGB): one slot per queued or running crop. */
+  readonly pixels: Uint8Array;
+}
+
+/** Where image i of a batch is staged. */
+export const SLOT_KIND = { tensor: 0, pixels: 1 } as const;
+
+/** One batch: its size; per image, its kind (SLOT_KIND) and, for a crop, its slot in pixels. */
+export interface Batch {
+  readonly size: number;
+  readonly kinds: Uint8Array;
+  readonly slots: Int32Array;
 }
 
 export interface SelfCheck {
@@ -29,7 +57,7 @@ export interface SelfCheck {
 }
 
 export type ToWorker =
-  | { readonly type: 'run'; readonly id: number; readonly size: number; readonly input: Float32Array }
+  | ({ readonly type: 'run'; readonly id: number } & Batch)
   | { readonly type: 'close' }
   // Test hook: exit with this code after computing the next batch, before answering.
   | { readonly type: 'exitDuringNextRun'; readonly exitCode: number };
@@ -43,7 +71,5 @@ export type FromWorker =
       readonly logits: Float32Array;
       readonly probabilities: Float32Array;
       readonly computeMs: number;
-      /** The batch's input, transferred back so the main thread can fill it again. */
-      readonly input: Float32Array;
     }
   | { readonly type: 'runFailed'; readonly id: number; readonly message: string };

@@ -3,15 +3,13 @@
 // one (engine.ts), so a client's state only ever moves forward: starting -> ready -> gone.
 import { Worker } from 'node:worker_threads';
 import { errors } from '../../errors.ts';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
+import type { Batch, FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 
 export interface WorkerResult {
   readonly logits: Float32Array;
   readonly probabilities: Float32Array;
   /** session.run() time inside the worker. */
   readonly computeMs: number;
-  /** The input, back from the worker: free to be filled with the next batch. */
-  readonly input: Float32Array;
 }
 
 export interface WorkerExit {
@@ -72,15 +70,15 @@ export class WorkerClient {
     return this.#worker.threadId;
   }
 
-  /** Runs one batch; `input` (size images) is transferred to the worker and unusable afterwards. */
-  run(input: Float32Array, size: number): Promise<WorkerResult> {
+  /** Runs one batch staged in the shared buffers, which must not change until it settles. */
+  run(batch: Batch): Promise<WorkerResult> {
     if (this.#state !== 'ready')
       return Promise.reject(new errors.WORKER_FAILED({ cause: new Error(`worker is ${this.#state}`) }));
     if (this.#pending) return Promise.reject(new Error('WorkerClient.run: a batch is already running'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#pending = { id, resolve, reject };
-      this.#post({ type: 'run', id, size, input }, [input.buffer as ArrayBuffer]);
+      this.#post({ type: 'run', id, ...batch });
     });
   }
 
@@ -133,7 +131,6 @@ export class WorkerClient {
         logits: message.logits,
         probabilities: message.probabilities,
         computeMs: message.computeMs,
-        input: message.input,
       });
     } else {
       pending.reject(new errors.WORKER_FAILED({ cause: new Error(message.message) }));

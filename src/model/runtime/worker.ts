@@ -4,12 +4,18 @@
 // whole duration. Here it only blocks this thread.
 import { parentPort, workerData } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { normalizeInto } from '../../preprocess/normalize.ts';
 import { deviation, referenceInput } from '../self-check.ts';
-import type { FromWorker, ToWorker, WorkerInit } from './protocol.ts';
+import { SLOT_KIND, type Batch, type FromWorker, type ToWorker, type WorkerInit } from './protocol.ts';
 
 const init = workerData as WorkerInit;
 const port = parentPort;
 if (port === null) throw new Error('worker.ts must run in a worker thread');
+
+const [, height, width] = init.imageShape as [number, number, number];
+const imageLength = init.imageShape.reduce((a, b) => a * b, 1);
+/** The model's input, this thread's own: filled from the staging buffers before each run. */
+const input = new Float32Array(init.staging.tensors.length);
 
 function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
   port?.postMessage(message, transfer);
@@ -39,9 +45,8 @@ async function compute(session: ort.InferenceSession, input: Float32Array, size:
 }
 
 async function warmUp(session: ort.InferenceSession): Promise<void> {
-  const imageLength = init.imageShape.reduce((a, b) => a * b, 1);
   for (const size of init.warmupBatchSizes) {
-    const { logits, probabilities } = await compute(session, new Float32Array(size * imageLength), size);
+    const { logits, probabilities } = await compute(session, input.subarray(0, size * imageLength), size);
     // A model paired with the wrong manifest would otherwise label its outputs with the wrong names.
     for (const [name, output] of [
       [init.logitsName, logits],
@@ -75,6 +80,23 @@ function transferList(...arrays: Float32Array[]): ArrayBuffer[] {
   return [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))];
 }
 
+/**
+ * Copies each ready tensor of the batch into its slot of the input and normalizes each crop
+ * straight into its slot: the one write of an uploaded image's tensor.
+ */
+function fillInput(batch: Batch): Float32Array {
+  const { tensors, pixels } = init.staging;
+  for (let i = 0; i < batch.size; i++) {
+    const at = i * imageLength;
+    if (batch.kinds[i] === SLOT_KIND.pixels) {
+      const slot = batch.slots[i] as number;
+      const data = pixels.subarray(slot * imageLength, (slot + 1) * imageLength);
+      normalizeInto({ data, width, height, left: 0, top: 0 }, width, init.preprocess, input, at);
+    } else input.set(tensors.subarray(at, at + imageLength), at);
+  }
+  return input.subarray(0, batch.size * imageLength);
+}
+
 async function handleRun(
   session: ort.InferenceSession,
   message: Extract<ToWorker, { type: 'run' }>,
@@ -82,17 +104,13 @@ async function handleRun(
 ) {
   const started = performance.now();
   try {
-    const { logits, probabilities } = await compute(session, message.input, message.size);
+    const { logits, probabilities } = await compute(session, fillInput(message), message.size);
     if (!(logits instanceof Float32Array) || !(probabilities instanceof Float32Array)) {
       throw new Error('The model did not return float32 logits and probabilities');
     }
     if (exitCode !== undefined) process.exit(exitCode);
     const computeMs = performance.now() - started;
-    const { input } = message;
-    post(
-      { type: 'result', id: message.id, logits, probabilities, computeMs, input },
-      transferList(logits, probabilities, input),
-    );
+    post({ type: 'result', id: message.id, logits, probabilities, computeMs }, transferList(logits, probabilities));
   } catch (error) {
     post({ type: 'runFailed', id: message.id, message: errorMessage(error) });
   }

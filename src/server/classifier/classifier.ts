@@ -1,5 +1,5 @@
 // One model version that classifies: its manifest, its engine (worker thread, session, batcher),
-// the admission control and input buffers of its images, its labelled metrics, and its state.
+// the admission control of its images, its labelled metrics, and its state.
 // Every transport (POST /predict, V2 REST, gRPC) asks the registry for a Classifier and calls
 // classifyImages or inferTensors; none of them touches the engine. The registry retires a
 // version by retire(): it stops being found, the requests that hold it finish, its engine drains
@@ -9,12 +9,11 @@ import { errors, isServiceError, type ServiceError } from '../../errors.ts';
 import type { ModelManifest } from '../../model/manifest.ts';
 import type { Engine, InferResult } from '../../model/runtime/engine.ts';
 import type { EngineLogger } from '../../model/runtime/logger.ts';
-import { preprocessImage } from '../../preprocess/index.ts';
+import { preprocessPixels } from '../../preprocess/index.ts';
 import { observeEngine, type ModelMetrics } from './model-metrics.ts';
 import { Admission, admissionLimit } from './admission.ts';
 import { runAll } from './run-all.ts';
 import type { ClassifierSpec, ServerSettings } from './spec.ts';
-import type { TensorPool } from './tensor-pool.ts';
 
 /** Triton's model states, as the repository index reports them. */
 export type ModelState = 'LOADING' | 'READY' | 'UNAVAILABLE' | 'UNLOADING';
@@ -63,7 +62,6 @@ export interface ClassifierParts {
   readonly manifest: ModelManifest;
   readonly server: ServerSettings;
   readonly metrics: ModelMetrics;
-  readonly pool: TensorPool;
   readonly logger: ClassifierLogger;
 }
 
@@ -168,7 +166,7 @@ export class Classifier implements VersionStatus {
 
   /** Runs preprocessed rows (CHW float32, the manifest's input shape without the batch) through the model. */
   inferTensors(rows: Iterable<Float32Array>, options: WorkOptions): Promise<InferResult[]> {
-    return this.#run(rows, options, (row, signal) => this.#infer(row, options, signal));
+    return this.#run(rows, options, (row, signal) => this.#infer({ tensor: row }, options, signal));
   }
 
   /**
@@ -216,35 +214,36 @@ export class Classifier implements VersionStatus {
   }
 
   async #classifyOne(image: NamedImage, options: WorkOptions, signal: AbortSignal): Promise<ImageResult> {
-    const { server, pool, metrics } = this.#parts;
+    const { server, metrics } = this.#parts;
     // A request admitted before its body was read may still carry more images than there are places left.
     if (!this.admission.tryAdmit()) throw this.refusal('QUEUE_FULL');
-    const buffer = pool.acquire();
     try {
       const started = performance.now();
-      const tensor = await preprocessImage(
-        image.bytes,
-        {
-          preset: this.manifest.preprocess,
-          maxImageBytes: server.maxImageBytes,
-          maxImagePixels: server.maxImagePixels,
-        },
-        { buffer, offset: 0 },
-      );
+      // The 8-bit crop: the engine's worker normalizes it into its slot of the batch.
+      const pixels = await preprocessPixels(image.bytes, {
+        preset: this.manifest.preprocess,
+        maxImageBytes: server.maxImageBytes,
+        maxImagePixels: server.maxImagePixels,
+      });
       metrics.preprocess.observe((performance.now() - started) / 1000);
       signal.throwIfAborted();
-      // The engine copies the tensor into its batch at dispatch, so it is free once this settles.
-      return { name: image.name, ...(await this.#infer(tensor, options, signal)) };
+      return { name: image.name, ...(await this.#infer({ pixels }, options, signal)) };
     } finally {
-      pool.release(buffer);
       this.admission.release();
     }
   }
 
-  async #infer(tensor: Float32Array, options: WorkOptions, signal: AbortSignal): Promise<InferResult> {
+  async #infer(
+    input: { readonly tensor: Float32Array } | { readonly pixels: Uint8Array },
+    options: WorkOptions,
+    signal: AbortSignal,
+  ): Promise<InferResult> {
     const engine = this.#engine;
     if (engine === null) throw this.refusal('NOT_READY');
-    const output = await engine.infer(tensor, { deadlineMs: options.deadlineMs, signal });
+    const queue = { deadlineMs: options.deadlineMs, signal };
+    const output = await ('pixels' in input
+      ? engine.inferPixels(input.pixels, queue)
+      : engine.infer(input.tensor, queue));
     if (options.receivedAt !== undefined)
       this.#parts.metrics.endToEnd.observe((performance.now() - options.receivedAt) / 1000);
     return output;

@@ -1,18 +1,14 @@
 // The one factory of classifiers: reads the version's manifest (an unreadable or incomplete one is
-// an error naming the file), gives it its input-buffer pool and its labelled metrics, and starts
-// its engine in the background. The classifier is LOADING until the engine is warm.
+// an error naming the file), gives it its labelled metrics, and starts its engine in the background. The classifier is LOADING until the engine is warm.
 import type { ModelManifest } from '../../model/manifest.ts';
 import type { ComputeGate } from '../../model/runtime/compute-gate.ts';
 import { createEngine } from '../../model/runtime/engine.ts';
-import { tensorLength } from '../../preprocess/index.ts';
 import type { ServiceMetrics } from '../plugins/metrics.ts';
 import { modelMetrics } from './model-metrics.ts';
-import { admissionLimit } from './admission.ts';
 import { Classifier, type ClassifierLogger } from './classifier.ts';
 import { engineOptionsFor } from './engine-options.ts';
 import { readManifest } from './read-manifest.ts';
 import type { ClassifierSpec, ServerSettings } from './spec.ts';
-import { TensorPool } from './tensor-pool.ts';
 
 export interface ClassifierDeps {
   readonly server: ServerSettings;
@@ -35,8 +31,6 @@ export function classifierFrom(spec: ClassifierSpec, manifest: ModelManifest, de
     manifest,
     server: deps.server,
     metrics: modelMetrics(deps.metrics, { model: spec.name, version: String(spec.version) }),
-    // Every admitted image holds one input tensor, so the pool keeps as many idle ones as it admits.
-    pool: new TensorPool(tensorLength(manifest.preprocess), admissionLimit(spec.settings)),
     logger,
   });
   classifier.start(

@@ -154,7 +154,10 @@ export const errorHandlerPlugin = fp(
     app.addHook('preHandler', rejectNonFiniteQuery);
 
     app.setErrorHandler((err, request, reply) => {
-      const serviceErr = toServiceError(err, { ...app.config, contentType: request.headers['content-type'] });
+      // The registry's own errors (every refusal) need no mapping context.
+      const serviceErr = isServiceError(err)
+        ? err
+        : toServiceError(err, { ...app.config, contentType: request.headers['content-type'] });
       if (serviceErr.code === 'INTERNAL') request.log.error({ err }, 'unexpected error');
       // Load shedding (QUEUE_FULL, NOT_READY, SHUTTING_DOWN, DEADLINE_EXCEEDED) is expected and
       // already on the request's own log line; a second line per refusal only adds to the overload.

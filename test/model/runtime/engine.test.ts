@@ -12,6 +12,7 @@ import {
   type InferResult,
 } from '../../../src/model/runtime/engine.ts';
 import type { BatchStat } from '../../../src/model/runtime/stats.ts';
+import { normalizeInto } from '../../../src/preprocess/normalize.ts';
 
 const modelPath = inject('tinyModelPath');
 const IMAGE = 3 * 224 * 224;
@@ -44,6 +45,23 @@ function image(seed: number): Float32Array {
     state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
     return (state / 2 ** 32) * 4 - 2;
   });
+}
+
+/** A deterministic 224x224 RGB crop (HWC bytes). */
+function crop(seed: number): Uint8Array {
+  let state = seed * 40503;
+  return Uint8Array.from({ length: IMAGE }, () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state >>> 24;
+  });
+}
+
+/** The tensor preprocessImage makes of a crop: the main-thread path the worker's normalization replaces. */
+function tensorOf(e: Engine, pixels: Uint8Array): Float32Array {
+  const out = new Float32Array(IMAGE);
+  const source = { data: pixels, width: 224, height: 224, left: 0, top: 0 };
+  normalizeInto(source, 224, e.manifest.preprocess, out, 0);
+  return out;
 }
 
 function batchSizes(e: Engine): number[] {
@@ -133,6 +151,62 @@ describe('Inference through the worker', () => {
     // The batch buffer is reused: single images after a full batch see none of its leftovers.
     const after = await singles(e, [...images].reverse());
     after.reverse().forEach((result, i) => expectClose(result.logits, (alone[i] as InferResult).logits));
+  });
+
+  it('classifies 8-bit crops as the tensors normalized on the main thread, alone and batched with tensors', async () => {
+    const e = await engine({ maxBatchSize: 4 });
+    const sizes = batchSizes(e);
+    const crops = [1, 2, 3].map(crop);
+    const reference = await singles(
+      e,
+      crops.map((c) => tensorOf(e, c)),
+    );
+    const alone = [];
+    for (const c of crops) alone.push(await e.inferPixels(c));
+    alone.forEach((result, i) => expectClose(result.logits, (reference[i] as InferResult).logits));
+    // One batch of crops and tensors interleaved: each slot is normalized or copied as its kind says.
+    const [, ...mixed] = await Promise.all([
+      e.infer(image(9)),
+      e.inferPixels(crops[0] as Uint8Array),
+      e.infer(tensorOf(e, crops[1] as Uint8Array)),
+      e.inferPixels(crops[2] as Uint8Array),
+      e.infer(image(5)),
+    ]);
+    expect(sizes.slice(-2)).toEqual([1, 4]);
+    mixed.slice(0, 3).forEach((result, i) => expectClose(result.logits, (reference[i] as InferResult).logits));
+    expectClose((mixed[3] as InferResult).logits, (await e.infer(image(5))).logits);
+  });
+
+  it('gives each queued crop its own slot and frees it when the image settles, refused or not', async () => {
+    const e = await engine({ maxBatchSize: 1, maxQueue: 2 });
+    const crops = [11, 12, 13, 14, 15, 16].map(crop);
+    const reference = await singles(
+      e,
+      crops.map((c) => tensorOf(e, c)),
+    );
+    for (let wave = 0; wave < 3; wave++) {
+      const outcomes = await Promise.allSettled(crops.map((c) => e.inferPixels(c)));
+      const codes = outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code));
+      // One computing, two queued: the crops behind them are refused, and their slots come back.
+      expect(codes).toEqual(['ok', 'ok', 'ok', 'QUEUE_FULL', 'QUEUE_FULL', 'QUEUE_FULL']);
+      outcomes.slice(0, 3).forEach((o, i) => {
+        expectClose((o as PromiseFulfilledResult<InferResult>).value.logits, (reference[i] as InferResult).logits);
+      });
+    }
+  });
+
+  it('rejects a crop of the wrong size or type with INVALID_TENSOR without computing it', async () => {
+    const e = await engine();
+    const sizes = batchSizes(e);
+    await expect(e.inferPixels(new Uint8Array(10))).rejects.toMatchObject({
+      code: 'INVALID_TENSOR',
+      message: expect.stringMatching(/expected a Uint8Array of 150528 bytes \[224, 224, 3\], got 10 values/),
+    });
+    await expect(e.inferPixels(new Float32Array(IMAGE) as never)).rejects.toMatchObject({
+      code: 'INVALID_TENSOR',
+      message: expect.stringMatching(/got Float32Array$/),
+    });
+    expect(sizes).toEqual([]);
   });
 
   it('rejects an input of the wrong size with INVALID_TENSOR without computing it', async () => {

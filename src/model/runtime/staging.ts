@@ -1,0 +1,61 @@
+// Where an engine's images wait for the worker: buffers shared with the worker thread for good
+// (protocol.ts says why shared). A crop takes a slot of its own when it is submitted and gives it
+// back when its image settles, so sharp's output buffer dies young instead of waiting through the
+// queue; a ready tensor is copied into its batch position at dispatch, while the worker is idle.
+import { SLOT_KIND, type Batch, type Staging } from './protocol.ts';
+
+/** A queued image: a ready tensor, or the slot of a crop the worker normalizes. */
+export type StagedImage = { readonly tensor: Float32Array } | { readonly slot: number };
+
+/** Bytes of one 8-bit RGB crop when the model's input is [3, crop, crop]; 0 otherwise. */
+export function pixelLengthOf(imageShape: readonly number[], crop: number): number {
+  const [channels, height, width] = imageShape;
+  return imageShape.length === 3 && channels === 3 && height === crop && width === crop ? 3 * crop * crop : 0;
+}
+
+export class StagingBuffers {
+  readonly buffers: Staging;
+  /** Bytes of one crop; 0 when the model takes no crops. */
+  readonly pixelLength: number;
+  readonly #imageLength: number;
+  readonly #freeSlots: number[];
+
+  /**
+   * Crop slots for a full queue, the running batch and one image being refused: the batcher never
+   * holds more than maxQueue queued images besides its running batch.
+   */
+  constructor(sizes: { maxBatchSize: number; maxQueue: number; imageLength: number; pixelLength: number }) {
+    const slots = sizes.maxQueue + sizes.maxBatchSize + 1;
+    this.pixelLength = sizes.pixelLength;
+    this.#imageLength = sizes.imageLength;
+    this.buffers = {
+      tensors: new Float32Array(new SharedArrayBuffer(4 * sizes.maxBatchSize * sizes.imageLength)),
+      pixels: new Uint8Array(new SharedArrayBuffer(slots * sizes.pixelLength)),
+    };
+    this.#freeSlots = Array.from({ length: slots }, (_, i) => i);
+  }
+
+  /** Copies a crop into a free slot and returns it; undefined when every slot is held. */
+  stagePixels(pixels: Uint8Array): number | undefined {
+    const slot = this.#freeSlots.pop();
+    if (slot !== undefined) this.buffers.pixels.set(pixels, slot * this.pixelLength);
+    return slot;
+  }
+
+  release(slot: number): void {
+    this.#freeSlots.push(slot);
+  }
+
+  /** Copies a batch's tensors into their positions and says where each image is (only while the worker is idle). */
+  batch(images: readonly StagedImage[]): Batch {
+    const kinds = new Uint8Array(images.length);
+    const slots = new Int32Array(images.length);
+    images.forEach((image, i) => {
+      if ('slot' in image) {
+        kinds[i] = SLOT_KIND.pixels;
+        slots[i] = image.slot;
+      } else this.buffers.tensors.set(image.tensor, i * this.#imageLength);
+    });
+    return { size: images.length, kinds, slots };
+  }
+}
