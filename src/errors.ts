@@ -40,6 +40,8 @@ export const errors = {
   // 404
   NOT_FOUND: createError('NOT_FOUND', 'Route %s not found', 404),
   MODEL_NOT_FOUND: createError('MODEL_NOT_FOUND', 'Model %s not found', 404),
+  // 405: a known path asked with another method (sent with Allow)
+  METHOD_NOT_ALLOWED: createError('METHOD_NOT_ALLOWED', '%s is not allowed on %s; use %s', 405),
   // 408: a client that sends its body too slowly
   REQUEST_TIMEOUT: createError('REQUEST_TIMEOUT', 'The request body did not arrive in time', 408),
   // 413: body, file, image count or pixel count over its limit
@@ -50,8 +52,9 @@ export const errors = {
   // 431: gRPC metadata (HTTP/2 headers) over its limit
   METADATA_TOO_LARGE: createError('METADATA_TOO_LARGE', 'Request metadata is larger than %s bytes', 431),
   // 415: unsupported content or image type
-  UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', 'Content type %s is not supported', 415),
-  UNSUPPORTED_IMAGE_FORMAT: createError('UNSUPPORTED_IMAGE_FORMAT', 'Image format %s is not supported', 415),
+  // (the second %s says what is accepted instead)
+  UNSUPPORTED_MEDIA_TYPE: createError('UNSUPPORTED_MEDIA_TYPE', 'Content type %s is not supported: %s', 415),
+  UNSUPPORTED_IMAGE_FORMAT: createError('UNSUPPORTED_IMAGE_FORMAT', 'Image format %s is not supported: send %s', 415),
   // 503 (sent with Retry-After) and 504. The load-shedding ones are outcomes, not bugs, and an
   // overloaded server makes hundreds a second: they capture no stack trace (Error.captureStackTrace
   // was about a tenth of a refusal's main-thread time).

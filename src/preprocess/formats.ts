@@ -70,9 +70,27 @@ export function sniffImageFormat(bytes: Uint8Array): SniffResult {
   return { accepted: false, name: refusedName(bytes) };
 }
 
+/** How a person writes each accepted format, for messages. */
+const DISPLAY_NAME: Readonly<Record<ImageFormat, string>> = {
+  jpeg: 'JPEG',
+  png: 'PNG',
+  webp: 'WebP',
+  gif: 'GIF',
+  avif: 'AVIF',
+  tiff: 'TIFF',
+};
+const names = ACCEPTED_FORMATS.map((format) => DISPLAY_NAME[format]);
+/** "JPEG, PNG, WebP, GIF, AVIF or TIFF" */
+const ACCEPTED_NAMES = `${names.slice(0, -1).join(', ')} or ${names.at(-1)}`;
+
+/** UNSUPPORTED_IMAGE_FORMAT (415) naming what was sent (`name`) and what is accepted. */
+export function unsupportedFormat(name: string): Error {
+  return new errors.UNSUPPORTED_IMAGE_FORMAT(name, ACCEPTED_NAMES);
+}
+
 /** The accepted format of `bytes`, or UNSUPPORTED_IMAGE_FORMAT (415) naming what was sent. */
 export function requireSupportedFormat(bytes: Uint8Array): ImageFormat {
   const sniffed = sniffImageFormat(bytes);
-  if (!sniffed.accepted) throw new errors.UNSUPPORTED_IMAGE_FORMAT(sniffed.name);
+  if (!sniffed.accepted) throw unsupportedFormat(sniffed.name);
   return sniffed.format;
 }

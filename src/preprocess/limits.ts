@@ -3,7 +3,7 @@
 // (a small file that claims 50000x50000) is refused for the price of reading its header.
 import sharp, { type Metadata } from 'sharp';
 import { errors } from '../errors.ts';
-import { SHARP_FORMAT_NAME, type ImageFormat } from './formats.ts';
+import { SHARP_FORMAT_NAME, unsupportedFormat, type ImageFormat } from './formats.ts';
 import { readJpegHeader } from './jpeg-header.ts';
 import { decodeError, inputOptions } from './sharp-options.ts';
 
@@ -64,8 +64,8 @@ export async function readHeader(bytes: Uint8Array, format: ImageFormat, limits:
     throw decodeError(err, maxImagePixels);
   }
   // libvips sniffs on its own; it must have picked the loader of the format we allowed.
-  if (meta.format !== SHARP_FORMAT_NAME[format]) throw new errors.UNSUPPORTED_IMAGE_FORMAT(String(meta.format));
-  if (format === 'avif' && meta.compression !== 'av1') throw new errors.UNSUPPORTED_IMAGE_FORMAT('heic');
+  if (meta.format !== SHARP_FORMAT_NAME[format]) throw unsupportedFormat(String(meta.format));
+  if (format === 'avif' && meta.compression !== 'av1') throw unsupportedFormat('heic');
   const { width, height } = meta.autoOrient;
   return checkedHeader({ format, width, height, space: meta.space, hasAlpha: meta.hasAlpha }, maxImagePixels);
 }

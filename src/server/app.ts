@@ -1,5 +1,6 @@
 // buildApp(config, deps?) assembles the service and never listens (main.ts does). One plugin per
-// concern, in the order a request meets them: the error handler, request ids and the log line,
+// concern, in the order a request meets them: the error handler, connections that never carry a
+// request (closed at once on close), request ids and the log line,
 // security headers, CORS, metrics, the model registry, then the routes: predict, V2 (with the
 // model repository extension), docs, upload page.
 import type { Socket } from 'node:net';
@@ -15,6 +16,7 @@ import { metricsPlugin } from './plugins/metrics.ts';
 import { modelRegistryPlugin } from './plugins/model-registry.ts';
 import { OneLinePerRequest, requestIdFor, requestLogPlugin } from './plugins/request-log.ts';
 import { securityHeadersPlugin } from './plugins/security-headers.ts';
+import { unusedConnectionsPlugin } from './plugins/unused-connections.ts';
 import { predictRoutes } from './routes/predict.ts';
 import { uploadPageRoutes } from './routes/upload-page.ts';
 import { v2Routes } from './v2/routes.ts';
@@ -55,6 +57,7 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   app.decorate('config', config);
 
   await app.register(errorHandlerPlugin);
+  await app.register(unusedConnectionsPlugin);
   await app.register(requestLogPlugin);
   await app.register(securityHeadersPlugin);
   await app.register(corsPlugin, { origin: config.corsOrigin });

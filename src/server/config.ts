@@ -3,6 +3,8 @@
 // This is the only module that reads the environment: main.ts passes process.env and argv in.
 // An invalid value stops startup with a message naming the variable, the value and what is allowed.
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
   ConfigValueError,
@@ -40,6 +42,20 @@ function variable<T>(
 const path = text(/^\S(.*\S)?$/, 'a non-empty path');
 const modelName = text(MODEL_NAME_PATTERN, MODEL_NAME_ALLOWED);
 const MIB = 1024 * 1024;
+
+// Paths given in the environment or as flags are relative to the working directory (for `npm start`,
+// npm's: the package folder). The defaults below name files of the package itself and resolve
+// against it (this file is two folders down in src/ and in dist/), so `node dist/server/main.js`
+// finds them from any working directory.
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const PACKAGE_DEFAULTS: ReadonlySet<string> = new Set(['modelPath', 'modelCacheDir']);
+
+function inPackage(relative: string): string {
+  return resolve(PACKAGE_ROOT, relative);
+}
+
+/** The default MODEL_PATH, resolved: built with seeded weights on first start when missing. */
+export const DEFAULT_MODEL_PATH = inPackage('models/resnet50.onnx');
 const MEASURED = 'measured on 2 CPU cores (README "Performance")';
 
 /** Every configuration variable, in the order of the README table. */
@@ -292,6 +308,13 @@ export const CONFIG_VARIABLES = {
     'pino log level (batch details at debug)',
     'pino',
   ),
+  logFormat: variable(
+    'LOG_FORMAT',
+    oneOf(['auto', 'json', 'pretty'] as const),
+    'auto',
+    'Log lines: json (one object a line, time in epoch ms), pretty (readable), auto (pretty when stdout is a terminal)',
+    'JSON for containers and log shippers, readable lines for a person at a terminal',
+  ),
   corsOrigin: variable<string | undefined>(
     'CORS_ORIGIN',
     origin(),
@@ -324,7 +347,8 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>>, ar
     const fromFlag = flags[flag];
     const raw = fromFlag ?? env[spec.env];
     if (raw === undefined || (fromFlag === undefined && raw.trim() === '')) {
-      config[key] = typeof spec.fallback === 'function' ? (spec.fallback as () => unknown)() : spec.fallback;
+      const fallback = typeof spec.fallback === 'function' ? (spec.fallback as () => unknown)() : spec.fallback;
+      config[key] = PACKAGE_DEFAULTS.has(key) ? inPackage(fallback as string) : fallback;
       continue;
     }
     given.add(spec.env);

@@ -9,11 +9,11 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, mkdir } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { BUILDER_VERSION, DEFAULT_BUILD_OPTIONS, buildModel, writeModel, type BuildOptions } from '../model/build.ts';
 import { manifestPathFor } from '../model/manifest.ts';
 import { calibrationDigest } from '../model/quantize/calibration-images.ts';
-import { CONFIG_VARIABLES, type Config } from './config.ts';
+import { DEFAULT_MODEL_PATH, type Config } from './config.ts';
 
 export interface ProgressLogger {
   info(obj: object, msg: string): void;
@@ -109,7 +109,7 @@ export async function prepareModel(config: Config, log: ProgressLogger): Promise
     return Object.freeze({ ...config, modelPath });
   }
   if (await exists(config.modelPath)) return config;
-  if (config.modelPath !== CONFIG_VARIABLES.modelPath.fallback) {
+  if (resolve(config.modelPath) !== DEFAULT_MODEL_PATH) {
     throw new Error(
       `MODEL_PATH ${config.modelPath} does not exist; build it with \`npm run build:model -- --out ${config.modelPath}\``,
     );

@@ -298,6 +298,13 @@ describe('bodies and methods', { timeout: 20_000 }, () => {
     ['GET', '/v2/repository/index'],
     ['GET', '/v2/repository/models/resnet18/load'],
     ['PUT', '/v2/repository/models/resnet18/load'],
+  ] as const)('answers %s %s with 405 METHOD_NOT_ALLOWED (Allow: POST)', async (method, url) => {
+    const response = await call(open, { method, url });
+    expectError(response, 405, 'METHOD_NOT_ALLOWED', 'v2');
+    expect(response.headers['allow']).toBe('POST');
+  });
+
+  it.each([
     ['DELETE', '/v2/repository/models/resnet18'],
     ['POST', '/v2/repository/models/resnet18'],
     ['POST', '/v2/repository/models/resnet18/reload'],

@@ -12,15 +12,28 @@ export interface Spawned {
   /** stdout lines that are JSON (pino), parsed. */
   logLines(): Record<string, unknown>[];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** The port from the "Server listening at" line, once it appears. */
+  /** Resolves once the process has exited and its output is all read (stdout and stderr closed). */
+  readonly closed: Promise<void>;
+  /** The port from the "resnet-serve listening on <url>" line, once it appears. */
   port(timeoutMs?: number): Promise<number>;
+  /** Resolves when the output matches `pattern` (for output that is not JSON). */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Resolves when a log line with this msg appears. */
   waitForLog(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
 }
 
-export function spawnServer(env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+export interface SpawnOptions {
+  /** What to run in the repository folder (default: the entry point's source under tsx). */
+  readonly command?: readonly [string, ...string[]];
+  /** In a process group of its own, as a terminal runs a command (signal it with process.kill(-pid)). */
+  readonly detached?: boolean;
+}
+
+export function spawnServer(env: Record<string, string>, options: SpawnOptions = {}): Spawned {
+  const [command, ...args] = options.command ?? [process.execPath, '--import', 'tsx', 'src/server/main.ts'];
+  const child = spawn(command, args, {
     cwd: ROOT,
+    detached: options.detached ?? false,
     env: {
       PATH: process.env['PATH'] ?? '',
       HOME: process.env['HOME'] ?? '',
@@ -37,30 +50,40 @@ export function spawnServer(env: Record<string, string>): Spawned {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('exit', (code, signal) => resolve({ code, signal })),
   );
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
   const logLines = (): Record<string, unknown>[] =>
     output
       .split('\n')
       .filter((line) => line.startsWith('{'))
       .map((line) => JSON.parse(line) as Record<string, unknown>);
-  const waitForLog = async (msg: string, timeoutMs = 60_000): Promise<Record<string, unknown>> => {
+  const waitFor = async <T>(find: () => T | undefined, what: string, timeoutMs: number): Promise<T> => {
     const end = Date.now() + timeoutMs;
     for (;;) {
-      const line = logLines().find((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith(msg));
-      if (line !== undefined) return line;
-      if (Date.now() > end || child.exitCode !== null)
-        throw new Error(`no "${msg}" log line; output:\n${output.slice(-2000)}`);
+      const found = find();
+      if (found !== undefined) return found;
+      if (Date.now() > end || child.exitCode !== null) throw new Error(`no ${what}; output:\n${output.slice(-2000)}`);
       await new Promise((resolve) => setTimeout(resolve, 25));
     }
   };
+  const waitForLog = (msg: string, timeoutMs = 60_000): Promise<Record<string, unknown>> =>
+    waitFor(
+      () => logLines().find((l) => typeof l['msg'] === 'string' && (l['msg'] as string).startsWith(msg)),
+      `"${msg}" log line`,
+      timeoutMs,
+    );
+  const waitForOutput = async (pattern: RegExp, timeoutMs = 60_000): Promise<void> =>
+    void (await waitFor(() => (pattern.test(output) ? true : undefined), `output matching ${pattern}`, timeoutMs));
   return {
     child,
     output: () => output,
     logLines,
     exited,
+    closed,
     waitForLog,
+    waitForOutput,
     async port(timeoutMs) {
-      const line = await waitForLog('Server listening at', timeoutMs);
-      return Number(/:(\d+)$/.exec(String(line['msg']))?.[1]);
+      const line = await waitForLog('resnet-serve listening on', timeoutMs);
+      return Number(/ on http:\/\/\S+:(\d+) /.exec(String(line['msg']))?.[1]);
     },
   };
 }

@@ -2,8 +2,10 @@
 // or headers, bodies that end early, declared or chunked bodies over each limit, requests that do
 // not parse (smuggling attempts, huge headers, NUL bytes), and path tricks sent byte for byte.
 // Every connection gets its answer and is closed; none is left open; good requests keep working.
+import { connect } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LINGER_BOUNDS } from '../../src/server/plugins/lingering-close.ts';
 import { BOUNDARY } from './crafted.ts';
 import {
   MAX_BODY_BYTES,
@@ -114,6 +116,41 @@ describe('bodies over the limits, over the wire', { timeout: 10_000 }, () => {
   it('still serves a good request with the right result', async () => {
     await expectStillServing(app);
     await expectNoConnectionsLeft();
+  });
+});
+
+describe('after an early refusal: a graceful close, still bounded', { timeout: 20_000 }, () => {
+  it('drops at most LINGER_BOUNDS.maxBytes of the rest of a body, then resets: a 200 MB upload is not read in full', async () => {
+    const socket = connect(port, '127.0.0.1');
+    let response = '';
+    socket.on('data', (data: Buffer) => (response += data.toString('latin1')));
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.on('error', () => undefined);
+    socket.write(pngHead(200_000_000));
+    const chunk = Buffer.alloc(1024 * 1024);
+    while (!socket.destroyed && socket.bytesWritten < 200_000_000) {
+      if (!socket.write(chunk)) await new Promise((resolve) => socket.once('drain', resolve).once('close', resolve));
+    }
+    await closed;
+    expect(response).toMatch(/^HTTP\/1\.1 413 /);
+    // What was dropped, plus what the two sockets' kernel buffers held when the server reset.
+    expect(socket.bytesWritten).toBeLessThan(LINGER_BOUNDS.maxBytes + 16 * 1024 * 1024);
+    await expectNoConnectionsLeft();
+  });
+
+  it('closes a connection whose client neither sends nor closes LINGER_BOUNDS.maxMs after the answer', async () => {
+    const socket = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+    socket.on('error', () => undefined);
+    socket.resume();
+    socket.write(pngHead(MAX_BODY_BYTES + 1));
+    const answered = await new Promise<number>((resolve) => socket.once('end', () => resolve(performance.now())));
+    expect(await connectionsOf(app)).toBe(1);
+    for (let i = 0; i < 100 && (await connectionsOf(app)) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const held = performance.now() - answered;
+    expect(await connectionsOf(app)).toBe(0);
+    expect(held).toBeGreaterThanOrEqual(LINGER_BOUNDS.maxMs - 100);
+    expect(held).toBeLessThan(LINGER_BOUNDS.maxMs + 2000);
+    socket.destroy();
   });
 });
 

@@ -1,7 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { CONFIG_VARIABLES, ConfigError, configHelp, flagFor, loadConfig } from '../../src/server/config.ts';
+import {
+  CONFIG_VARIABLES,
+  ConfigError,
+  DEFAULT_MODEL_PATH,
+  configHelp,
+  flagFor,
+  loadConfig,
+} from '../../src/server/config.ts';
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 function configError(env: Record<string, string>, argv: string[] = []): string {
   try {
@@ -19,7 +30,9 @@ describe('loadConfig', () => {
     expect(config).toMatchObject({
       port: 8080,
       host: '127.0.0.1',
-      modelPath: 'models/resnet50.onnx',
+      modelPath: join(PACKAGE_ROOT, 'models/resnet50.onnx'),
+      modelCacheDir: join(PACKAGE_ROOT, 'models/cache'),
+      logFormat: 'auto',
       modelName: undefined,
       modelWeights: undefined,
       modelRepository: undefined,
@@ -44,6 +57,15 @@ describe('loadConfig', () => {
     expect(config.maxBatchSize).toBe(16);
     expect(config.port).toBe(0);
     expect(config.ortAllowSpinning).toBe(true);
+  });
+
+  it('resolves the default model and cache paths in the package folder, and keeps given paths as given (relative to the working directory)', () => {
+    // The defaults hold wherever the service starts (node dist/server/main.js from another folder).
+    expect(loadConfig({}).modelPath).toBe(DEFAULT_MODEL_PATH);
+    expect(DEFAULT_MODEL_PATH).toBe(join(PACKAGE_ROOT, 'models/resnet50.onnx'));
+    const given = loadConfig({ MODEL_PATH: 'my/model.onnx', MODEL_CACHE_DIR: 'cache' });
+    expect(given.modelPath).toBe('my/model.onnx');
+    expect(given.modelCacheDir).toBe('cache');
   });
 
   it('treats an empty env var as unset', () => {

@@ -3,6 +3,7 @@
 // the parts directly (preprocess -> engine -> topK), never hard-coded.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { expect, inject } from 'vitest';
@@ -103,4 +104,41 @@ export function expectSamePredictions(actual: readonly Prediction[], expected: r
 export function expectError(response: { statusCode: number; json(): unknown }, status: number, code: string): void {
   expect(response.statusCode, JSON.stringify(response.json())).toBe(status);
   expect(response.json()).toEqual({ error: { code, message: expect.any(String) } });
+}
+
+/** One POST /predict of `bytes` on its own connection (no keep-alive pool): the status, or the socket error's code. */
+export function predictOnce(port: number, bytes: Buffer, contentType = 'image/png'): Promise<number | string> {
+  return new Promise((resolve) => {
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/predict',
+        agent: false,
+        headers: { 'content-type': contentType },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+    req.end(bytes);
+  });
+}
+
+/** Images waiting in the single model's queue, from a listening server's /metrics. */
+export async function queueDepth(port: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  return Number(/^resnet_queue_depth\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+/** Resolves once `condition()` holds, polling every 25 ms; throws naming `what` after `timeoutMs`. */
+export async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
 }

@@ -1,11 +1,11 @@
 // The real entry point (src/server/main.ts) in a child process: graceful shutdown on SIGTERM and
 // SIGINT with requests in flight (they complete 200, later requests are refused, exit code 0),
-// and startup refusing bad configuration with a message naming the variable.
+// startup refusing bad configuration with a message naming the variable, and the log's two formats.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, inject, it } from 'vitest';
-import { fixture } from './helpers.ts';
+import { spawnServer, type Spawned } from '../hardening/spawn.ts';
+import { fixture, predictOnce, queueDepth, until } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const png = fixture('tiny-120x90.png');
@@ -47,42 +47,6 @@ async function waitFor<T>(find: () => T | undefined, timeoutMs: number, what: st
   }
 }
 
-async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
-/** One request on its own connection (no keep-alive pool), resolving to status or error code. */
-function predict(port: number): Promise<number | string> {
-  return new Promise((resolve) => {
-    const req = httpRequest(
-      {
-        host: '127.0.0.1',
-        port,
-        method: 'POST',
-        path: '/predict',
-        agent: false,
-        headers: { 'content-type': 'image/png' },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      },
-    );
-    req.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
-    req.end(png);
-  });
-}
-
-async function queueDepth(port: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  // One series per model version; the single model is the only one.
-  return Number(/^resnet_queue_depth\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0);
-}
-
 describe('graceful shutdown of the real entry point', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)(
     'on %s: in-flight requests complete 200, later ones are refused, exit code 0',
@@ -98,10 +62,10 @@ describe('graceful shutdown of the real entry point', () => {
       });
       try {
         await waitFor(() => server.lines.find((l) => l['msg'] === 'ready'), 30_000, 'ready');
-        const listening = server.lines.find((l) => String(l['msg']).startsWith('Server listening at'));
-        const port = Number(/:(\d+)$/.exec(String(listening?.['msg']))?.[1]);
+        const listening = server.lines.find((l) => String(l['msg']).startsWith('resnet-serve listening on'));
+        const port = Number(/ on http:\/\/\S+:(\d+) /.exec(String(listening?.['msg']))?.[1]);
 
-        const inFlight = [predict(port), predict(port), predict(port)];
+        const inFlight = [predictOnce(port, png), predictOnce(port, png), predictOnce(port, png)];
         await until(async () => (await queueDepth(port)) === 3, 10_000, 'three queued images');
 
         const signalled = Date.now();
@@ -111,7 +75,7 @@ describe('graceful shutdown of the real entry point', () => {
           5000,
           'draining',
         );
-        const later = await predict(port);
+        const later = await predictOnce(port, png);
 
         expect(await Promise.all(inFlight)).toEqual([200, 200, 200]);
         expect([503, 'ECONNREFUSED', 'ECONNRESET']).toContain(later);
@@ -147,5 +111,47 @@ describe('startup', () => {
     const { code } = await server.exited;
     expect(code).toBe(0);
     expect(stdout).toContain('--max-batch-size (MAX_BATCH_SIZE)');
+  });
+});
+
+describe('the log on stdout', () => {
+  const env = { MODEL_PATH: inject('tinyModelPath'), MODEL_NAME: 'resnet50' };
+
+  /** Waits for the "ready" line, then stops the server with SIGTERM: its whole output. */
+  async function runUntilStopped(server: Spawned, ready: RegExp): Promise<string> {
+    await server.waitForOutput(ready);
+    server.child.kill('SIGTERM');
+    expect((await server.exited).code).toBe(0);
+    await server.closed;
+    return server.output();
+  }
+
+  it('is JSON lines with epoch-millisecond times when stdout is not a terminal; the first says the URL to open', async () => {
+    const server = spawnServer(env);
+    const port = await server.port();
+    const output = await runUntilStopped(server, /"msg":"ready"/);
+    const lines = output.split('\n').filter(Boolean);
+    expect(lines.every((line) => line.startsWith('{'))).toBe(true);
+    const logged = server.logLines();
+    expect(logged[0]?.['msg']).toBe(
+      `resnet-serve listening on http://127.0.0.1:${port} (upload page at /, API docs at /docs)`,
+    );
+    for (const line of logged) expect(Math.abs(Number(line['time']) - Date.now())).toBeLessThan(120_000);
+    expect(logged.at(-1), JSON.stringify(logged.slice(-3))).toMatchObject({ msg: 'stopped', exitCode: 0 });
+  });
+
+  it('is readable lines with LOG_FORMAT=pretty (time, level, message, fields), flushed to the last line on exit', async () => {
+    const server = spawnServer({ ...env, LOG_FORMAT: 'pretty' });
+    const output = await runUntilStopped(server, /INFO: ready/);
+    const lines = output.split('\n').filter(Boolean);
+    const line = /^\[\d\d:\d\d:\d\d\.\d{3}\] (INFO|WARN|DEBUG): \S/;
+    expect(lines.filter((text) => !line.test(text))).toEqual([]);
+    expect(lines[0]).toMatch(
+      /INFO: resnet-serve listening on http:\/\/127\.0\.0\.1:\d+ \(upload page at \/, API docs at \/docs\)$/,
+    );
+    expect(lines).toContainEqual(
+      expect.stringMatching(/INFO: draining: finishing in-flight work \{"signal":"SIGTERM"\}$/),
+    );
+    expect(lines.at(-1)).toMatch(/INFO: stopped \{"exitCode":0\}$/);
   });
 });

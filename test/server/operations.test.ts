@@ -121,7 +121,7 @@ describe('security headers and CORS', () => {
           headers: { origin: 'https://elsewhere.example', 'access-control-request-method': 'POST' },
         })
       ).statusCode,
-    ).toBe(404);
+    ).toBe(405);
   });
 
   it('with CORS_ORIGIN set, answers preflights and allows that origin only', async () => {

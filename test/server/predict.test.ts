@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UNTRAINED_WARNING } from '../../src/server/routes/schemas.ts';
+import { RAW_IMAGE_TYPES } from '../../src/server/routes/predict-bodies.ts';
 import { expectError, expectSamePredictions, expectedPredictions, fixture, multipart, startApp } from './helpers.ts';
 
 const jpeg = fixture('landscape-500x375.jpg');
@@ -106,6 +107,36 @@ describe('POST /predict errors', () => {
     expectError(await app.inject({ method: 'POST', url: '/predict', payload: jpeg }), 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
+  const messageOf = (response: { json(): unknown }) =>
+    (response.json() as { error: { message: string } }).error.message;
+
+  it('says in a 415 for a content type which body kinds and image types are accepted', async () => {
+    for (const response of [
+      await post('/predict', 'hello', { 'content-type': 'text/plain' }),
+      await app.inject({ method: 'POST', url: '/predict', payload: jpeg }),
+    ]) {
+      expectError(response, 415, 'UNSUPPORTED_MEDIA_TYPE');
+      const message = messageOf(response);
+      for (const accepted of [...RAW_IMAGE_TYPES, 'multipart/form-data', 'application/json'])
+        expect(message).toContain(accepted);
+    }
+  });
+
+  it('answers curl -d @cat.jpg (a form) with 415 and the fix: --data-binary with an image type, or -F', async () => {
+    const response = await post('/predict', jpeg.toString('latin1'), {
+      'content-type': 'application/x-www-form-urlencoded',
+    });
+    expectError(response, 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expect(messageOf(response)).toContain("--data-binary @cat.jpg -H 'Content-Type: image/jpeg'");
+    expect(messageOf(response)).toContain('-F image=@cat.jpg');
+  });
+
+  it('names the format sent and the formats accepted in a 415 UNSUPPORTED_IMAGE_FORMAT', async () => {
+    const response = await post('/predict', '%PDF-1.4\n', { 'content-type': 'application/octet-stream' });
+    expectError(response, 415, 'UNSUPPORTED_IMAGE_FORMAT');
+    expect(messageOf(response)).toBe('Image format pdf is not supported: send JPEG, PNG, WebP, GIF, AVIF or TIFF');
+  });
+
   it('answers 400 NO_IMAGES for an empty raw body, an empty image list and a multipart body without files', async () => {
     expectError(await post('/predict', Buffer.alloc(0), { 'content-type': 'image/jpeg' }), 400, 'NO_IMAGES');
     expectError(await post('/predict', { images: [] }), 400, 'NO_IMAGES');
@@ -199,9 +230,25 @@ describe('POST /predict errors', () => {
     );
   });
 
-  it('answers 404 NOT_FOUND for other methods and unknown routes', async () => {
-    expectError(await app.inject({ method: 'GET', url: '/predict' }), 404, 'NOT_FOUND');
+  it('answers another method on a known path with 405 METHOD_NOT_ALLOWED and the Allow header', async () => {
+    for (const [method, url, allow] of [
+      ['GET', '/predict', 'POST'],
+      ['PUT', '/predict?topk=3', 'POST'],
+      ['GET', '/predict/', 'POST'],
+      ['POST', '/metrics', 'GET, HEAD'],
+      ['DELETE', '/', 'GET, HEAD'],
+    ] as const) {
+      const response = await app.inject({ method, url });
+      expectError(response, 405, 'METHOD_NOT_ALLOWED');
+      expect(response.headers['allow'], `${method} ${url}`).toBe(allow);
+    }
+    const get = await app.inject({ method: 'GET', url: '/predict' });
+    expect(get.json<{ error: { message: string } }>().error.message).toBe('GET is not allowed on /predict; use POST');
+  });
+
+  it('answers unknown routes with 404 NOT_FOUND, whatever the method', async () => {
     expectError(await app.inject({ method: 'GET', url: '/nowhere' }), 404, 'NOT_FOUND');
+    expectError(await app.inject({ method: 'POST', url: '/predict/more' }), 404, 'NOT_FOUND');
   });
 
   it('refuses a malformed request timeout with 400 INVALID_PARAMETER', async () => {

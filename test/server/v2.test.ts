@@ -123,7 +123,22 @@ describe('V2 metadata and health', () => {
   });
 
   it('answers unknown /v2 routes with a V2 404', async () => {
-    expectV2Error(await app.inject({ method: 'GET', url: '/v2/repository/index' }), 404, 'NOT_FOUND');
+    expectV2Error(await app.inject({ method: 'GET', url: '/v2/repository/nothing' }), 404, 'NOT_FOUND');
+    expectV2Error(await app.inject({ method: 'GET', url: '/v2/models/resnet50/infer/more' }), 404, 'NOT_FOUND');
+  });
+
+  it('answers another method on a known /v2 path with a V2 405 and the Allow header', async () => {
+    for (const [method, url, allow] of [
+      ['GET', '/v2/models/resnet50/infer', 'POST'],
+      ['GET', '/v2/models/resnet50/versions/1/infer', 'POST'],
+      ['POST', '/v2/health/ready', 'GET, HEAD'],
+      ['DELETE', '/v2/models/resnet50', 'GET, HEAD'],
+      ['GET', '/v2/repository/index', 'POST'],
+    ] as const) {
+      const response = await app.inject({ method, url });
+      expectV2Error(response, 405, 'METHOD_NOT_ALLOWED');
+      expect(response.headers['allow'], `${method} ${url}`).toBe(allow);
+    }
   });
 });
 
@@ -258,6 +273,20 @@ describe('V2 inference errors', () => {
     ['an empty body', '', 'INVALID_JSON'],
   ])('answers 400 for %s', async (_, payload, code) => {
     expectV2Error(await raw(payload, { 'content-type': 'application/json' }), 400, code);
+  });
+
+  it('says that Inference-Header-Content-Length is missing when a JSON object is followed by binary data', async () => {
+    const { payload } = inferRequest({}, [
+      { json: { name: 'input', datatype: 'FP32', shape: [1, 3, 224, 224] }, bytes: float32Le(tensor(1, 1)) },
+    ]);
+    const jsonLength = payload.indexOf('}]}') + 3;
+    const response = await raw(payload);
+    expectV2Error(response, 400, 'INVALID_JSON');
+    const { error } = response.json<{ error: string }>();
+    expect(error).toContain('Inference-Header-Content-Length');
+    expect(error).toContain(`here ${jsonLength}`);
+    // With the header, the same bytes are a good request.
+    expect((await raw(payload, { 'inference-header-content-length': String(jsonLength) })).statusCode).toBe(200);
   });
 
   it.each([

@@ -36,6 +36,8 @@ export const GRPC_STATUS: Readonly<Record<ErrorCode, status>> = {
   MODEL_CONTROL_DISABLED: status.PERMISSION_DENIED,
   NOT_FOUND: status.NOT_FOUND,
   MODEL_NOT_FOUND: status.NOT_FOUND,
+  // An HTTP route's method; gRPC has no such refusal, but the table covers every code.
+  METHOD_NOT_ALLOWED: status.UNIMPLEMENTED,
   REQUEST_TIMEOUT: status.DEADLINE_EXCEEDED,
   QUEUE_FULL: status.RESOURCE_EXHAUSTED,
   NOT_READY: status.UNAVAILABLE,

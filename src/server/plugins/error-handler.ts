@@ -7,6 +7,8 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { errors, isServiceError, type ServiceError } from '../../errors.ts';
 import type { Config } from '../config.ts';
+import { lingerBeforeClose } from './lingering-close.ts';
+import { RouteMethods } from './route-methods.ts';
 import { applySecurityHeaders } from './security-headers.ts';
 
 type Factory = (...args: string[]) => ServiceError;
@@ -20,12 +22,20 @@ const make = (factory: unknown): Factory => factory as Factory;
 /** Fastify's and @fastify/multipart's codes, to the registry's. */
 const FRAMEWORK_CODES: Readonly<Record<string, (err: FastifyError, context: ErrorContext) => ServiceError>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: (_, context) => make(errors.BODY_TOO_LARGE)(String(context.maxBodyBytes)),
+  // Routes that take bodies say what they take (/predict: predict-bodies.ts); this is any other route.
   FST_ERR_CTP_INVALID_MEDIA_TYPE: (_, context) =>
-    make(errors.UNSUPPORTED_MEDIA_TYPE)(JSON.stringify((context.contentType ?? '(none)').slice(0, 100))),
+    make(errors.UNSUPPORTED_MEDIA_TYPE)(
+      JSON.stringify((context.contentType ?? '(none)').slice(0, 100)),
+      'this route takes no body of that type (see /docs)',
+    ),
   FST_ERR_CTP_EMPTY_JSON_BODY: () => make(errors.INVALID_JSON)('the body is empty'),
   FST_ERR_CTP_INVALID_JSON_BODY: () => make(errors.INVALID_JSON)('the body is not JSON'),
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: () => make(errors.MALFORMED_BODY)('its size does not match Content-Length'),
-  FST_INVALID_MULTIPART_CONTENT_TYPE: () => make(errors.UNSUPPORTED_MEDIA_TYPE)('without a multipart boundary'),
+  FST_INVALID_MULTIPART_CONTENT_TYPE: () =>
+    make(errors.UNSUPPORTED_MEDIA_TYPE)(
+      'multipart/form-data without a boundary',
+      'let the client set it (curl -F, a browser FormData) rather than writing the Content-Type by hand',
+    ),
   FST_REQ_FILE_TOO_LARGE: (_, context) => make(errors.IMAGE_TOO_LARGE)(String(context.maxImageBytes)),
   FST_FILES_LIMIT: (_, context) => make(errors.TOO_MANY_IMAGES)(String(context.maxImagesPerRequest)),
   FST_PARTS_LIMIT: (_, context) => make(errors.TOO_MANY_IMAGES)(String(context.maxImagesPerRequest)),
@@ -79,7 +89,8 @@ const DRAIN_LIMIT_BYTES = 1024 * 1024;
  * answered before the body (onRequest), with a declared length small enough for Node to read and
  * drop after the response. Closing instead makes every refused client reconnect, and under
  * overload that churn cost more than the draining (README "Performance"). Any other unread body
- * (a parser that failed halfway, a chunked or large upload) closes the connection.
+ * (a parser that failed halfway, a chunked or large upload) closes the connection, gracefully:
+ * the rest is dropped until the client stops sending (lingering-close.ts), so it reads the answer.
  */
 function drainable(request: FastifyRequest, err: ServiceError): boolean {
   if (!KEEP_ALIVE_REFUSALS.has(err.code) || request.raw.readableDidRead) return false;
@@ -100,7 +111,10 @@ function render(request: FastifyRequest, reply: FastifyReply, err: ServiceError)
   if (err.statusCode === 503) reply.header('retry-after', String(retryAfterOf(err)));
   // V2 error bodies have no code field; the header carries it there too (and everywhere, for logs and proxies).
   reply.header('x-error-code', err.code);
-  if (!request.raw.complete && !drainable(request, err)) reply.header('connection', 'close');
+  if (!request.raw.complete && !drainable(request, err)) {
+    reply.header('connection', 'close');
+    lingerBeforeClose(request.raw);
+  }
   reply.code(err.statusCode).type('application/json; charset=utf-8');
   return reply.send(isV2Request(request) ? { error: message } : { error: { code: err.code, message } });
 }
@@ -153,9 +167,17 @@ export const errorHandlerPlugin = fp(
       return render(request, reply, serviceErr);
     });
 
+    const routes = new RouteMethods();
+    app.addHook('onRoute', (route) => routes.add(route.url, route.method));
     app.setNotFoundHandler((request, reply) => {
-      const target = `${request.method} ${request.url.split('?')[0]?.slice(0, 200)}`;
-      return render(request, reply, make(errors.NOT_FOUND)(target));
+      const path = (request.url.split('?')[0] ?? '').slice(0, 200);
+      const allowed = routes.allowed(path);
+      if (allowed.length > 0 && !allowed.includes(request.method)) {
+        reply.header('allow', allowed.join(', '));
+        const use = allowed.filter((method) => method !== 'HEAD').join(' or ');
+        return render(request, reply, make(errors.METHOD_NOT_ALLOWED)(request.method, path, use));
+      }
+      return render(request, reply, make(errors.NOT_FOUND)(`${request.method} ${path}`));
     });
   },
   { name: 'error-handler' },

@@ -18,6 +18,20 @@ export const RAW_IMAGE_TYPES = [
 ] as const;
 
 /**
+ * The 415 for a body /predict does not take, saying what it takes. curl's `-d @file` sends
+ * application/x-www-form-urlencoded (and strips the file's newlines), so that case names the fix.
+ */
+export function unsupportedBody(contentType: string | undefined): Error {
+  const type = contentType === undefined ? '(none)' : JSON.stringify(contentType.slice(0, 100));
+  const mediaType = contentType?.split(';')[0]?.trim().toLowerCase();
+  const hint =
+    mediaType === 'application/x-www-form-urlencoded'
+      ? "that is what curl -d sends (a form; -d also drops the file's newlines): send the image with curl --data-binary @cat.jpg -H 'Content-Type: image/jpeg', or as multipart with curl -F image=@cat.jpg"
+      : `send the image itself with its type (${RAW_IMAGE_TYPES.join(', ')}), multipart/form-data with image files (curl -F image=@cat.jpg), or application/json {"images": ["<base64>", ...]}`;
+  return errors.UNSUPPORTED_MEDIA_TYPE(type, hint);
+}
+
+/**
  * Reads a whole request stream into one Buffer, failing with `tooLarge()` past `limit` bytes.
  * Listeners are removed (not the stream destroyed) on overflow, as fastify's own body reader
  * does, so the error response can still be written; the error handler closes the connection.

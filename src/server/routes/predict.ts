@@ -8,7 +8,14 @@ import { errors } from '../../errors.ts';
 import { topK } from '../../model/runtime/postprocess.ts';
 import type { NamedImage } from '../classifier/classifier.ts';
 import { modelNotice, predictionSchema } from './schemas.ts';
-import { RAW_IMAGE_TYPES, checkDeclaredLength, jsonImages, multipartImages, readBody } from './predict-bodies.ts';
+import {
+  RAW_IMAGE_TYPES,
+  checkDeclaredLength,
+  jsonImages,
+  multipartImages,
+  readBody,
+  unsupportedBody,
+} from './predict-bodies.ts';
 import { acceptingWork, queryTarget, workOptions } from './work-context.ts';
 
 export const DEFAULT_TOPK = 5;
@@ -36,6 +43,8 @@ export async function predictRoutes(app: FastifyInstance): Promise<void> {
   await app.register(multipart, { limits: { fileSize: maxImageBytes } });
   // Plain text is not an image; without its default parser it gets 415 like any other type.
   app.removeContentTypeParser('text/plain');
+  // Any other type (or none) is refused before its body is read, with what the route takes instead.
+  app.addContentTypeParser('*', (request, _payload, done) => done(unsupportedBody(request.headers['content-type'])));
   app.addContentTypeParser([...RAW_IMAGE_TYPES], async (request: FastifyRequest, payload: Readable) => {
     checkDeclaredLength(request, maxImageBytes, tooLarge);
     return readBody(payload, maxImageBytes, tooLarge);

@@ -15,6 +15,7 @@ h1 { font-size: 1.4rem; }
 #drop.over { border-color: #2a7ae2; background: rgba(42, 122, 226, .08); }
 #drop input { display: block; margin: 1rem auto 0; }
 #preview { display: block; max-width: 100%; max-height: 20rem; margin: 1rem auto; }
+[hidden] { display: none !important; }
 #status { min-height: 1.4em; }
 #status.error { color: #b00020; }
 ol { padding-left: 1.4rem; }
@@ -33,6 +34,7 @@ const precision = document.getElementById('precision');
 const preview = document.getElementById('preview');
 const status = document.getElementById('status');
 const list = document.getElementById('results');
+const scale = document.getElementById('scale');
 let previewUrl = null;
 let lastFile = null;
 
@@ -41,7 +43,10 @@ function showStatus(text, isError) {
   status.className = isError ? 'error' : '';
 }
 
+// Bars are relative to the top score: with seeded weights every score is near 1/classes (0.1% for
+// 1000 classes), and bars of absolute width would not show.
 function showResults(predictions) {
+  const top = Math.max(...predictions.map((p) => p.score));
   list.replaceChildren(...predictions.map((p) => {
     const item = document.createElement('li');
     const row = document.createElement('div');
@@ -51,11 +56,12 @@ function showResults(predictions) {
     label.textContent = p.label;
     const score = document.createElement('span');
     score.className = 'score';
-    score.textContent = (p.score * 100).toFixed(1) + '%';
+    // Two decimals below 1%, where seeded weights' near-equal scores would all read 0.1%.
+    score.textContent = (p.score * 100).toFixed(p.score < 0.01 ? 2 : 1) + '%';
     row.append(label, score);
     const bar = document.createElement('div');
     bar.className = 'bar';
-    bar.style.width = Math.max(0, Math.min(100, p.score * 100)) + '%';
+    bar.style.width = (top > 0 ? Math.max(0, Math.min(100, (p.score / top) * 100)) : 0) + '%';
     item.append(row, bar);
     return item;
   }));
@@ -81,6 +87,7 @@ async function classify(file) {
   preview.src = previewUrl;
   preview.hidden = false;
   list.replaceChildren();
+  scale.hidden = true;
   showStatus('Classifying ' + file.name + '...', false);
   try {
     const query = 'topk=' + topk + '&model=' + encodeURIComponent(option.value) + '&version=' + encodeURIComponent(option.dataset.version);
@@ -92,7 +99,8 @@ async function classify(file) {
     const body = await response.json();
     if (!response.ok) throw new Error(body.error ? body.error.code + ': ' + body.error.message : 'HTTP ' + response.status);
     showResults(body.results[0].predictions);
-    showStatus(body.warning ? 'Done (seeded weights: the labels are meaningless).' : 'Done.', false);
+    scale.hidden = false;
+    showStatus(body.warning ? 'Done. Seeded weights: these labels and scores are meaningless.' : 'Done.', false);
   } catch (err) {
     showStatus(String(err.message || err), true);
   }
@@ -173,6 +181,7 @@ ${note}
 <img id="preview" alt="The image being classified" hidden>
 <p id="status" role="status" aria-live="polite">${models.length === 0 ? 'No model is being served yet.' : ''}</p>
 <ol id="results" aria-label="Top 5 classes"></ol>
+<p id="scale" hidden><small>Bars are relative to the top score.</small></p>
 <p><small><span id="classes">${shown?.classes ?? 0}</span> classes · <span id="precision">${escapeHtml(shown?.precision ?? '')}</span> · API docs at <a href="docs">/docs</a></small></p>
 <script>${PAGE_SCRIPT}</script>
 </body>

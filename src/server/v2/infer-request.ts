@@ -53,8 +53,48 @@ export function splitBody(
   try {
     return { json: JSON.parse(jsonBytes.toString('utf8')), binary };
   } catch {
+    const jsonLength = headerLength === undefined ? leadingObjectLength(body) : undefined;
+    if (jsonLength !== undefined) {
+      throw errors.INVALID_JSON(
+        `the inference request is a JSON object followed by other bytes (binary tensor data?): without the Inference-Header-Content-Length header the whole body must be JSON; send that header with the JSON's length, here ${jsonLength}`,
+      );
+    }
     throw errors.INVALID_JSON('the inference request is not a JSON object');
   }
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN = 0x7b;
+const CLOSE = 0x7d;
+
+/** How far the hint looks for the JSON's end: a request's JSON part is small, its tensors are not. */
+const HINT_SCAN_BYTES = 1024 * 1024;
+
+/** The length of the JSON object that `body` starts with, when one does and more bytes follow it. */
+function leadingObjectLength(body: Buffer): number | undefined {
+  if (body[0] !== OPEN) return undefined;
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < Math.min(body.length, HINT_SCAN_BYTES); i++) {
+    const byte = body[i];
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) inString = true;
+    else if (byte === OPEN) depth++;
+    else if (byte === CLOSE && --depth === 0) {
+      const length = i + 1;
+      if (length === body.length) return undefined;
+      try {
+        JSON.parse(body.subarray(0, length).toString('utf8'));
+        return length;
+      } catch {
+        return undefined;
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Hands out the binary section tensor by tensor, in input order. */
