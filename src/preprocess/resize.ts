@@ -1,5 +1,5 @@
 // Resize to the planned size and cut the centred crop, matching PIL's antialiased bilinear
-// (the measurements behind each path are in ../shared/DESIGN.md, "Preprocessing parity"):
+// (the measurements behind each path: docs/preprocessing.md, "Parity with torchvision"):
 //  - downscale: sharp's 'linear' kernel with fit 'fill' to the exact floor()ed sizes;
 //  - upscale: PIL samples at pixel centres and clamps at the edges, sharp's resize uses another
 //    grid; an affine transform with centre-aligned offsets on an edge-replicated input matches.

@@ -1,4 +1,4 @@
-// The service's configuration: every variable from DESIGN.md ("Configuration"), each an env var
+// The service's configuration (docs/configuration.md lists it): every variable is an env var
 // and a CLI flag (`MAX_BATCH_SIZE` <-> `--max-batch-size`), parsed once, validated and frozen.
 // This is the only module that reads the environment: main.ts passes process.env and argv in.
 // An invalid value stops startup with a message naming the variable, the value and what is allowed.
@@ -60,13 +60,13 @@ const MEASURED = 'measured on 2 CPU cores (README "Performance")';
 
 /** Every configuration variable, in the order of the README table. */
 export const CONFIG_VARIABLES = {
-  port: variable('PORT', integer(0, 65535), 8080, 'TCP port (0 picks a free one)', 'DESIGN.md'),
+  port: variable('PORT', integer(0, 65535), 8080, 'TCP port (0 picks a free one)', "KServe's HTTP port"),
   host: variable(
     'HOST',
     text(/^[^\s/]+$/, 'a host name or IP address'),
     '127.0.0.1',
     'Listen address (the Docker image sets 0.0.0.0)',
-    'DESIGN.md: loopback unless asked',
+    'loopback unless asked: nothing is exposed by default',
   ),
   grpcPort: variable(
     'GRPC_PORT',
@@ -80,7 +80,7 @@ export const CONFIG_VARIABLES = {
     path,
     'models/resnet50.onnx',
     'The .onnx model; its sidecar manifest sits next to it',
-    'DESIGN.md; built with seeded weights on first start when missing',
+    'the embedded default, built with seeded weights on first start when missing',
   ),
   modelName: variable<string | undefined>(
     'MODEL_NAME',
@@ -179,7 +179,7 @@ export const CONFIG_VARIABLES = {
     oneOf(['cpu', 'cuda', 'auto'] as const),
     'cpu',
     'onnxruntime execution provider',
-    'DESIGN.md',
+    'runs on every machine; cuda needs npm run install:cuda',
   ),
   cudaDeviceId: variable('CUDA_DEVICE_ID', integer(0, 63), 0, 'GPU index for the CUDA provider', 'first GPU'),
   intraOpThreads: variable(
@@ -187,7 +187,7 @@ export const CONFIG_VARIABLES = {
     integer(1, 1024),
     () => availableParallelism(),
     'onnxruntime intra-op threads',
-    'DESIGN.md: available cores',
+    'available cores (docs/performance.md)',
   ),
   ortAllowSpinning: variable(
     'ORT_ALLOW_SPINNING',

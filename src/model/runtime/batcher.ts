@@ -1,7 +1,7 @@
 // The dynamic batching policy, free of threads and onnxruntime so it can be tested with a fake
 // clock and a fake runner. The contract is DataLoader's (one promise per item, results in order, a
-// failed batch rejects exactly its members) plus a server's needs (DESIGN.md, "Batching
-// contract"): a bounded queue, per-request deadlines, cancellation, and at most one batch running
+// failed batch rejects exactly its members) plus a server's needs (docs/engine.md, "Batching
+// semantics"): a bounded queue, per-request deadlines, cancellation, and at most one batch running
 // while the next one forms.
 import { errors, isServiceError, type ErrorCode, type ServiceError } from '../../errors.ts';
 import type { EngineStats } from './stats.ts';

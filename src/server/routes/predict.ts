@@ -1,4 +1,4 @@
-// POST /predict?model=&version=&topk=5: classify one or more images (DESIGN.md "HTTP API") with
+// POST /predict?model=&version=&topk=5: classify one or more images (docs/api.md) with
 // the model the registry finds for the query. An encapsulated plugin: the multipart and raw-image
 // body parsers exist only on this route.
 import type { Readable } from 'node:stream';

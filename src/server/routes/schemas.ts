@@ -5,7 +5,7 @@ import type { ModelManifest } from '../../model/manifest.ts';
 export const UNTRAINED_WARNING =
   'This model has seeded (untrained) weights: its predictions are meaningless. Build a model from real weights (MODEL_WEIGHTS) for real predictions.';
 
-/** What every response carrying predictions says about the weights (DESIGN.md: say so wherever predictions are shown). */
+/** What every response carrying predictions says about the weights (every place that shows predictions says so). */
 export function modelNotice(manifest: ModelManifest): { weights: 'trained' | 'seeded'; warning?: string } {
   return manifest.weights.trained ? { weights: 'trained' } : { weights: 'seeded', warning: UNTRAINED_WARNING };
 }
