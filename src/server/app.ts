@@ -28,6 +28,8 @@ export interface AppDeps {
   lifecycle?: Lifecycle;
   /** Where log lines go (stdout unless given). */
   logStream?: DestinationStream;
+  /** The inference worker's entry module for every engine (EngineOptions.workerModule). */
+  workerModule?: URL;
 }
 
 export async function buildApp(config: Config, deps: AppDeps = {}): Promise<FastifyInstance> {
@@ -62,7 +64,10 @@ export async function buildApp(config: Config, deps: AppDeps = {}): Promise<Fast
   await app.register(securityHeadersPlugin);
   await app.register(corsPlugin, { origin: config.corsOrigin });
   await app.register(metricsPlugin);
-  await app.register(modelRegistryPlugin, { lifecycle: deps.lifecycle ?? { shuttingDown: false } });
+  await app.register(modelRegistryPlugin, {
+    lifecycle: deps.lifecycle ?? { shuttingDown: false },
+    workerModule: deps.workerModule,
+  });
   await app.register(docsPlugin);
 
   await app.register(predictRoutes);

@@ -1,10 +1,12 @@
 // The inference worker dying under the server: only the requests of the batch it held fail
 // (503 WORKER_FAILED with Retry-After), every other request gets its right answer, readiness goes
-// false while the worker restarts and comes back, and /metrics counts the restart. The engine's
-// test hook (testHooksOf) makes the worker thread exit in the middle of its next run.
+// false while the worker restarts and comes back, and /metrics counts the restart. The app runs
+// the real worker wrapped by test/model/runtime/faulty-worker.ts, which exits on cue: after
+// computing its next batch, before answering it, or at once.
+import { once } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { testHooksOf, type Engine } from '../../src/model/runtime/engine.ts';
+import type { Engine } from '../../src/model/runtime/engine.ts';
 import type { Prediction } from '../../src/model/runtime/postprocess.ts';
 import {
   expectError,
@@ -15,6 +17,7 @@ import {
   goodPng,
   startApp,
 } from './helpers.ts';
+import { WorkerFaults } from '../model/runtime/worker-faults.ts';
 
 const images = [
   goodPng,
@@ -26,15 +29,17 @@ const images = [
 ];
 const types = ['image/png', 'image/jpeg', 'image/png', 'image/webp', 'image/png', 'image/png'];
 
+const faults = new WorkerFaults();
 let app: FastifyInstance;
 let expected: Prediction[][];
 beforeAll(async () => {
   // Batches of up to 2 that wait 30 ms for company: six requests make three batches.
-  app = await startApp({ MAX_BATCH_SIZE: '2', MAX_BATCH_DELAY_MS: '30' });
+  app = await startApp({ MAX_BATCH_SIZE: '2', MAX_BATCH_DELAY_MS: '30' }, { workerModule: faults.workerModule });
   expected = await Promise.all(images.map((bytes) => expectedPredictions(app, bytes, 3)));
 });
 afterAll(async () => {
   await app?.close();
+  faults.close();
 });
 
 function engineOf(server: FastifyInstance): Engine {
@@ -71,7 +76,7 @@ describe('the worker dies in the middle of a batch', { timeout: 30_000 }, () => 
     const restartsBefore = await metric('resnet_worker_restarts_total');
     const readiness: boolean[] = [];
     engineOf(app).stats.on('readiness', (ready) => readiness.push(ready));
-    testHooksOf(engineOf(app)).exitWorkerDuringNextRun(70);
+    await faults.exitAfterNextBatch(70);
 
     const responses = await Promise.all(images.map((_, i) => classify(i)));
     const failed = responses.flatMap((r, i) => (r.statusCode === 200 ? [] : [i]));
@@ -105,7 +110,7 @@ describe('the worker dies in the middle of a batch', { timeout: 30_000 }, () => 
   });
 
   it('fails a multi-image request whose images span the dead batch as a whole, never half-answered', async () => {
-    testHooksOf(engineOf(app)).exitWorkerDuringNextRun(70);
+    await faults.exitAfterNextBatch(70);
     const response = await app.inject({
       method: 'POST',
       url: '/predict',
@@ -121,7 +126,9 @@ describe('the worker is killed while idle', { timeout: 30_000 }, () => {
   it('reports not ready until the new worker is warm, holds work that arrives meanwhile, then answers it', async () => {
     const engine = engineOf(app);
     const ready = new Promise<void>((resolve) => engine.stats.on('readiness', (r) => r && resolve()));
-    await testHooksOf(engine).terminateWorker();
+    const died = once(engine.stats, 'workerRestart');
+    faults.exitNow(1);
+    await died;
     const readyWhileRestarting = await readyStatus();
     // Accepted before the restart finished or refused with NOT_READY: either way, never a 500.
     const during = await classify(0);

@@ -32,6 +32,11 @@ export interface EngineOptions {
   /** Shared with other engines on the same cores: one batch computes at a time across them. */
   readonly computeGate?: ComputeGate;
   readonly logger?: EngineLogger;
+  /**
+   * The worker thread's entry module: worker.ts (or .js) beside this file unless given. Another
+   * module must speak the same protocol, e.g. by importing worker.ts after its own setup.
+   */
+  readonly workerModule?: URL;
 }
 
 export type InferOptions = SubmitOptions;
@@ -62,19 +67,6 @@ export interface Engine {
   close(): Promise<void>;
 }
 
-/** Test-only handles on the worker of an engine made by createEngine. */
-export interface EngineTestHooks {
-  exitWorkerDuringNextRun(exitCode: number): void;
-  terminateWorker(): Promise<void>;
-}
-const engineTestHooks = Symbol('engineTestHooks');
-
-export function testHooksOf(engine: Engine): EngineTestHooks {
-  const hooks = (engine as Partial<Record<typeof engineTestHooks, EngineTestHooks>>)[engineTestHooks];
-  if (hooks === undefined) throw new TypeError('testHooksOf: not an engine made by createEngine');
-  return hooks;
-}
-
 // Restarts after a failed restart back off from 250 ms to 30 s.
 const RESTART_BACKOFF_MS = { first: 250, max: 30_000 } as const;
 
@@ -85,6 +77,10 @@ export async function createEngine(options: EngineOptions): Promise<Engine> {
     throw new TypeError(
       `Expected \`allowSpinning\` to be a boolean, got \`${String(options.allowSpinning)}\` (${typeof options.allowSpinning})`,
     );
+  }
+  const { workerModule } = options;
+  if (workerModule !== undefined && !(workerModule instanceof URL && workerModule.protocol === 'file:')) {
+    throw new TypeError(`Expected \`workerModule\` to be a file: URL, got \`${String(workerModule)}\``);
   }
   const logger = options.logger ?? silentLogger;
   const provider = chooseExecutionProvider({
@@ -127,6 +123,7 @@ class InferenceEngine implements Engine {
   #restartTimer: NodeJS.Timeout | undefined;
   readonly #staging: StagingBuffers;
   readonly #gate: ComputeGate | undefined;
+  readonly #workerModule: URL | undefined;
 
   constructor(options: EngineOptions, manifest: ModelManifest, provider: ExecutionProvider, logger: EngineLogger) {
     this.manifest = manifest;
@@ -140,6 +137,7 @@ class InferenceEngine implements Engine {
       pixelLength: pixelLengthOf(this.#io.imageShape, manifest.preprocess.crop),
     });
     this.#gate = options.computeGate;
+    this.#workerModule = options.workerModule;
     this.#batcher = new Batcher({
       maxBatchSize: options.maxBatchSize,
       maxDelayMs: options.maxBatchDelayMs,
@@ -177,13 +175,10 @@ class InferenceEngine implements Engine {
     return this.#batcher.queueDepth;
   }
 
-  readonly [engineTestHooks]: EngineTestHooks = {
-    exitWorkerDuringNextRun: (exitCode) => this.#worker?.exitDuringNextRun(exitCode),
-    terminateWorker: async () => this.#worker?.terminate(),
-  };
-
   async start(): Promise<void> {
-    const { client, warmupMs } = await WorkerClient.start(this.#init, (exit) => this.#onWorkerExit(exit));
+    const { client, warmupMs } = await WorkerClient.start(this.#init, this.#workerModule, (exit) =>
+      this.#onWorkerExit(exit),
+    );
     this.#worker = client;
     this.#logger.info(
       { provider: this.provider.name, warmupMs: Math.round(warmupMs), batchSizes: this.#init.warmupBatchSizes.length },

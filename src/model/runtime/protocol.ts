@@ -56,11 +56,7 @@ export interface SelfCheck {
   readonly tolerance: number;
 }
 
-export type ToWorker =
-  | ({ readonly type: 'run'; readonly id: number } & Batch)
-  | { readonly type: 'close' }
-  // Test hook: exit with this code after computing the next batch, before answering.
-  | { readonly type: 'exitDuringNextRun'; readonly exitCode: number };
+export type ToWorker = ({ readonly type: 'run'; readonly id: number } & Batch) | { readonly type: 'close' };
 
 export type FromWorker =
   | { readonly type: 'ready'; readonly warmupMs: number }

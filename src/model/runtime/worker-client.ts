@@ -26,12 +26,16 @@ interface PendingRun {
 // How long close() lets the worker release its session before terminating it.
 const CLOSE_TIMEOUT_MS = 5_000;
 
-// Under tsx (tests, `npm start`) this file is .ts and so is the worker; a .ts file cannot be given
-// to `new Worker` directly, so an eval'd bootstrap registers tsx's loader in the thread first.
-function spawn(init: WorkerInit): Worker {
+/** worker.ts beside this file; worker.js once built. */
+function defaultWorkerModule(): URL {
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const url = new URL(`./worker${ext}`, import.meta.url);
-  if (ext === '.js') return new Worker(url, { workerData: init });
+  return new URL(`./worker${ext}`, import.meta.url);
+}
+
+// Under tsx (tests, the tsx scripts) the worker is .ts; a .ts file cannot be given to `new Worker`
+// directly, so an eval'd bootstrap registers tsx's loader in the thread first.
+function spawn(init: WorkerInit, url: URL): Worker {
+  if (!url.pathname.endsWith('.ts')) return new Worker(url, { workerData: init });
   const bootstrap = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
   return new Worker(bootstrap, { eval: true, workerData: init });
 }
@@ -47,20 +51,24 @@ export class WorkerClient {
   readonly #started: Promise<number>;
   readonly #exited: Promise<void>;
 
-  /** Spawns a worker and resolves once its session is loaded and warm; rejects if it cannot start. */
+  /**
+   * Spawns a worker running `module` (default: worker.ts/.js beside this file) and resolves once
+   * its session is loaded and warm; rejects if it cannot start.
+   */
   static async start(
     init: WorkerInit,
+    module: URL | undefined,
     onUnexpectedExit: (exit: WorkerExit) => void,
   ): Promise<{ client: WorkerClient; warmupMs: number }> {
-    const client = new WorkerClient(init, onUnexpectedExit);
+    const client = new WorkerClient(init, module ?? defaultWorkerModule(), onUnexpectedExit);
     const warmupMs = await client.#started;
     return { client, warmupMs };
   }
 
-  private constructor(init: WorkerInit, onUnexpectedExit: (exit: WorkerExit) => void) {
+  private constructor(init: WorkerInit, module: URL, onUnexpectedExit: (exit: WorkerExit) => void) {
     this.#onUnexpectedExit = onUnexpectedExit;
     this.#started = new Promise((resolve, reject) => (this.#startup = { resolve, reject }));
-    this.#worker = spawn(init);
+    this.#worker = spawn(init, module);
     this.#worker.on('message', (message: FromWorker) => this.#onMessage(message));
     this.#worker.on('error', (error) => (this.#lastError = error));
     this.#exited = new Promise((resolve) => this.#worker.once('exit', (code) => resolve(this.#onExit(code))));
@@ -82,11 +90,6 @@ export class WorkerClient {
     });
   }
 
-  /** Test hook: the worker exits with `exitCode` after computing its next batch, before answering. */
-  exitDuringNextRun(exitCode: number): void {
-    this.#post({ type: 'exitDuringNextRun', exitCode });
-  }
-
   /** Ends the worker gracefully (after the running batch, if any); terminates it if it takes too long. */
   async close(): Promise<void> {
     if (this.#state === 'gone') return;
@@ -95,12 +98,6 @@ export class WorkerClient {
     const timer = setTimeout(() => void this.#worker.terminate(), CLOSE_TIMEOUT_MS);
     await this.#exited;
     clearTimeout(timer);
-  }
-
-  /** Kills the thread at once, as a crash would (tests, and close() as a last resort). */
-  async terminate(): Promise<void> {
-    await this.#worker.terminate();
-    await this.#exited;
   }
 
   #post(message: ToWorker, transfer: ArrayBuffer[] = []): void {

@@ -97,18 +97,13 @@ function fillInput(batch: Batch): Float32Array {
   return input.subarray(0, batch.size * imageLength);
 }
 
-async function handleRun(
-  session: ort.InferenceSession,
-  message: Extract<ToWorker, { type: 'run' }>,
-  exitCode?: number,
-) {
+async function handleRun(session: ort.InferenceSession, message: Extract<ToWorker, { type: 'run' }>) {
   const started = performance.now();
   try {
     const { logits, probabilities } = await compute(session, fillInput(message), message.size);
     if (!(logits instanceof Float32Array) || !(probabilities instanceof Float32Array)) {
       throw new Error('The model did not return float32 logits and probabilities');
     }
-    if (exitCode !== undefined) process.exit(exitCode);
     const computeMs = performance.now() - started;
     post({ type: 'result', id: message.id, logits, probabilities, computeMs }, transferList(logits, probabilities));
   } catch (error) {
@@ -128,12 +123,9 @@ async function main(): Promise<void> {
     port?.close();
     return;
   }
-  let exitDuringNextRun: number | undefined;
   port?.on('message', (message: ToWorker) => {
     if (message.type === 'run') {
-      void handleRun(session, message, exitDuringNextRun);
-    } else if (message.type === 'exitDuringNextRun') {
-      exitDuringNextRun = message.exitCode;
+      void handleRun(session, message);
     } else {
       void session.release().finally(() => port?.close());
     }

@@ -16,6 +16,8 @@ export interface ClassifierDeps {
   readonly logger: ClassifierLogger;
   /** Shared by every engine of the service: one batch computes at a time across models. */
   readonly computeGate?: ComputeGate;
+  /** The inference worker's entry module (EngineOptions.workerModule); worker.ts unless given. */
+  readonly workerModule?: URL | undefined;
 }
 
 /** Reads the version's manifest (an error naming the file when it cannot), then makes its classifier. */
@@ -37,6 +39,7 @@ export function classifierFrom(spec: ClassifierSpec, manifest: ModelManifest, de
     createEngine({
       ...engineOptionsFor(deps.server, spec),
       ...(deps.computeGate === undefined ? {} : { computeGate: deps.computeGate }),
+      workerModule: deps.workerModule,
       logger: logger.child({ component: 'engine' }),
     }),
   );

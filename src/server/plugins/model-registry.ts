@@ -68,8 +68,8 @@ async function repositoryModels(app: FastifyInstance, deps: ClassifierDeps, regi
   return controller;
 }
 
-export const modelRegistryPlugin = fp<{ lifecycle: Lifecycle }>(
-  async (app, { lifecycle }) => {
+export const modelRegistryPlugin = fp<{ lifecycle: Lifecycle; workerModule?: URL | undefined }>(
+  async (app, { lifecycle, workerModule }) => {
     const { config } = app;
     const registry = new ModelRegistry({
       lifecycle,
@@ -82,6 +82,7 @@ export const modelRegistryPlugin = fp<{ lifecycle: Lifecycle }>(
       metrics: app.metrics,
       logger: app.log,
       computeGate: new ComputeGate(),
+      workerModule,
     };
     app.decorate('registry', registry);
     app.metrics.setReadinessSource(() =>

@@ -1,18 +1,14 @@
 // The engine against the real tiny ResNet (built once by test/global-setup.ts) through the real
 // worker thread and onnxruntime session.
+import { once } from 'node:events';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import {
-  createEngine,
-  testHooksOf,
-  type Engine,
-  type EngineOptions,
-  type InferResult,
-} from '../../../src/model/runtime/engine.ts';
+import { createEngine, type Engine, type EngineOptions, type InferResult } from '../../../src/model/runtime/engine.ts';
 import type { BatchStat } from '../../../src/model/runtime/stats.ts';
 import { normalizeInto } from '../../../src/preprocess/normalize.ts';
+import { WorkerFaults } from './worker-faults.ts';
 
 const modelPath = inject('tinyModelPath');
 const IMAGE = 3 * 224 * 224;
@@ -34,9 +30,19 @@ async function engine(options: Partial<EngineOptions> = {}): Promise<Engine> {
   return created;
 }
 
+const faults: WorkerFaults[] = [];
+
 afterAll(async () => {
   await Promise.all(engines.map((e) => e.close()));
+  for (const f of faults) f.close();
 });
+
+/** An engine whose worker can be made to die on cue. */
+async function faultyEngine(options: Partial<EngineOptions> = {}): Promise<{ e: Engine; fault: WorkerFaults }> {
+  const fault = new WorkerFaults();
+  faults.push(fault);
+  return { e: await engine({ ...options, workerModule: fault.workerModule }), fault };
+}
 
 /** A deterministic image-like tensor (values in the normalized range, about -2..2). */
 function image(seed: number): Float32Array {
@@ -232,14 +238,14 @@ describe('Inference through the worker', () => {
 
 describe('Worker failure and shutdown', () => {
   it('fails only the batch the worker held when it dies, restarts it and serves the queued requests', async () => {
-    const e = await engine({ maxBatchSize: 2 });
+    const { e, fault } = await faultyEngine({ maxBatchSize: 2 });
     const readiness: boolean[] = [];
     const restarts: unknown[] = [];
     e.stats.on('readiness', (r) => readiness.push(r));
     e.stats.on('workerRestart', (info) => restarts.push(info));
     const images = [1, 2, 3, 4, 5].map(image);
     const reference = await singles(e, images);
-    testHooksOf(e).exitWorkerDuringNextRun(70);
+    await fault.exitAfterNextBatch(70);
     const outcomes = await Promise.allSettled(images.map((img) => e.infer(img)));
     expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : (o.reason as { code: string }).code))).toEqual([
       'WORKER_FAILED',
@@ -260,9 +266,11 @@ describe('Worker failure and shutdown', () => {
   });
 
   it('restarts a worker killed while idle and turns ready again', async () => {
-    const e = await engine();
+    const { e, fault } = await faultyEngine();
     const ready = new Promise<boolean>((resolve) => e.stats.on('readiness', (r) => r && resolve(r)));
-    await testHooksOf(e).terminateWorker();
+    const died = once(e.stats, 'workerRestart');
+    fault.exitNow(1);
+    await died;
     expect(e.ready).toBe(false);
     await expect(ready).resolves.toBe(true);
     await expect(e.infer(image(1))).resolves.toMatchObject({ logits: expect.any(Float32Array) });
