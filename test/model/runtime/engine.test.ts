@@ -90,6 +90,12 @@ async function singles(e: Engine, images: Float32Array[]): Promise<InferResult[]
 }
 
 describe('createEngine on the tiny model', () => {
+  it('takes its worker module only as a file: URL', async () => {
+    for (const workerModule of [new URL('https://example.com/worker.js'), 'worker.js' as unknown as URL]) {
+      await expect(engine({ workerModule })).rejects.toThrow(/Expected `workerModule` to be a file: URL, got `/);
+    }
+  });
+
   it('starts ready, on the CPU for `auto`, with the manifest from the sidecar', async () => {
     const e = await engine({ executionProvider: 'auto' });
     expect(e.ready).toBe(true);
