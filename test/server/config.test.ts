@@ -24,6 +24,17 @@ function configError(env: Record<string, string>, argv: string[] = []): string {
   throw new Error('loadConfig accepted the configuration');
 }
 
+/** The start of a variable's row in a docs table: env var, flag, default. */
+function documentedRow(spec: { env: string; fallback: unknown }): string {
+  const fallback = typeof spec.fallback === 'function' ? 'available cores' : String(spec.fallback ?? 'unset');
+  return `| \`${spec.env}\` | \`--${flagFor(spec.env)}\` | ${fallback} |`;
+}
+
+/** The env vars of every table row of that shape, in order. */
+function documentedVariables(markdown: string): string[] {
+  return [...markdown.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \| `--[a-z0-9-]+` \|/gm)].map((m) => m[1] as string);
+}
+
 describe('loadConfig', () => {
   it('gives the documented defaults with an empty environment', () => {
     const config = loadConfig({}, []);
@@ -168,11 +179,21 @@ describe('loadConfig', () => {
     expect(flagFor('MAX_BATCH_DELAY_MS')).toBe('max-batch-delay-ms');
   });
 
-  it('is documented: the README config table lists every variable with its flag and default', () => {
+  it('is documented: docs/configuration.md lists every variable with its flag and default, and no other', () => {
+    const table = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
+    for (const spec of Object.values(CONFIG_VARIABLES)) expect(table).toContain(documentedRow(spec));
+    expect(documentedVariables(table)).toEqual(Object.values(CONFIG_VARIABLES).map((spec) => spec.env));
+  });
+
+  it("is documented: the README's short table shows variables as docs/configuration.md does", () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    for (const spec of Object.values(CONFIG_VARIABLES)) {
-      const fallback = typeof spec.fallback === 'function' ? 'available cores' : String(spec.fallback ?? 'unset');
-      expect(readme).toContain(`| \`${spec.env}\` | \`--${flagFor(spec.env)}\` | ${fallback} |`);
+    const shown = documentedVariables(readme);
+    expect(shown.length).toBeGreaterThanOrEqual(5);
+    const byEnv = new Map(Object.values(CONFIG_VARIABLES).map((spec) => [spec.env, spec]));
+    for (const env of shown) {
+      const spec = byEnv.get(env);
+      expect(spec, env).toBeDefined();
+      expect(readme).toContain(documentedRow(spec!));
     }
   });
 });
