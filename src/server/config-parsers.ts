@@ -6,7 +6,7 @@ export class ConfigValueError extends Error {}
 
 export interface Parser<T> {
   readonly parse: (raw: string) => T;
-  /** What the value may be, for error messages and the README table. */
+  /** What the value may be, for error messages and the table in docs/configuration.md. */
   readonly allowed: string;
 }
 

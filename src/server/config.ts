@@ -25,7 +25,7 @@ interface Variable<T> {
   readonly parser: Parser<T>;
   readonly fallback: T | (() => T);
   readonly description: string;
-  /** Where the default comes from (README table). */
+  /** Where the default comes from (docs/configuration.md). */
   readonly source: string;
 }
 
@@ -56,9 +56,9 @@ function inPackage(relative: string): string {
 
 /** The default MODEL_PATH, resolved: built with seeded weights on first start when missing. */
 export const DEFAULT_MODEL_PATH = inPackage('models/resnet50.onnx');
-const MEASURED = 'measured on 2 CPU cores (README "Performance")';
+const MEASURED = 'measured on 2 CPU cores (docs/performance.md)';
 
-/** Every configuration variable, in the order of the README table. */
+/** Every configuration variable, in the order of the table in docs/configuration.md. */
 export const CONFIG_VARIABLES = {
   port: variable('PORT', integer(0, 65535), 8080, 'TCP port (0 picks a free one)', "KServe's HTTP port"),
   host: variable(
@@ -194,7 +194,7 @@ export const CONFIG_VARIABLES = {
     boolean(),
     false,
     'Let onnxruntime threads spin-wait after each run',
-    'spinning cost 1.3x the CPU per image and competes with decoding and HTTP on shared cores (README "Engine")',
+    'spinning cost 1.3x the CPU per image and competes with decoding and HTTP on shared cores (docs/engine.md, "Choosing settings")',
   ),
   maxBatchSize: variable(
     'MAX_BATCH_SIZE',
@@ -299,7 +299,7 @@ export const CONFIG_VARIABLES = {
     integer(1, 1024),
     1,
     "libvips threads per image (images also run in parallel on libuv's pool)",
-    'the preprocess measurements (section "preprocess"): cores are shared with onnxruntime',
+    'docs/preprocessing.md, "Concurrency on cores shared with onnxruntime"',
   ),
   logLevel: variable(
     'LOG_LEVEL',

@@ -1,7 +1,7 @@
 // One batch computes at a time across the engines that share a gate. Each engine's worker thread
 // owns an onnxruntime session with INTRA_OP_THREADS threads; two engines computing at once on the
 // same cores run twice as many threads as there are cores, and each batch takes longer than the
-// two would one after the other (README "Model repository": measured). Waiters are served in
+// two would one after the other (docs/model-repository.md, "Threads": measured). Waiters are served in
 // arrival order, so engines saturated at once take turns batch by batch.
 export class ComputeGate {
   #busy = false;

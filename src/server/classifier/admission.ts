@@ -1,7 +1,7 @@
 // Admission control for images. The engine's queue (MAX_QUEUE) only sees an image after it has
 // been received, parsed and decoded, so under overload every request that was going to be
 // refused still cost a JPEG decode first: at 8x the saturating connections, refused requests
-// took most of the CPU and throughput fell to a quarter of its peak (README "Performance"). This
+// took most of the CPU and throughput fell to a quarter of its peak (docs/performance.md, "Overload"). This
 // counts the images the server holds (preprocessing, queued or in the running batch) and refuses
 // new work with QUEUE_FULL before it costs anything: per image before decoding, and per request
 // in onRequest, before the body is read.

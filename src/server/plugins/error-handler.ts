@@ -88,7 +88,7 @@ const DRAIN_LIMIT_BYTES = 1024 * 1024;
  * Whether the connection can stay open although the body was not read: a load-shedding refusal
  * answered before the body (onRequest), with a declared length small enough for Node to read and
  * drop after the response. Closing instead makes every refused client reconnect, and under
- * overload that churn cost more than the draining (README "Performance"). Any other unread body
+ * overload that churn cost more than the draining (docs/performance.md, "Overload"). Any other unread body
  * (a parser that failed halfway, a chunked or large upload) closes the connection, gracefully:
  * the rest is dropped until the client stops sending (lingering-close.ts), so it reads the answer.
  */
