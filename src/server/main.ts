@@ -120,6 +120,8 @@ async function main(): Promise<void> {
     app.log.info({ host: config.host, port: grpc.port }, 'grpc listening');
   }
   await app.registry.whenStarted();
+  // A signal while the models were still loading: the drain retired them and owns the exit (0).
+  if (lifecycle.shuttingDown) return;
   const index = app.registry.index();
   const unavailable = index.filter((row) => row.state !== 'READY');
   if (config.modelRepository === undefined && unavailable.length > 0) {
