@@ -14,6 +14,8 @@ if (port === null) throw new Error('worker.ts must run in a worker thread');
 
 const [, height, width] = init.imageShape as [number, number, number];
 const imageLength = init.imageShape.reduce((a, b) => a * b, 1);
+/** Bytes of one staged crop, [height, width, 3] (staging.ts lays its slots out so). */
+const pixelLength = height * width * 3;
 /** The model's input, this thread's own: filled from the staging buffers before each run. */
 const input = new Float32Array(init.staging.tensors.length);
 
@@ -90,7 +92,7 @@ function fillInput(batch: Batch): Float32Array {
     const at = i * imageLength;
     if (batch.kinds[i] === SLOT_KIND.pixels) {
       const slot = batch.slots[i] as number;
-      const data = pixels.subarray(slot * imageLength, (slot + 1) * imageLength);
+      const data = pixels.subarray(slot * pixelLength, (slot + 1) * pixelLength);
       normalizeInto({ data, width, height, left: 0, top: 0 }, width, init.preprocess, input, at);
     } else input.set(tensors.subarray(at, at + imageLength), at);
   }
