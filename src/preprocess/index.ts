@@ -34,6 +34,9 @@ export interface TensorSlot {
 
 export const DEFAULT_SHRINK_ON_LOAD: ShrinkOnLoad = 'conservative';
 
+/** Largest image (width x height) that a downscale decodes whole: 12 MB of RGB. */
+export const EXACT_RESIZE_MAX_PIXELS = 2048 * 2048;
+
 /** Edge pixels replicated around an image before the affine upscale (resize.ts). */
 const UPSCALE_PAD = 1;
 
@@ -70,8 +73,26 @@ async function resizeAndCrop(
   if (plan.direction === 'up') {
     return upscaleDecoded(await decodeToRgb(bytes, header, maxImagePixels, UPSCALE_PAD), UPSCALE_PAD, plan);
   }
-  if (needsFullDecode(header)) return resizeDecoded(await decodeToRgb(bytes, header, maxImagePixels), plan);
-  return resizeEncoded(bytes, header.format, plan, maxImagePixels, options.shrinkOnLoad ?? DEFAULT_SHRINK_ON_LOAD);
+  const shrinkOnLoad = options.shrinkOnLoad ?? DEFAULT_SHRINK_ON_LOAD;
+  if (needsFullDecode(header) || resizesExactly(header, plan, shrinkOnLoad)) {
+    return resizeDecoded(await decodeToRgb(bytes, header, maxImagePixels), plan);
+  }
+  return resizeEncoded(bytes, header.format, plan, maxImagePixels, shrinkOnLoad);
+}
+
+/**
+ * Whether a downscale decodes the whole image and resizes it with Pillow's arithmetic (the same
+ * bytes as torchvision) rather than in one libvips pass. Not when libvips would shrink a JPEG
+ * while decoding it (far cheaper for large photos, at some distance from PIL), nor beyond
+ * EXACT_RESIZE_MAX_PIXELS, so a decoded image stays a bounded buffer.
+ */
+export function resizesExactly(header: ImageHeader, plan: ResizePlan, shrinkOnLoad: ShrinkOnLoad): boolean {
+  if (plan.direction !== 'down' || header.width * header.height > EXACT_RESIZE_MAX_PIXELS) return false;
+  if (header.format !== 'jpeg' || shrinkOnLoad === 'off') return true;
+  // sharp's rule (pipeline.cc): shrink-on-load starts at an integral shrink of 2, or of 4 when it
+  // must leave a factor of two to the kernel ('conservative').
+  const shrink = Math.floor(Math.min(header.width / plan.width, header.height / plan.height));
+  return shrink < (shrinkOnLoad === 'fast' ? 2 : 4);
 }
 
 /** The checks, then one decode: the crop window of 8-bit RGB (maybe inside a larger image). */

@@ -1,12 +1,16 @@
 // Resize to the planned size and cut the centred crop, matching PIL's antialiased bilinear
 // (the measurements behind each path: docs/preprocessing.md, "Parity with torchvision"):
-//  - downscale: sharp's 'linear' kernel with fit 'fill' to the exact floor()ed sizes;
+//  - downscale of decoded pixels: Pillow's own arithmetic (exact-resize.ts), the same bytes;
+//  - downscale in one libvips pass from encoded bytes, for images decoded whole would cost too
+//    much (JPEG shrink-on-load, very large images): sharp's 'linear' kernel with fit 'fill' to
+//    the exact floor()ed sizes;
 //  - upscale: PIL samples at pixel centres and clamps at the edges, sharp's resize uses another
 //    grid; an affine transform with centre-aligned offsets on an edge-replicated input matches.
 import sharp, { type Region, type ResizeOptions, type Sharp } from 'sharp';
 import type { RgbImage } from './decode.ts';
 import type { ImageFormat } from './formats.ts';
 import type { ResizePlan } from './geometry.ts';
+import { resizeCropExact } from './exact-resize.ts';
 import { asBuffer } from './limits.ts';
 import { decodeError, inputOptions, rawOptions } from './sharp-options.ts';
 
@@ -71,13 +75,11 @@ export async function resizeEncoded(
   }
 }
 
-/** Downscale (or only crop) already decoded RGB. */
-export async function resizeDecoded(rgb: RgbImage, plan: ResizePlan): Promise<CropSource> {
+/** Downscale (or only crop) already decoded RGB: exactly as Pillow (exact-resize.ts). */
+export function resizeDecoded(rgb: RgbImage, plan: ResizePlan): CropSource {
   if (plan.direction === 'none') return { ...rgb, left: plan.left, top: plan.top };
-  const image = sharp(rgb.data, rawOptions(rgb.width, rgb.height, 3))
-    .resize(linearFill(plan, false))
-    .extract(cropRegion(plan));
-  return toCropSource(image, 0, 0);
+  const { crop } = plan;
+  return { data: resizeCropExact(rgb, plan), width: crop, height: crop, left: 0, top: 0 };
 }
 
 /**

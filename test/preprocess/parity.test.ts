@@ -24,6 +24,7 @@ import {
 } from './parity.ts';
 
 const OPTIONS: PreprocessOptions = { preset: IMAGENET_PRESET, maxImageBytes: 20_000_000, maxImagePixels: 40_000_000 };
+const PHOTO = 'photo-evening-glow-1680x1050.jpg';
 const measured: { file: string; mode: string; size: string; d: Difference }[] = [];
 const reference = loadReferenceSet();
 const entry = (file: string) => {
@@ -79,6 +80,34 @@ describe('preprocessImage against torchvision (Resize 256, CenterCrop 224, ToTen
       expect(d.p99).toBeLessThanOrEqual(PARITY_BOUNDS.p99);
     },
   );
+});
+
+// Every downscale that decodes the image whole (all of them but JPEG shrink-on-load and images
+// over EXACT_RESIZE_MAX_PIXELS) runs Pillow's own arithmetic: the crop is torchvision's, byte for byte.
+const EXACT = reference.images.filter((image) => image.resized.some((side, i) => side < (image.orientedSize[i] ?? 0)));
+describe('downscales that decode whole give the reference crop byte for byte', () => {
+  it('covers the downscaled fixtures but the shrink-on-load photo', () => {
+    expect(EXACT.map((image) => image.file)).toContain('landscape-500x375.jpg');
+    expect(EXACT.length).toBeGreaterThanOrEqual(10);
+  });
+  it.each(EXACT.filter((image) => image.file !== PHOTO).map((image) => [image.file]))('%s', async (file) => {
+    const ours = await preprocessPixels(fixtureBytes(file), OPTIONS);
+    const theirs = await sharp(IMAGES_DIR + entry(file).reference)
+      .raw()
+      .toBuffer();
+    expect(Buffer.compare(Buffer.from(ours), theirs)).toBe(0);
+  });
+  it('the photo too once shrink-on-load is off', async () => {
+    const ours = await preprocessPixels(fixtureBytes(PHOTO), { ...OPTIONS, shrinkOnLoad: 'off' });
+    expect(
+      Buffer.compare(
+        Buffer.from(ours),
+        await sharp(IMAGES_DIR + entry(PHOTO).reference)
+          .raw()
+          .toBuffer(),
+      ),
+    ).toBe(0);
+  });
 });
 
 describe("the service's path: the 8-bit crop, normalized where the engine's worker does it", () => {
