@@ -10,6 +10,12 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { manifestPathFor } from '../../src/model/manifest.ts';
 
+/**
+ * V8 flags the service runs with (npm start and the Dockerfile's CMD pass the same; a test keeps
+ * them in step): docs/performance.md, "Garbage collection".
+ */
+export const SERVICE_NODE_FLAGS = ['--initial-old-space-size=128'] as const;
+
 /** The model `npm start` serves by default; the load scripts build it when it is missing. */
 export const DEFAULT_MODEL_PATH = 'models/resnet50.onnx';
 /** The int8 build of the same network (`npm run build:model -- --precision int8`); built when missing too. */
@@ -93,7 +99,7 @@ export async function startServer(options: StartOptions): Promise<ServerHandle> 
   const port = await freePort();
   const grpcPort = await freePort();
   const log = openSync(options.logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server/main.ts'], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', 'src/server/main.ts'], {
     env: {
       ...process.env,
       ...options.env,
