@@ -21,6 +21,8 @@ export const SERVER_SERIES = {
   batchSize: METRIC_NAMES.batchSize,
   queueWait: METRIC_NAMES.queueWait,
   compute: METRIC_NAMES.inference,
+  workerInput: METRIC_NAMES.workerInput,
+  workerTransfer: METRIC_NAMES.workerTransfer,
   preprocess: METRIC_NAMES.preprocess,
   endToEnd: METRIC_NAMES.endToEnd,
   rejections: METRIC_NAMES.rejections,
@@ -59,6 +61,10 @@ export interface ServerSide {
   readonly imagesClassified?: number;
   /** Seconds the main thread spent in GC pauses during the run. */
   readonly gcSeconds?: number;
+  /** Seconds the engine's worker spent writing batch inputs (normalize/copy), summed over batches. */
+  readonly workerInputSeconds?: number;
+  /** Seconds of batch round trips to the worker beyond the time inside it, summed over batches. */
+  readonly workerTransferSeconds?: number;
 }
 
 export async function scrapeMetrics(baseUrl: string, timeoutMs = 5000): Promise<Scrape> {
@@ -114,6 +120,10 @@ export function summarizeServer(before: Scrape | undefined, after: Scrape, filte
   }
   if (after.get(SERVER_SERIES.images)?.type === 'counter')
     out.imagesClassified = counterDelta(before, after, SERVER_SERIES.images, only);
+  const workerInput = histogramDelta(before, after, SERVER_SERIES.workerInput, only);
+  if (workerInput) out.workerInputSeconds = workerInput.sum;
+  const workerTransfer = histogramDelta(before, after, SERVER_SERIES.workerTransfer, only);
+  if (workerTransfer) out.workerTransferSeconds = workerTransfer.sum;
   // Process-wide (the main thread's pauses): not labelled by model.
   const gc = histogramDelta(before, after, SERVER_SERIES.gc);
   if (gc) out.gcSeconds = gc.sum;

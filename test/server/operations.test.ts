@@ -53,6 +53,12 @@ describe('GET /metrics', () => {
     expect(sample(m, `${METRIC_NAMES.inference}_count{${model}}`)).toBe(
       sample(m, `${METRIC_NAMES.batchSize}_count{${model}}`),
     );
+    // one worker observation per batch; writing two crops' input takes time, the timings are >= 0
+    for (const series of [METRIC_NAMES.workerInput, METRIC_NAMES.workerTransfer]) {
+      expect(sample(m, `${series}_count{${model}}`)).toBe(sample(m, `${METRIC_NAMES.batchSize}_count{${model}}`));
+      expect(sample(m, `${series}_sum{${model}}`)).toBeGreaterThanOrEqual(0);
+    }
+    expect(sample(m, `${METRIC_NAMES.workerInput}_sum{${model}}`)).toBeGreaterThan(0);
     expect(sample(m, `${METRIC_NAMES.queueDepth}{${model}}`)).toBe(0);
     expect(sample(m, `${METRIC_NAMES.workerRestarts}{${model}}`)).toBe(0);
     expect(sample(m, `${METRIC_NAMES.ready}{${model}}`)).toBe(1);

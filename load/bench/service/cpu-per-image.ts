@@ -19,6 +19,10 @@ export interface CpuWindow {
   readonly split?: CpuSplit;
   /** Main-thread GC pauses (the server's from /metrics, this process's from perf_hooks). */
   readonly mainGcS?: number;
+  /** The worker writing batch inputs: normalizing crops, copying tensors (wall, summed over batches). */
+  readonly workerInputS?: number;
+  /** Batch round trips to the worker minus the time inside it (wall, summed over batches). */
+  readonly workerTransferS?: number;
 }
 
 export interface CpuWindows {
@@ -80,6 +84,18 @@ export function cpuLines(cpu: CpuWindows, prefix = ''): Line[] {
     value: cpuPerImageMs(cpu.http, (w) => w.mainGcS),
     unit: 'ms',
     baseline: { name: 'raw engine', value: cpuPerImageMs(cpu.engine, (w) => w.mainGcS) },
+  });
+  lines.push({
+    name: `${prefix}  of which normalize/copy in the worker (wall; the raw engine copies ready tensors)`,
+    value: cpuPerImageMs(cpu.http, (w) => w.workerInputS),
+    unit: 'ms',
+    baseline: { name: 'raw engine', value: cpuPerImageMs(cpu.engine, (w) => w.workerInputS) },
+  });
+  lines.push({
+    name: `${prefix}  worker transfer: batch round trip minus time in the worker (wall)`,
+    value: cpuPerImageMs(cpu.http, (w) => w.workerTransferS),
+    unit: 'ms',
+    baseline: { name: 'raw engine', value: cpuPerImageMs(cpu.engine, (w) => w.workerTransferS) },
   });
   return lines;
 }

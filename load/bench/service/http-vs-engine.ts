@@ -9,6 +9,7 @@
 import { PerformanceObserver } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createEngine, type Engine } from '../../../src/model/runtime/engine.ts';
+import type { WorkerStat } from '../../../src/model/runtime/stats.ts';
 import { engineOptionsFor } from '../../../src/server/classifier/engine-options.ts';
 import { batchSettingsOf } from '../../../src/server/classifier/spec.ts';
 import { loadConfig } from '../../../src/server/config.ts';
@@ -205,6 +206,8 @@ async function httpWindow(ctx: BenchContext, side: Side, connections: number, ro
     images: result.cannon.imagesPerSecond * result.cannon.durationS,
     split,
     mainGcS: result.server?.gcSeconds,
+    workerInputS: result.server?.workerInputSeconds,
+    workerTransferS: result.server?.workerTransferSeconds,
   });
   console.log(`round ${round + 1}: ${runLine(result)}`);
   side.httpRuns.push(result);
@@ -223,7 +226,14 @@ async function engineWindow(
   const self0 = selfCpuSeconds();
   const gc0 = gc.seconds;
   gc.active = true;
+  const worker = { inputS: 0, transferS: 0 };
+  const onWorker = ({ inputSeconds, transferSeconds }: WorkerStat) => {
+    worker.inputS += inputSeconds;
+    worker.transferS += transferSeconds;
+  };
+  side.engine.stats.on('worker', onWorker);
   const result = await driveEngine(side.engine, tensor, connections, ctx.args.durationS);
+  side.engine.stats.off('worker', onWorker);
   gc.active = false;
   const split = window.stop();
   side.engineCpu.push({
@@ -231,6 +241,8 @@ async function engineWindow(
     images: result.images,
     split,
     mainGcS: gc.seconds - gc0,
+    workerInputS: worker.inputS,
+    workerTransferS: worker.transferS,
   });
   console.log(
     `round ${round + 1}: raw engine ${side.contender.label} c=${connections}: ${fmt(result.imagesPerSecond)} images/s, latency p50 ${fmt(result.latencyMs.p50, 0)} ms p99 ${fmt(result.latencyMs.p99, 0)} ms`,

@@ -260,7 +260,12 @@ class InferenceEngine implements Engine {
     if (worker === undefined) throw new errors.WORKER_FAILED({ cause: new Error('no worker') });
     const { classes } = this.#io;
     // The batcher runs one batch at a time, so the worker is not reading the staged tensors now.
-    const { logits, probabilities } = await worker.run(this.#staging.batch(inputs));
+    const { logits, probabilities, computeMs, inputMs, roundTripMs } = await worker.run(this.#staging.batch(inputs));
+    this.stats.emit('worker', {
+      size: inputs.length,
+      inputSeconds: inputMs / 1000,
+      transferSeconds: Math.max(0, roundTripMs - computeMs) / 1000,
+    });
     return inputs.map((_, i) => ({
       logits: logits.subarray(i * classes, (i + 1) * classes),
       probabilities: probabilities.subarray(i * classes, (i + 1) * classes),

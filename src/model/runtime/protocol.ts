@@ -66,6 +66,9 @@ export type FromWorker =
       readonly id: number;
       readonly logits: Float32Array;
       readonly probabilities: Float32Array;
+      /** Time in the worker for this batch: writing its input, then session.run(). */
       readonly computeMs: number;
+      /** Of which writing the input: normalizing crops, copying ready tensors. */
+      readonly inputMs: number;
     }
   | { readonly type: 'runFailed'; readonly id: number; readonly message: string };

@@ -12,6 +12,15 @@ export interface BatchStat {
   readonly ok: boolean;
 }
 
+/** Where one batch's time went around the worker thread (wall time, seconds). */
+export interface WorkerStat {
+  readonly size: number;
+  /** The worker writing the batch's input: normalizing each crop, copying each ready tensor. */
+  readonly inputSeconds: number;
+  /** Posting the batch and reading its result: the round trip minus the time inside the worker. */
+  readonly transferSeconds: number;
+}
+
 export interface EngineStatsEvents {
   /** Requests waiting in the queue (not counting the batch in the worker); after every change. */
   queueDepth: [depth: number];
@@ -19,6 +28,8 @@ export interface EngineStatsEvents {
   queueWait: [seconds: number];
   /** One per finished batch, successful or not. */
   batch: [stat: BatchStat];
+  /** One per batch the worker computed. */
+  worker: [stat: WorkerStat];
   /** One per rejected request, by registry code (QUEUE_FULL, DEADLINE_EXCEEDED, CANCELLED, ...). */
   rejection: [code: ErrorCode];
   /** The worker thread died unexpectedly and a new one is being started. */

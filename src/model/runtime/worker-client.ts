@@ -8,8 +8,12 @@ import type { Batch, FromWorker, ToWorker, WorkerInit } from './protocol.ts';
 export interface WorkerResult {
   readonly logits: Float32Array;
   readonly probabilities: Float32Array;
-  /** session.run() time inside the worker. */
+  /** Time inside the worker: writing the input, then session.run(). */
   readonly computeMs: number;
+  /** Of which writing the input (normalizing crops, copying tensors). */
+  readonly inputMs: number;
+  /** From posting the batch to reading its result here: computeMs plus the messages' way. */
+  readonly roundTripMs: number;
 }
 
 export interface WorkerExit {
@@ -19,6 +23,8 @@ export interface WorkerExit {
 
 interface PendingRun {
   readonly id: number;
+  /** performance.now() when the batch was posted. */
+  readonly sentAt: number;
   readonly resolve: (result: WorkerResult) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -85,7 +91,7 @@ export class WorkerClient {
     if (this.#pending) return Promise.reject(new Error('WorkerClient.run: a batch is already running'));
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
-      this.#pending = { id, resolve, reject };
+      this.#pending = { id, sentAt: performance.now(), resolve, reject };
       this.#post({ type: 'run', id, ...batch });
     });
   }
@@ -128,6 +134,8 @@ export class WorkerClient {
         logits: message.logits,
         probabilities: message.probabilities,
         computeMs: message.computeMs,
+        inputMs: message.inputMs,
+        roundTripMs: performance.now() - pending.sentAt,
       });
     } else {
       pending.reject(new errors.WORKER_FAILED({ cause: new Error(message.message) }));

@@ -102,12 +102,17 @@ function fillInput(batch: Batch): Float32Array {
 async function handleRun(session: ort.InferenceSession, message: Extract<ToWorker, { type: 'run' }>) {
   const started = performance.now();
   try {
-    const { logits, probabilities } = await compute(session, fillInput(message), message.size);
+    const input = fillInput(message);
+    const inputMs = performance.now() - started;
+    const { logits, probabilities } = await compute(session, input, message.size);
     if (!(logits instanceof Float32Array) || !(probabilities instanceof Float32Array)) {
       throw new Error('The model did not return float32 logits and probabilities');
     }
     const computeMs = performance.now() - started;
-    post({ type: 'result', id: message.id, logits, probabilities, computeMs }, transferList(logits, probabilities));
+    post(
+      { type: 'result', id: message.id, logits, probabilities, computeMs, inputMs },
+      transferList(logits, probabilities),
+    );
   } catch (error) {
     post({ type: 'runFailed', id: message.id, message: errorMessage(error) });
   }

@@ -16,6 +16,8 @@ export function modelMetrics(metrics: ServiceMetrics, labels: ModelLabels) {
     metrics.queueWait,
     metrics.preprocess,
     metrics.inference,
+    metrics.workerInput,
+    metrics.workerTransfer,
     metrics.endToEnd,
     metrics.batchSize,
     metrics.workerRestarts,
@@ -26,6 +28,8 @@ export function modelMetrics(metrics: ServiceMetrics, labels: ModelLabels) {
     queueWait: metrics.queueWait.labels(labels),
     preprocess: metrics.preprocess.labels(labels),
     inference: metrics.inference.labels(labels),
+    workerInput: metrics.workerInput.labels(labels),
+    workerTransfer: metrics.workerTransfer.labels(labels),
     endToEnd: metrics.endToEnd.labels(labels),
     batchSize: metrics.batchSize.labels(labels),
     workerRestarts: metrics.workerRestarts.labels(labels),
@@ -61,6 +65,10 @@ export function observeEngine(metrics: ModelMetrics, stats: EngineStats): void {
   stats.on('batch', ({ size, computeSeconds }) => {
     metrics.batchSize.observe(size);
     metrics.inference.observe(computeSeconds);
+  });
+  stats.on('worker', ({ inputSeconds, transferSeconds }) => {
+    metrics.workerInput.observe(inputSeconds);
+    metrics.workerTransfer.observe(transferSeconds);
   });
   stats.on('rejection', (code) => metrics.rejection(code));
   stats.on('workerRestart', () => metrics.workerRestarts.inc());

@@ -16,6 +16,8 @@ export const METRIC_NAMES = {
   queueWait: 'resnet_queue_wait_seconds',
   preprocess: 'resnet_preprocess_seconds',
   inference: 'resnet_inference_seconds',
+  workerInput: 'resnet_worker_input_seconds',
+  workerTransfer: 'resnet_worker_transfer_seconds',
   endToEnd: 'resnet_end_to_end_seconds',
   batchSize: 'resnet_batch_size',
   rejections: 'resnet_rejections_total',
@@ -84,6 +86,14 @@ export function createMetrics(maxBatchSize = LARGEST_BATCH) {
     queueWait: seconds(METRIC_NAMES.queueWait, 'Time an image waited in the queue before its batch was dispatched'),
     preprocess: seconds(METRIC_NAMES.preprocess, 'Time to decode and preprocess one image'),
     inference: seconds(METRIC_NAMES.inference, 'Time to compute one batch (dispatch to results)'),
+    workerInput: seconds(
+      METRIC_NAMES.workerInput,
+      "Time the engine's worker spent writing one batch's input (normalizing crops, copying tensors)",
+    ),
+    workerTransfer: seconds(
+      METRIC_NAMES.workerTransfer,
+      'Round trip of one batch to the worker thread minus the time inside it (messages, wake-ups)',
+    ),
     endToEnd: seconds(METRIC_NAMES.endToEnd, "Time from request arrival to one image's result"),
     batchSize: new Histogram({
       name: METRIC_NAMES.batchSize,

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createEngine, type Engine, type EngineOptions, type InferResult } from '../../../src/model/runtime/engine.ts';
-import type { BatchStat } from '../../../src/model/runtime/stats.ts';
+import type { BatchStat, WorkerStat } from '../../../src/model/runtime/stats.ts';
 import { normalizeInto } from '../../../src/preprocess/normalize.ts';
 import { WorkerFaults } from './worker-faults.ts';
 
@@ -187,6 +187,22 @@ describe('Inference through the worker', () => {
     expect(sizes.slice(-2)).toEqual([1, 4]);
     mixed.slice(0, 3).forEach((result, i) => expectClose(result.logits, (reference[i] as InferResult).logits));
     expectClose((mixed[3] as InferResult).logits, (await e.infer(image(5))).logits);
+  });
+
+  it("reports each batch's input writing and worker transfer, apart from the time inside the worker", async () => {
+    const e = await engine({ maxBatchSize: 4 });
+    const stats: WorkerStat[] = [];
+    const batches: BatchStat[] = [];
+    e.stats.on('worker', (s) => stats.push(s));
+    e.stats.on('batch', (b) => batches.push(b));
+    await Promise.all([1, 2, 3, 4].map((i) => e.inferPixels(crop(i))));
+    expect(stats.map((s) => s.size)).toEqual(batches.map((b) => b.size));
+    for (const [i, s] of stats.entries()) {
+      // Normalizing crops takes measurable time; both parts fit inside the batch's round trip.
+      expect(s.inputSeconds).toBeGreaterThan(0);
+      expect(s.transferSeconds).toBeGreaterThanOrEqual(0);
+      expect(s.inputSeconds + s.transferSeconds).toBeLessThanOrEqual((batches[i] as BatchStat).computeSeconds);
+    }
   });
 
   it('gives each queued crop its own slot and frees it when the image settles, refused or not', async () => {
