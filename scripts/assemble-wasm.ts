@@ -1,16 +1,22 @@
-// Assembles src/preprocess/resample.wat into resample.wasm next to it (committed, so installs and
-// the Docker image need no assembler); test/preprocess/exact-resize.test.ts checks the two agree.
-import { readFileSync, writeFileSync } from 'node:fs';
+// Assembles each .wat file of src/preprocess into the .wasm beside it (committed, so installs and
+// the Docker image need no assembler); test/preprocess/wasm.test.ts checks that they agree.
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import wabtInit from 'wabt';
 
-const WAT = new URL('../src/preprocess/resample.wat', import.meta.url);
-const WASM = new URL('../src/preprocess/resample.wasm', import.meta.url);
+export const WASM_DIR = new URL('../src/preprocess/', import.meta.url);
+
+/** The .wat sources of WASM_DIR, by name. */
+export function watFiles(): string[] {
+  return readdirSync(WASM_DIR)
+    .filter((name) => name.endsWith('.wat'))
+    .sort();
+}
 
 /** The binary of a .wat text (SIMD on, no debug names, so the bytes depend on the text alone). */
-export async function assemble(text: string): Promise<Buffer> {
+export async function assemble(name: string, text: string): Promise<Buffer> {
   const wabt = await wabtInit();
-  const module = wabt.parseWat('resample.wat', text, { simd: true });
+  const module = wabt.parseWat(name, text, { simd: true });
   try {
     module.validate();
     return Buffer.from(module.toBinary({ log: false, write_debug_names: false }).buffer);
@@ -20,7 +26,10 @@ export async function assemble(text: string): Promise<Buffer> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const binary = await assemble(readFileSync(WAT, 'utf8'));
-  writeFileSync(WASM, binary);
-  console.log(`wrote ${WASM.pathname} (${binary.length} bytes)`);
+  for (const name of watFiles()) {
+    const binary = await assemble(name, readFileSync(new URL(name, WASM_DIR), 'utf8'));
+    const out = new URL(name.replace(/\.wat$/, '.wasm'), WASM_DIR);
+    writeFileSync(out, binary);
+    console.log(`wrote ${out.pathname} (${binary.length} bytes)`);
+  }
 }

@@ -5,9 +5,9 @@
 // resample.wasm by `npm run build:wasm`), about 6x faster than the same loops in JavaScript.
 // Each output pixel depends only on its own taps, so the window alone equals the whole resize
 // cropped afterwards.
-import { readFileSync } from 'node:fs';
 import type { RgbImage } from './decode.ts';
 import type { ResizePlan } from './geometry.ts';
+import { wasmExports, type WasmMemory } from './wasm.ts';
 
 /** Pillow's fixed point for 8-bit images: 32 - 8 - 2 bits. */
 const PRECISION_BITS = 22;
@@ -62,26 +62,12 @@ export function axisCoefficients(inSize: number, outSize: number, from: number, 
 }
 
 interface ResampleExports {
-  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
+  readonly memory: WasmMemory;
   horizontal(...args: number[]): void;
   vertical(...args: number[]): void;
 }
 
-/** The part of the WebAssembly global used here (its types come with the DOM library only). */
-interface WebAssemblyApi {
-  readonly Module: new (bytes: Uint8Array) => object;
-  readonly Instance: new (module: object) => { readonly exports: unknown };
-}
-
 let instance: ResampleExports | undefined;
-
-/** The module, compiled on first use (630 bytes: synchronous is fine), one per thread. */
-function resampler(): ResampleExports {
-  const { Module, Instance } = (globalThis as unknown as { WebAssembly: WebAssemblyApi }).WebAssembly;
-  instance ??= new Instance(new Module(readFileSync(new URL('./resample.wasm', import.meta.url))))
-    .exports as ResampleExports;
-  return instance;
-}
 
 /** Loads may read, and stores write, up to 15 bytes past an area: each area gets this slack. */
 const SLACK = 16;
@@ -111,7 +97,8 @@ export function resizeCropExact(rgb: RgbImage, plan: ResizePlan): Uint8Array {
   const vTables = [verticalFirst, vertical.count, vertical.weights];
   const tableBytes = [...hTables, ...vTables].reduce((bytes, table) => bytes + 4 * table.length, 0);
 
-  const wasm = resampler();
+  instance ??= wasmExports<ResampleExports>('resample.wasm');
+  const wasm = instance;
   const needed = tables + tableBytes;
   const { memory } = wasm;
   if (needed > memory.buffer.byteLength) memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
