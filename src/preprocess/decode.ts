@@ -32,12 +32,17 @@ export async function decodeToRgb(
   maxImagePixels: number,
   pad = 0,
 ): Promise<RgbImage> {
-  let image = sharp(asBuffer(bytes), { ...inputOptions(maxImagePixels), autoOrient: true });
-  if (pad > 0) image = image.extend({ top: pad, bottom: pad, left: pad, right: pad, extendWith: 'copy' });
   const cmyk = header.space === 'cmyk';
-  // Keeping the pipeline in CMYK makes libvips hand over the stored ink values untouched.
-  image = image.removeAlpha();
-  image = cmyk ? image.pipelineColourspace('cmyk').toColourspace('cmyk') : image.toColourspace('srgb');
+  // An upright colour JPEG decodes to sRGB as it is: each step below would be one more libvips
+  // operation to build (about 0.3 ms of CPU per image together), doing nothing.
+  const plain = header.upright === true && header.space === 'srgb' && !header.hasAlpha && pad === 0;
+  let image = sharp(asBuffer(bytes), { ...inputOptions(maxImagePixels), autoOrient: !plain });
+  if (pad > 0) image = image.extend({ top: pad, bottom: pad, left: pad, right: pad, extendWith: 'copy' });
+  if (!plain) {
+    // Keeping the pipeline in CMYK makes libvips hand over the stored ink values untouched.
+    image = image.removeAlpha();
+    image = cmyk ? image.pipelineColourspace('cmyk').toColourspace('cmyk') : image.toColourspace('srgb');
+  }
   let decoded: { data: Buffer; info: OutputInfo };
   try {
     decoded = await image.raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });

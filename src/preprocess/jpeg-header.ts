@@ -12,6 +12,8 @@ export interface JpegHeader {
   readonly width: number;
   readonly height: number;
   readonly space: 'srgb' | 'b-w';
+  /** EXIF orientation 1 (or none): the stored pixels are the upright image. */
+  readonly upright: boolean;
 }
 
 /** Start-of-frame markers: C0-CF except DHT (C4), JPG (C8) and DAC (CC). */
@@ -107,5 +109,5 @@ export function readJpegHeader(bytes: Uint8Array): JpegHeader | undefined {
   if (frame.components !== 1 && frame.components !== 3) return undefined;
   // Orientations 5-8 transpose the image.
   const [width, height] = orientation >= 5 ? [frame.height, frame.width] : [frame.width, frame.height];
-  return { width, height, space: frame.components === 1 ? 'b-w' : 'srgb' };
+  return { width, height, space: frame.components === 1 ? 'b-w' : 'srgb', upright: orientation === 1 };
 }

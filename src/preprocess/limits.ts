@@ -22,6 +22,8 @@ export interface ImageHeader {
   /** libvips interpretation: 'srgb', 'b-w', 'rgb16', 'grey16', 'cmyk', ... */
   readonly space: string;
   readonly hasAlpha: boolean;
+  /** Known to need no EXIF rotation (read from a JPEG's header in JavaScript); absent when unknown. */
+  readonly upright?: boolean;
 }
 
 /**

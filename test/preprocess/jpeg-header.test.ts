@@ -11,7 +11,8 @@ const JPEGS = readdirSync(IMAGES_DIR).filter((name) => /\.jpe?g$/.test(name));
 
 async function libvips(bytes: Uint8Array) {
   const meta = await sharp(bytes).metadata();
-  return { width: meta.autoOrient.width, height: meta.autoOrient.height, space: meta.space };
+  const upright = (meta.orientation ?? 1) === 1;
+  return { width: meta.autoOrient.width, height: meta.autoOrient.height, space: meta.space, upright };
 }
 
 /** An EXIF APP1 payload with one IFD0 entry for the orientation tag. */
@@ -30,7 +31,7 @@ function exif(orientation: number, little: boolean, type = 3): Uint8Array {
 
 describe('readJpegHeader', () => {
   it.each(JPEGS.map((name) => [name]))(
-    '%s: the size after orientation and the colour space libvips reads',
+    '%s: the size after orientation, the colour space and whether it is upright, as libvips reads them',
     async (name) => {
       const bytes = fixtureBytes(name);
       const header = readJpegHeader(bytes);
