@@ -6,15 +6,27 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { dirname } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { manifestPathFor } from '../../src/model/manifest.ts';
 
+/** The flags between `node` and the entry point in an npm start script, e.g. --enable-source-maps. */
+export function startFlags(startScript: string): string[] {
+  const command = /(?:^|&&\s*)node\s+((?:--?[\w-]+(?:=\S+)?\s+)*)\S+\s*$/.exec(startScript.trim());
+  if (command === null) throw new Error(`Cannot find the node command in the start script: ${startScript}`);
+  return (command[1] ?? '').split(/\s+/).filter(Boolean);
+}
+
 /**
- * V8 flags the service runs with (npm start and the Dockerfile's CMD pass the same; a test keeps
- * them in step): docs/performance.md, "Garbage collection".
+ * The node flags a checkout's `npm start` runs the service with, but source maps (tsx maps the
+ * sources itself): e.g. the V8 heap flag of docs/performance.md, "Garbage collection". The
+ * Dockerfiles' CMD passes the same (a test keeps them in step).
  */
-export const SERVICE_NODE_FLAGS = ['--initial-old-space-size=128'] as const;
+export function serviceNodeFlags(dir = '.'): string[] {
+  const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts?: { start?: string } };
+  const start = manifest.scripts?.start;
+  return start === undefined ? [] : startFlags(start).filter((flag) => flag !== '--enable-source-maps');
+}
 
 /** The model `npm start` serves by default; the load scripts build it when it is missing. */
 export const DEFAULT_MODEL_PATH = 'models/resnet50.onnx';
@@ -41,6 +53,8 @@ export interface StartOptions {
   readonly env: Readonly<Record<string, string>>;
   /** stdout and stderr of the server go here. */
   readonly logFile: string;
+  /** The checkout to run (default: this one) and the node flags it runs with (default: serviceNodeFlags()). */
+  readonly checkout?: { readonly dir: string; readonly nodeFlags: readonly string[] };
   readonly readyTimeoutMs?: number;
 }
 
@@ -99,14 +113,17 @@ export async function startServer(options: StartOptions): Promise<ServerHandle> 
   const port = await freePort();
   const grpcPort = await freePort();
   const log = openSync(options.logFile, 'a');
-  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--import', 'tsx', 'src/server/main.ts'], {
+  const nodeFlags = options.checkout?.nodeFlags ?? serviceNodeFlags();
+  const child = spawn(process.execPath, [...nodeFlags, '--import', 'tsx', 'src/server/main.ts'], {
+    ...(options.checkout === undefined ? {} : { cwd: options.checkout.dir }),
     env: {
       ...process.env,
       ...options.env,
       HOST: '127.0.0.1',
       PORT: String(port),
       GRPC_PORT: String(grpcPort),
-      ...(repository ? {} : { MODEL_PATH: options.modelPath }),
+      // Absolute, so that a server run from another checkout serves this checkout's model file.
+      ...(repository ? {} : { MODEL_PATH: resolve(options.modelPath) }),
     },
     stdio: ['ignore', log, log],
   });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { CONFIG_VARIABLES, loadConfig } from '../../src/server/config.ts';
-import { SERVICE_NODE_FLAGS } from '../../load/lib/server.ts';
+import { serviceNodeFlags } from '../../load/lib/server.ts';
 import { ROOT, findManifest, loadManifests } from './load-manifests.ts';
 
 interface Instruction {
@@ -74,7 +74,8 @@ describe.each(['Dockerfile', 'Dockerfile.cuda'])('%s', (dockerfile) => {
     expect(cmd[0]).toBe('node');
     expect(cmd.at(-1)).toBe('dist/server/main.js');
     // The V8 flags the benchmarks measure, as npm start passes them.
-    expect(cmd.slice(1, -1)).toEqual(['--enable-source-maps', ...SERVICE_NODE_FLAGS]);
+    expect(cmd.slice(1, -1)).toEqual(['--enable-source-maps', ...serviceNodeFlags(ROOT)]);
+    expect(serviceNodeFlags(ROOT)).toContain('--initial-old-space-size=128');
     const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } })
       .scripts.start;
     expect(start).toContain(`node ${cmd.slice(1).join(' ')}`);

@@ -11,8 +11,9 @@ import {
   pairedRatios,
 } from '../../load/bench/service/http-vs-engine.ts';
 import { median } from '../../load/lib/stats.ts';
-import { parseCpuSeconds } from '../../load/lib/server.ts';
+import { parseCpuSeconds, startFlags } from '../../load/lib/server.ts';
 import { fakeRun } from './fake-runs.ts';
+import { beforeAfterLines } from '../../load/bench/service/cpu-per-image.ts';
 
 describe('lines, ratios and verdicts', () => {
   const http: Line = {
@@ -270,5 +271,43 @@ describe('CPU per image in benchmark 1', () => {
     expect(byName['  decode/resize (libuv pool + libvips workers)']?.value).toBeCloseTo(3, 9);
     expect(byName['  main thread']?.baseline?.value).toBeCloseTo(0.5, 9);
     expect(byName['  of which main-thread GC pauses']?.value).toBeCloseTo(1, 9);
+  });
+
+  it('reports normalize/copy and worker transfer per image, and each stage after against before', () => {
+    const window = (serverS: number, main: number, workerInputS: number) => ({
+      serverS,
+      selfS: 0.3,
+      images: 100,
+      split: { totalS: serverS, byRole: { main, decode: 0.3, gc: 0.1, engine: serverS - main - 0.4, other: 0 } },
+      mainGcS: 0.05,
+      workerInputS,
+      workerTransferS: 0.01,
+    });
+    const after = [window(5, 0.3, 0.1), window(5.2, 0.32, 0.12), window(5.1, 0.31, 0.11)];
+    const before = [window(6, 0.5, 0.2), window(6.4, 0.52, 0.22), window(6.2, 0.51, 0.21)];
+    const stage = Object.fromEntries(cpuLines({ http: after, engine: before }).map((l) => [l.name, l]));
+    expect(
+      stage['  of which normalize/copy in the worker (wall; the raw engine copies ready tensors)']?.value,
+    ).toBeCloseTo(1.1, 9);
+    expect(stage['  worker transfer: batch round trip minus time in the worker (wall)']?.value).toBeCloseTo(0.1, 9);
+    const lines = beforeAfterLines(after, before, 'before abc1234', 'int8: ');
+    const byName = Object.fromEntries(lines.map((l) => [l.name, l]));
+    const server = byName['int8: after vs before: CPU per image, server process'] as Line;
+    expect(server.value).toBeCloseTo(51, 9);
+    expect(server.baseline).toEqual({ name: 'before abc1234', value: expect.closeTo(62, 9) as number });
+    expect(byName['int8: after vs before:   main thread']?.baseline?.value).toBeCloseTo(5.1, 9);
+    expect(byName['int8: after vs before:   of which normalize/copy in the worker (wall)']?.value).toBeCloseTo(1.1, 9);
+    expect(lines).toHaveLength(9);
+  });
+});
+
+describe('the --before checkout', () => {
+  it("reads the node flags of a commit's npm start script", () => {
+    expect(startFlags('npm run build && node --enable-source-maps dist/server/main.js')).toEqual([
+      '--enable-source-maps',
+    ]);
+    expect(startFlags('node --a=1 --b dist/x.js')).toEqual(['--a=1', '--b']);
+    expect(startFlags('tsx src/server/main.ts && node dist/server/main.js')).toEqual([]);
+    expect(() => startFlags('tsx src/server/main.ts')).toThrow(/node command/);
   });
 });

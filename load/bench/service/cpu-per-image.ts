@@ -99,3 +99,28 @@ export function cpuLines(cpu: CpuWindows, prefix = ''): Line[] {
   });
   return lines;
 }
+
+/**
+ * The same model's server before and after (npm run bench -- --before REF): CPU per image of the
+ * server process and of each stage, after against before, from the two servers' HTTP windows.
+ */
+export function beforeAfterLines(
+  after: readonly CpuWindow[],
+  before: readonly CpuWindow[],
+  beforeName: string,
+  prefix = '',
+): Line[] {
+  const line = (name: string, pick: (w: CpuWindow) => number | undefined): Line => ({
+    name: `${prefix}after vs before: ${name}`,
+    value: cpuPerImageMs(after, pick),
+    unit: 'ms',
+    baseline: { name: beforeName, value: cpuPerImageMs(before, pick) },
+  });
+  return [
+    line('CPU per image, server process', (w) => w.serverS),
+    ...THREAD_ROLES.map((role) => line(`  ${THREAD_ROLE_NAMES[role]}`, roleOf(role))),
+    line('  of which main-thread GC pauses', (w) => w.mainGcS),
+    line('  of which normalize/copy in the worker (wall)', (w) => w.workerInputS),
+    line('  worker transfer (wall)', (w) => w.workerTransferS),
+  ];
+}

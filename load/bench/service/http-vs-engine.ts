@@ -21,7 +21,8 @@ import {
   type Line,
   type Measurement,
 } from './common.ts';
-import { cpuLines, type CpuWindow } from './cpu-per-image.ts';
+import { checkoutBefore, type BeforeCheckout } from './before.ts';
+import { beforeAfterLines, cpuLines, type CpuWindow } from './cpu-per-image.ts';
 import { driveEngine, type DriveResult } from './engine-driver.ts';
 import { runCannon } from '../../lib/cannon.ts';
 import { measureRun, runLine } from '../../lib/measure.ts';
@@ -51,6 +52,12 @@ export interface ContenderResult {
   readonly httpRuns: readonly RunResult[];
   readonly engineRuns: readonly DriveResult[];
   readonly cpu?: { readonly http: readonly CpuWindow[]; readonly engine: readonly CpuWindow[] };
+  /** The same model on the --before commit's server: its HTTP windows only. */
+  readonly before?: {
+    readonly label: string;
+    readonly httpRuns: readonly RunResult[];
+    readonly cpu: readonly CpuWindow[];
+  };
 }
 
 export const HTTP_VS_ENGINE_TARGETS = { fp32: 0.93, int8: 0.8 } as const;
@@ -91,15 +98,21 @@ function gcClock(): { active: boolean; seconds: number; close(): void } {
   return clock;
 }
 
-interface Side {
+/** A server driven over HTTP, and what its windows measured. */
+interface HttpSide {
   readonly contender: Contender;
   readonly server: ServerHandle;
   readonly serverCpu: CpuMeter;
-  readonly engine: Engine;
   readonly httpRuns: RunResult[];
-  readonly engineRuns: DriveResult[];
   readonly httpCpu: CpuWindow[];
+}
+
+interface Side extends HttpSide {
+  readonly engine: Engine;
+  readonly engineRuns: DriveResult[];
   readonly engineCpu: CpuWindow[];
+  /** The --before commit's server for the same model. */
+  before?: HttpSide;
 }
 
 async function startRawEngine(modelPath: string): Promise<Engine> {
@@ -133,14 +146,24 @@ async function startSide(ctx: BenchContext, contender: Contender): Promise<Side>
   }
 }
 
+async function startBeforeSide(ctx: BenchContext, contender: Contender, checkout: BeforeCheckout): Promise<HttpSide> {
+  const label = `http-vs-engine-${contender.label.toLowerCase()}-before`;
+  const server = await startServer({ ...serverOptions(ctx, label, {}, contender.modelPath), checkout });
+  const before = { ...contender, label: `${contender.label} before ${checkout.label}` };
+  return { contender: before, server, serverCpu: new CpuMeter(server.pid), httpRuns: [], httpCpu: [] };
+}
+
 export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
   const connections = ctx.args.saturate ?? DEFAULT_SATURATING_CONNECTIONS;
   const tensor = await tensorFor(ctx.image.bytes);
   const sides: Side[] = [];
   const selfCpu = new CpuMeter(process.pid);
   const gc = gcClock();
+  const checkout = ctx.args.before === undefined ? undefined : checkoutBefore(ctx.args.before);
   try {
     for (const contender of contendersOf(ctx.args)) sides.push(await startSide(ctx, contender));
+    if (checkout !== undefined)
+      for (const side of sides) side.before = await startBeforeSide(ctx, side.contender, checkout);
     for (const side of sides) if (ctx.args.warmupS > 0) await driveEngine(side.engine, tensor, connections, 2);
     // Every engine thread of this process exists now; the servers' are read after their warm-up.
     selfCpu.classify();
@@ -150,6 +173,7 @@ export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
         const http = () => httpWindow(ctx, side, connections, round);
         const raw = () => engineWindow(ctx, side, connections, round, tensor, selfCpu, gc);
         for (const run of httpFirst(round) ? [http, raw] : [raw, http]) await run();
+        if (side.before !== undefined) await httpWindow(ctx, side.before, connections, round);
       }
     }
   } finally {
@@ -157,7 +181,9 @@ export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
     for (const side of sides) {
       await side.engine.close();
       await side.server.stop();
+      await side.before?.server.stop();
     }
+    checkout?.remove();
   }
   return httpVsEngineMeasurement(
     ctx,
@@ -167,11 +193,14 @@ export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
       httpRuns: s.httpRuns,
       engineRuns: s.engineRuns,
       cpu: { http: s.httpCpu, engine: s.engineCpu },
+      ...(s.before === undefined
+        ? {}
+        : { before: { label: s.before.contender.label, httpRuns: s.before.httpRuns, cpu: s.before.httpCpu } }),
     })),
   );
 }
 
-async function httpWindow(ctx: BenchContext, side: Side, connections: number, round: number): Promise<void> {
+async function httpWindow(ctx: BenchContext, side: HttpSide, connections: number, round: number): Promise<void> {
   // Only the first HTTP window needs a warm-up; later ones follow a saturated engine window.
   const t = round === 0 ? timing(ctx) : { ...timing(ctx), warmupS: 0 };
   let window: { stop(): CpuSplit } | undefined;
@@ -275,6 +304,21 @@ export function contenderLines(r: ContenderResult, prefix = ''): Line[] {
       baseline: { name: 'raw engine', value: median(r.engineRuns.map((e) => e.latencyMs.p99)) },
     },
     ...(r.cpu === undefined ? [] : cpuLines(r.cpu, prefix)),
+    ...(r.before === undefined ? [] : beforeAfter(r, r.before, prefix)),
+  ];
+}
+
+/** After against the --before commit: HTTP images/s, then CPU per image by stage. */
+function beforeAfter(r: ContenderResult, before: NonNullable<ContenderResult['before']>, prefix: string): Line[] {
+  const imagesPerSecond = (runs: readonly RunResult[]) => median(runs.map((h) => h.cannon.imagesPerSecond));
+  return [
+    {
+      name: `${prefix}after vs before: HTTP images/s (median round)`,
+      value: imagesPerSecond(r.httpRuns),
+      unit: 'images/s',
+      baseline: { name: before.label, value: imagesPerSecond(before.httpRuns) },
+    },
+    ...beforeAfterLines(r.cpu?.http ?? [], before.cpu, before.label, prefix),
   ];
 }
 

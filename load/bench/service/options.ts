@@ -68,6 +68,11 @@ export const BENCH_COMMAND = command({
       default: DEFAULT_INT8_MODEL_PATH,
       help: 'int8 model measurement 1 also runs ("none": FP32 only), built if missing',
     },
+    before: {
+      kind: 'string',
+      value: 'REF',
+      help: 'git commit whose server measurement 1 also drives (HTTP windows), for CPU per image by stage before and after',
+    },
     out: { kind: 'string', value: 'DIR', default: DEFAULT_REPORT_DIR, help: 'report directory' },
   },
 });
@@ -86,6 +91,8 @@ export interface BenchArgs {
   readonly modelPath: string;
   /** The int8 model measurement 1 also compares with the raw engine; absent with `--int8-model none`. */
   readonly int8ModelPath: string | undefined;
+  /** A git ref whose server measurement 1 also drives, as the "before" of each model. */
+  readonly before: string | undefined;
   readonly outDir: string;
 }
 
@@ -100,6 +107,7 @@ export function toBenchArgs(v: FlagValues<typeof BENCH_COMMAND.flags>): BenchArg
     image: v.image,
     modelPath: v.model,
     int8ModelPath: v['int8-model'] === 'none' ? undefined : v['int8-model'],
+    before: v.before,
     outDir: v.out,
   };
 }
