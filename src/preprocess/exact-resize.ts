@@ -93,27 +93,25 @@ export function resizeCropExact(rgb: RgbImage, plan: ResizePlan): Uint8Array {
   const temp = src + align(rows * rowBytes);
   const out = temp + align(rows * stride);
   const tables = out + align(crop * stride);
-  const hTables = [horizontal.first, horizontal.count, horizontal.weights];
-  const vTables = [verticalFirst, vertical.count, vertical.weights];
-  const tableBytes = [...hTables, ...vTables].reduce((bytes, table) => bytes + 4 * table.length, 0);
+  const tableBytes = 4 * (2 * crop + horizontal.weights.length) + 4 * (2 * crop + vertical.weights.length);
 
-  instance ??= wasmExports<ResampleExports>('resample.wasm');
-  const wasm = instance;
-  const needed = tables + tableBytes;
+  const wasm = (instance ??= wasmExports<ResampleExports>('resample.wasm'));
   const { memory } = wasm;
+  const needed = tables + tableBytes;
   if (needed > memory.buffer.byteLength) memory.grow(Math.ceil((needed - memory.buffer.byteLength) / 65536));
   const bytes = new Uint8Array(memory.buffer);
   const words = new Int32Array(memory.buffer);
   bytes.set(data.subarray(rowFirst * rowBytes, (rowFirst + rows) * rowBytes), src);
-  const offsets: number[] = [];
+  // Each table goes after the previous one; place() returns where it went.
   let at = tables;
-  for (const table of [...hTables, ...vTables]) {
+  const place = (table: Int32Array): number => {
     words.set(table, at / 4);
-    offsets.push(at);
     at += 4 * table.length;
-  }
-  const [hFirst = 0, hCount = 0, hWeights = 0, vFirst = 0, vCount = 0, vWeights = 0] = offsets;
-  wasm.horizontal(src, rowBytes, rows, hFirst, hCount, hWeights, horizontal.taps, crop, temp);
-  wasm.vertical(temp, stride, crop, vFirst, vCount, vWeights, vertical.taps, out);
+    return at - 4 * table.length;
+  };
+  const h = [place(horizontal.first), place(horizontal.count), place(horizontal.weights)] as const;
+  const v = [place(verticalFirst), place(vertical.count), place(vertical.weights)] as const;
+  wasm.horizontal(src, rowBytes, rows, ...h, horizontal.taps, crop, temp);
+  wasm.vertical(temp, stride, crop, ...v, vertical.taps, out);
   return bytes.slice(out, out + crop * stride);
 }

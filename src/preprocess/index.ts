@@ -35,7 +35,7 @@ export interface TensorSlot {
 export const DEFAULT_SHRINK_ON_LOAD: ShrinkOnLoad = 'conservative';
 
 /** Largest image (width x height) that a downscale decodes whole: 12 MB of RGB. */
-export const EXACT_RESIZE_MAX_PIXELS = 2048 * 2048;
+const EXACT_RESIZE_MAX_PIXELS = 2048 * 2048;
 
 /** Edge pixels replicated around an image before the affine upscale (resize.ts). */
 const UPSCALE_PAD = 1;
@@ -86,7 +86,7 @@ async function resizeAndCrop(
  * while decoding it (far cheaper for large photos, at some distance from PIL), nor beyond
  * EXACT_RESIZE_MAX_PIXELS, so a decoded image stays a bounded buffer.
  */
-export function resizesExactly(header: ImageHeader, plan: ResizePlan, shrinkOnLoad: ShrinkOnLoad): boolean {
+function resizesExactly(header: ImageHeader, plan: ResizePlan, shrinkOnLoad: ShrinkOnLoad): boolean {
   if (plan.direction !== 'down' || header.width * header.height > EXACT_RESIZE_MAX_PIXELS) return false;
   if (header.format !== 'jpeg' || shrinkOnLoad === 'off') return true;
   // sharp's rule (pipeline.cc): shrink-on-load starts at an integral shrink of 2, or of 4 when it
