@@ -221,8 +221,15 @@ export const CONFIG_VARIABLES = {
     'FULL_WAIT_MS',
     integer(0, 10_000),
     250,
-    'How long a request that finds the server full waits for room before 503 QUEUE_FULL',
+    'How long a request that finds its model full waits in line for room, at least, before 503 QUEUE_FULL (0: refuse at once)',
     `${MEASURED}: paces clients that retry at once, so refusing them does not take the CPU the model needs`,
+  ),
+  maxRefusalsPerSecond: variable(
+    'MAX_REFUSALS_PER_SECOND',
+    integer(1, 1_000_000),
+    100,
+    "Rate the 503 QUEUE_FULL refusals are spread to: each request already waiting for room adds 1/this s to a new one's wait (up to REQUEST_TIMEOUT_MS)",
+    `${MEASURED}: a fixed wait drew 800 refusals/s from 256 connections, a quarter of 2 cores`,
   ),
   requestTimeoutMs: variable(
     'REQUEST_TIMEOUT_MS',

@@ -227,3 +227,78 @@ describe('a full server pauses before refusing (FULL_WAIT_MS)', () => {
     expect((await Promise.all(queued)).map((r) => r.statusCode)).toEqual([200, 200]);
   });
 });
+
+describe('a full server keeps requests in line (FULL_WAIT_MS, MAX_REFUSALS_PER_SECOND, REQUEST_TIMEOUT_MS)', () => {
+  // As above: the batch waits 1 s for company, so two queued images keep the model full for about 1 s.
+  const fill = async (app: FastifyInstance) => {
+    const queued = [
+      predictPng(app, { 'x-request-timeout-ms': '5000' }),
+      predictPng(app, { 'x-request-timeout-ms': '5000' }),
+    ];
+    while ((app.registry.resolve().engine?.queueDepth ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+    return queued;
+  };
+  const timed = async (response: ReturnType<typeof predictPng>, t0: number) => {
+    const r = await response;
+    return { r, ms: performance.now() - t0 };
+  };
+  const apps: FastifyInstance[] = [];
+  const start = async (env: Record<string, string>) => {
+    const app = await startApp({ MAX_BATCH_SIZE: '8', MAX_BATCH_DELAY_MS: '1000', MAX_QUEUE: '2', ...env });
+    apps.push(app);
+    return app;
+  };
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+  });
+
+  it('spreads the refusals: each request already waiting adds 1/MAX_REFUSALS_PER_SECOND to the wait', async () => {
+    const app = await start({ FULL_WAIT_MS: '50', MAX_REFUSALS_PER_SECOND: '10' });
+    const queued = await fill(app);
+    const t0 = performance.now();
+    const refused = await Promise.all([0, 1, 2].map(() => timed(predictPng(app), t0)));
+    for (const { r } of refused) expectError(r, 503, 'QUEUE_FULL');
+    // Waits of 100, 200 and 300 ms (one, two and three waiting at 10/s), not 50 ms each; all before the batch leaves.
+    const ms = refused.map((x) => x.ms).sort((a, b) => a - b);
+    expect(ms[0]).toBeGreaterThanOrEqual(90);
+    expect(ms[1]).toBeGreaterThanOrEqual(190);
+    expect(ms[2]).toBeGreaterThanOrEqual(290);
+    expect(ms[2]).toBeLessThan(900);
+    expect((await Promise.all(queued)).map((r) => r.statusCode)).toEqual([200, 200]);
+  });
+
+  it('serves a waiting request as soon as room frees, long before its wait ends', async () => {
+    const app = await start({ FULL_WAIT_MS: '10000' });
+    const queued = await fill(app);
+    const t0 = performance.now();
+    const waiting = [timed(predictPng(app), t0), timed(predictPng(app), t0)];
+    const served = await Promise.all(waiting);
+    expect(served.map((x) => x.r.statusCode)).toEqual([200, 200]);
+    // Room comes when the batch leaves (about 1 s after the first queued image), not after 10 s.
+    for (const { ms } of served) expect(ms).toBeLessThan(6000);
+    expect((await Promise.all(queued)).map((r) => r.statusCode)).toEqual([200, 200]);
+  });
+
+  it('waits at most REQUEST_TIMEOUT_MS, and a draining server ends every wait with SHUTTING_DOWN', async () => {
+    const app = await start({ FULL_WAIT_MS: '10000', REQUEST_TIMEOUT_MS: '300' });
+    const queued = await fill(app);
+    let t0 = performance.now();
+    const capped = await timed(predictPng(app), t0);
+    expectError(capped.r, 503, 'QUEUE_FULL');
+    expect(capped.ms).toBeGreaterThanOrEqual(290);
+    expect(capped.ms).toBeLessThan(900);
+
+    const draining = await start({ FULL_WAIT_MS: '10000' });
+    const held = await fill(draining);
+    t0 = performance.now();
+    const waiting = timed(predictPng(draining), t0);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const closed = draining.close();
+    const woken = await waiting;
+    expectError(woken.r, 503, 'SHUTTING_DOWN');
+    expect(woken.ms).toBeLessThan(900);
+    await closed;
+    apps.splice(apps.indexOf(draining), 1);
+    expect((await Promise.all([...queued, ...held])).map((r) => r.statusCode)).toEqual([200, 200, 200, 200]);
+  });
+});

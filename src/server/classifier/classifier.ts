@@ -181,6 +181,7 @@ export class Classifier implements VersionStatus {
   async #retire(drainTimeoutMs: number, keepSeries: boolean): Promise<void> {
     const failed = this.#phase === 'failed';
     this.#phase = 'unloading';
+    this.admission.closeLine();
     await this.#started;
     await this.#idle(drainTimeoutMs);
     await this.#engine?.close();

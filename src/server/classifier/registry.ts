@@ -3,7 +3,7 @@
 // request without a version gets the highest READY version; without a name, DEFAULT_MODEL or the
 // only model. A version leaves the registry before it is retired, so no new request finds it
 // while the requests that hold it finish.
-import { setTimeout as sleep } from 'node:timers/promises';
+import { performance } from 'node:perf_hooks';
 import { errors } from '../../errors.ts';
 import type { Classifier, ModelState, VersionStatus } from './classifier.ts';
 import { parseVersion } from './model-name.ts';
@@ -46,8 +46,12 @@ export interface RegistryOptions {
   readonly defaultModel?: string | undefined;
   /** How long a retired version waits for the requests that hold it before its engine stops. */
   readonly drainTimeoutMs: number;
-  /** How long work that finds its model full waits for room before QUEUE_FULL. */
+  /** How long work that finds its model full waits for room before QUEUE_FULL, at least (0: refuse at once). */
   readonly fullWaitMs: number;
+  /** Refusals per second the waits are spread to: each request already waiting adds 1/this s to a new one's wait. */
+  readonly maxRefusalsPerSecond: number;
+  /** How long a request waits for room at most (REQUEST_TIMEOUT_MS). */
+  readonly maxFullWaitMs: number;
 }
 
 const isClassifier = (entry: VersionEntry | undefined): entry is Classifier =>
@@ -64,6 +68,8 @@ export class ModelRegistry {
   #startModels: ReadonlySet<string> | undefined;
   readonly #started: Promise<void>;
   #markStarted: () => void = () => undefined;
+  /** Requests waiting in line for room, over every model and transport. */
+  #waiting = 0;
 
   constructor(options: RegistryOptions) {
     this.#options = options;
@@ -103,21 +109,52 @@ export class ModelRegistry {
   /**
    * The gate before a request's body is read (onRequest; gRPC before it queues anything): the
    * model exists and is ready, the server is not draining, and the model has room. A request that
-   * finds it full waits FULL_WAIT_MS and is served if there is room then: clients that retry a 503
-   * at once otherwise turn the refusals themselves into the overload.
+   * finds it full waits in line for room (served first come, first served, as images leave) and is
+   * refused with QUEUE_FULL when its wait ends: FULL_WAIT_MS, or longer when many wait.
    */
-  async acceptWork(name?: string, version?: string): Promise<Classifier> {
+  async acceptWork(name?: string, version?: string, signal?: AbortSignal): Promise<Classifier> {
     // Checked first: once app.close() retires the versions, resolve would say MODEL_UNAVAILABLE,
     // and gRPC calls still arrive then (its listener drains beside the HTTP one).
     if (this.shuttingDown) throw this.#drainRefusal(name, version);
     const classifier = this.resolve(name, version);
     const unavailable = classifier.unavailable();
     if (unavailable) throw unavailable;
-    if (!classifier.full) return classifier;
-    if (this.#options.fullWaitMs > 0) await sleep(this.#options.fullWaitMs);
+    const { admission } = classifier;
+    if (!classifier.full) {
+      if (admission.waiting === 0) return classifier;
+      admission.wakeHead();
+    }
+    if (this.#options.fullWaitMs === 0) throw classifier.refusal('QUEUE_FULL');
+    this.#waiting++;
+    let admitted: boolean;
+    try {
+      admitted = await admission.waitForRoom(() => !classifier.full, performance.now() + this.#waitMs(), signal);
+    } finally {
+      this.#waiting--;
+    }
+    signal?.throwIfAborted();
     if (this.shuttingDown) throw classifier.refusal('SHUTTING_DOWN');
-    if (classifier.full) throw classifier.refusal('QUEUE_FULL');
+    const gone = classifier.unavailable();
+    if (gone) throw gone;
+    if (!admitted) throw classifier.refusal('QUEUE_FULL');
     return classifier;
+  }
+
+  /**
+   * How long a request that finds its model full waits: clients that retry a 503 at once come
+   * straight back, so refusals per second are the waiting requests over the wait. A fixed 250 ms
+   * made 256 connections draw about 800 refusals/s, a quarter of 2 cores (docs/performance.md,
+   * "Overload"); one interval of 1/MAX_REFUSALS_PER_SECOND per request already waiting keeps them
+   * near that rate at any load, up to REQUEST_TIMEOUT_MS.
+   */
+  #waitMs(): number {
+    const { fullWaitMs, maxRefusalsPerSecond, maxFullWaitMs } = this.#options;
+    return Math.min(maxFullWaitMs, Math.max(fullWaitMs, (this.#waiting * 1000) / maxRefusalsPerSecond));
+  }
+
+  /** Wakes every request waiting for room (they get SHUTTING_DOWN): the server starts draining. */
+  stopWaiting(): void {
+    for (const entry of this.entries()) if (isClassifier(entry)) entry.admission.closeLine();
   }
 
   #drainRefusal(name?: string, version?: string): Error {

@@ -60,12 +60,17 @@ export function deadlineOf(call: Call<unknown>, config: Config, timeoutUs: numbe
   return Math.min(Number.isFinite(chosen) ? chosen : config.requestTimeoutMs, config.maxRequestTimeoutMs);
 }
 
-function workOptions(call: Call<unknown>, deadlineMs: number, notes: CallNotes, receivedAt: number): WorkOptions {
+/** Aborted when the client cancels the call: one waiting for room stops waiting, queued images leave. */
+function cancelledSignal(call: Call<unknown>): AbortSignal {
   const controller = new AbortController();
   const cancel = () => controller.abort(errors.CANCELLED());
   if (call.cancelled) cancel();
   else call.once('cancelled', cancel);
-  return { deadlineMs, signal: controller.signal, api: 'grpc', receivedAt, onImageCount: (n) => (notes.images = n) };
+  return controller.signal;
+}
+
+function workOptions(signal: AbortSignal, deadlineMs: number, notes: CallNotes, receivedAt: number): WorkOptions {
+  return { deadlineMs, signal, api: 'grpc', receivedAt, onImageCount: (n) => (notes.images = n) };
 }
 
 function modelInfer(context: ServiceContext): Rpc {
@@ -73,10 +78,11 @@ function modelInfer(context: ServiceContext): Rpc {
     const receivedAt = performance.now();
     const request = decoded(call.request);
     const { registry, config } = context;
-    const classifier = await registry.acceptWork(given(request.model_name), given(request.model_version));
+    const signal = cancelledSignal(call);
+    const classifier = await registry.acceptWork(given(request.model_name), given(request.model_version), signal);
     notes.model = `${classifier.name}/${classifier.version}`;
     const parsed = parseModelInfer(request, classifier.manifest, config);
-    const options = workOptions(call, deadlineOf(call, config, parsed.timeoutUs), notes, receivedAt);
+    const options = workOptions(signal, deadlineOf(call, config, parsed.timeoutUs), notes, receivedAt);
     const { input } = parsed;
     const rows =
       input.kind === 'images'

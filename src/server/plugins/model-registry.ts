@@ -76,6 +76,8 @@ export const modelRegistryPlugin = fp<{ lifecycle: Lifecycle; workerModule?: URL
       defaultModel: config.defaultModel,
       drainTimeoutMs: config.shutdownTimeoutMs,
       fullWaitMs: config.fullWaitMs,
+      maxRefusalsPerSecond: config.maxRefusalsPerSecond,
+      maxFullWaitMs: config.requestTimeoutMs,
     });
     const deps: ClassifierDeps = {
       server: config,
@@ -98,6 +100,7 @@ export const modelRegistryPlugin = fp<{ lifecycle: Lifecycle; workerModule?: URL
 
     app.addHook('preClose', async () => {
       lifecycle.shuttingDown = true;
+      registry.stopWaiting();
     });
     app.addHook('onClose', () => registry.close());
   },

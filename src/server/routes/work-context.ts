@@ -64,10 +64,20 @@ export function workOptions(
   };
 }
 
-/** onRequest hook of routes that queue inference work: refuses it (model, readiness, room) before the body is read. */
+/**
+ * onRequest hook of routes that queue inference work: refuses it (model, readiness, room) before
+ * the body is read. A request that waits for room stops waiting when its client goes away.
+ */
 export function acceptingWork(target: TargetOf) {
-  return async function (this: FastifyInstance, request: FastifyRequest): Promise<void> {
+  return async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { name, version } = target(request);
-    await this.registry.acceptWork(name, version);
+    const gone = new AbortController();
+    const onClose = () => gone.abort(errors.CANCELLED());
+    reply.raw.once('close', onClose);
+    try {
+      await this.registry.acceptWork(name, version, gone.signal);
+    } finally {
+      reply.raw.off('close', onClose);
+    }
   };
 }

@@ -26,3 +26,69 @@ describe('Admission', () => {
     expect(() => new Admission(1.5)).toThrow(RangeError);
   });
 });
+
+describe('Admission: the line of requests waiting for room', () => {
+  const later = (ms: number) => performance.now() + ms;
+  const settled = async <T>(p: Promise<T>): Promise<T | 'pending'> =>
+    Promise.race([p, new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), 20))]);
+
+  it('wakes one waiter per release, first come first served', async () => {
+    const admission = new Admission(1);
+    admission.tryAdmit();
+    const woken: string[] = [];
+    const hasRoom = () => !admission.full;
+    const a = admission.waitForRoom(hasRoom, later(5000)).then((ok) => woken.push(`a:${ok}`));
+    const b = admission.waitForRoom(hasRoom, later(5000)).then((ok) => woken.push(`b:${ok}`));
+    expect(admission.waiting).toBe(2);
+    admission.release();
+    await settled(a);
+    expect(woken).toEqual(['a:true']);
+    expect(admission.waiting).toBe(1);
+    admission.tryAdmit(); // a takes its place
+    admission.release();
+    await b;
+    expect(woken).toEqual(['a:true', 'b:true']);
+  });
+
+  it('keeps the head in line while it finds no room, and lets a request that finds room wake it', async () => {
+    const admission = new Admission(4);
+    let room = false;
+    const a = admission.waitForRoom(() => room, later(5000));
+    admission.release();
+    expect(await settled(a)).toBe('pending');
+    expect(admission.waiting).toBe(1);
+    room = true;
+    admission.wakeHead();
+    expect(await a).toBe(true);
+  });
+
+  it('ends a wait at its time with a last look for room, and on abort', async () => {
+    const admission = new Admission(1);
+    admission.tryAdmit();
+    const t0 = performance.now();
+    expect(await admission.waitForRoom(() => !admission.full, later(60))).toBe(false);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(55);
+    let room = false;
+    const looked = admission.waitForRoom(() => room, later(40));
+    room = true;
+    expect(await looked).toBe(true);
+
+    const controller = new AbortController();
+    const aborted = admission.waitForRoom(() => !admission.full, later(5000), controller.signal);
+    const behind = admission.waitForRoom(() => !admission.full, later(5000));
+    controller.abort();
+    expect(await aborted).toBe(false);
+    admission.release();
+    expect(await behind).toBe(true);
+    expect(admission.waiting).toBe(0);
+  });
+
+  it('closes the line: every waiter and every later one is woken without room', async () => {
+    const admission = new Admission(1);
+    admission.tryAdmit();
+    const waits = [1, 2].map(() => admission.waitForRoom(() => true, later(5000)));
+    admission.closeLine();
+    expect(await Promise.all(waits)).toEqual([false, false]);
+    expect(await admission.waitForRoom(() => true, later(5000))).toBe(false);
+  });
+});
