@@ -1,6 +1,8 @@
 // Readiness, draining and backpressure as clients see them: 503 NOT_READY while the model warms,
 // 503 SHUTTING_DOWN while draining, 503 QUEUE_FULL and 504 DEADLINE_EXCEEDED from the engine's
 // queue, each with its code (and Retry-After on 503s), in both error formats.
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/server/app.ts';
@@ -276,6 +278,24 @@ describe('a full server keeps requests in line (FULL_WAIT_MS, MAX_REFUSALS_PER_S
     expect(served.map((x) => x.r.statusCode)).toEqual([200, 200]);
     // Room comes when the batch leaves (about 1 s after the first queued image), not after 10 s.
     for (const { ms } of served) expect(ms).toBeLessThan(6000);
+    expect((await Promise.all(queued)).map((r) => r.statusCode)).toEqual([200, 200]);
+  });
+
+  it('takes a request whose client goes away out of the line', async () => {
+    const app = await start({ FULL_WAIT_MS: '10000' });
+    const queued = await fill(app);
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = app.server.address() as AddressInfo;
+    const headers = { 'content-type': 'image/png', 'content-length': String(png.length) };
+    const gone = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/predict', headers });
+    gone.on('error', () => undefined);
+    gone.end(png);
+    const line = () => app.registry.resolve().admission.waiting;
+    while (line() < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    gone.destroy();
+    const t0 = performance.now();
+    while (line() > 0 && performance.now() - t0 < 2000) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(line()).toBe(0);
     expect((await Promise.all(queued)).map((r) => r.statusCode)).toEqual([200, 200]);
   });
 

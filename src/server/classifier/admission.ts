@@ -5,7 +5,7 @@
 // counts the images the server holds (preprocessing, queued or in the running batch) and refuses
 // new work with QUEUE_FULL before it costs anything: per image before decoding, and per request
 // in onRequest, before the body is read. Requests that find it full wait in line (first come,
-// first served) and a release wakes the head of the line.
+// first served): a release, or room in the engine's queue, wakes the head of the line.
 export class Admission {
   readonly limit: number;
   #inFlight = 0;
@@ -42,13 +42,20 @@ export class Admission {
   release(): void {
     if (this.#inFlight > 0) this.#inFlight--;
     // One place freed, one waiter woken: a woken request takes its place only once its body is read.
-    this.wakeHead();
+    this.wake();
   }
 
-  /** Lets the head of the line check for room (a release does; so does a request that finds room but a line). */
-  wakeHead(): void {
-    const head = this.#line[0];
-    if (head !== undefined && head()) this.#line.shift();
+  /**
+   * Lets up to `count` waiters at the head of the line check for room, in order, stopping at the
+   * first that finds none: a release wakes one, so does a request that finds room but a line, and
+   * the engine's queue shrinking wakes as many as it has room for (tensor rows hold no places here).
+   */
+  wake(count = 1): void {
+    for (let i = 0; i < count; i++) {
+      const head = this.#line[0];
+      if (head === undefined || !head()) return;
+      this.#line.shift();
+    }
   }
 
   /**

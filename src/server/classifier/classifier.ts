@@ -273,6 +273,9 @@ export class Classifier implements VersionStatus {
     const { metrics, logger } = this.#parts;
     metrics.info(this.manifest.weights.trained ? 'trained' : 'seeded', this.manifest.labels.length);
     observeEngine(metrics, engine.stats);
+    // Room in the queue wakes as many waiting requests: tensor rows free no admission places.
+    const { maxQueue } = this.spec.settings;
+    engine.stats.on('queueDepth', (depth) => this.admission.wake(maxQueue - depth));
     // Exposed from the start (0), so a dashboard's rate() has a series before the first restart.
     metrics.workerRestarts.inc(0);
     engine.stats.on('batch', ({ size, computeSeconds, ok }) =>

@@ -122,7 +122,7 @@ export class ModelRegistry {
     const { admission } = classifier;
     if (!classifier.full) {
       if (admission.waiting === 0) return classifier;
-      admission.wakeHead();
+      admission.wake();
     }
     if (this.#options.fullWaitMs === 0) throw classifier.refusal('QUEUE_FULL');
     this.#waiting++;

@@ -58,8 +58,22 @@ describe('Admission: the line of requests waiting for room', () => {
     expect(await settled(a)).toBe('pending');
     expect(admission.waiting).toBe(1);
     room = true;
-    admission.wakeHead();
+    admission.wake();
     expect(await a).toBe(true);
+  });
+
+  it('wakes up to a count of waiters in order, stopping at the first that finds no room', async () => {
+    const admission = new Admission(1);
+    let room = 2;
+    const take = () => (room > 0 ? (room--, true) : false);
+    const waits = [1, 2, 3].map(() => admission.waitForRoom(take, later(5000)));
+    admission.wake(3);
+    expect(await Promise.all(waits.slice(0, 2))).toEqual([true, true]);
+    expect(await settled(waits[2]!)).toBe('pending');
+    expect(admission.waiting).toBe(1);
+    room = 1;
+    admission.wake(5);
+    expect(await waits[2]).toBe(true);
   });
 
   it('ends a wait at its time with a last look for room, and on abort', async () => {

@@ -254,6 +254,43 @@ describe('gRPC refusals under load: QUEUE_FULL, DEADLINE_EXCEEDED, cancellation,
   });
 });
 
+describe('gRPC calls that find the model full wait in line (FULL_WAIT_MS)', { timeout: 60_000 }, () => {
+  const model = 'model="resnet50",version="1"';
+  let h: GrpcHarness;
+  beforeAll(async () => {
+    // As above: a tensor queued alone stays queued 1.5 s and fills the queue (MAX_QUEUE 1).
+    h = await startGrpcApp({ MAX_BATCH_SIZE: '4', MAX_BATCH_DELAY_MS: '1500', MAX_QUEUE: '1', FULL_WAIT_MS: '10000' });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+  const waiting = () => h.app.registry.resolve().admission.waiting;
+
+  it('serves a waiting call once the queue has room (tensor rows hold no admission place), long before its wait ends', async () => {
+    const first = call(h.client, 'ModelInfer', goodTensor());
+    await until(async () => (await metric(h, `resnet_queue_depth{${model}}`)) === 1, 5000);
+    const started = Date.now();
+    const second = call(h.client, 'ModelInfer', goodTensor());
+    await until(async () => waiting() === 1, 5000);
+    expect(await first).toMatchObject({ ok: true });
+    expect(await second).toMatchObject({ ok: true });
+    // Woken when the first batch left the queue (after 1.5 s), then batched 1.5 s itself: not 10 s.
+    expect(Date.now() - started).toBeLessThan(6000);
+  });
+
+  it('takes a cancelled call out of the line', async () => {
+    const first = call(h.client, 'ModelInfer', goodTensor());
+    await until(async () => (await metric(h, `resnet_queue_depth{${model}}`)) === 1, 5000);
+    let pending: { cancel(): void } | undefined;
+    const cancelled = call(h.client, 'ModelInfer', goodTensor(), { onCall: (c) => (pending = c) });
+    await until(async () => waiting() === 1, 5000);
+    pending?.cancel();
+    expect(await cancelled).toMatchObject({ ok: false, code: status.CANCELLED });
+    await until(async () => waiting() === 0, 1000);
+    expect(await first).toMatchObject({ ok: true });
+  });
+});
+
 describe('gRPC message size limit (GRPC_MAX_MESSAGE_BYTES)', { timeout: 60_000 }, () => {
   const twoRows = () => ({
     model_name: 'resnet50',
