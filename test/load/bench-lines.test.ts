@@ -7,6 +7,7 @@ import {
   cpuLines,
   cpuPerImageMs,
   httpFirst,
+  windowOrder,
   httpVsEngineMeasurement,
   pairedRatios,
 } from '../../load/bench/service/http-vs-engine.ts';
@@ -200,6 +201,21 @@ describe('HTTP vs raw engine in alternating rounds', () => {
 
   it('alternates which side goes first', () => {
     expect([0, 1, 2, 3].map(httpFirst)).toEqual([true, false, true, false]);
+    expect([0, 1].map((round) => windowOrder(round, false))).toEqual([
+      ['http', 'raw'],
+      ['raw', 'http'],
+    ]);
+    const orders = [0, 1, 2, 3].map((round) => windowOrder(round, true));
+    expect(orders).toEqual([
+      ['http', 'before', 'raw'],
+      ['raw', 'http', 'before'],
+      ['before', 'http', 'raw'],
+      ['raw', 'before', 'http'],
+    ]);
+    // Over four rounds the two servers take each place once against each other.
+    const places = (w: string) => orders.map((order) => order.indexOf(w)).sort();
+    expect(places('before')).toEqual([0, 1, 1, 2]);
+    expect(places('http')).toEqual([0, 1, 1, 2]);
   });
 
   it('reports the median round with the median ratio as its verdict, per model, and int8 over FP32', () => {
