@@ -269,6 +269,19 @@ describe('a full server keeps requests in line (FULL_WAIT_MS, MAX_REFUSALS_PER_S
     expect((await Promise.all(queued)).map((r) => r.statusCode)).toEqual([200, 200]);
   });
 
+  it('refuses at once beyond MAX_REFUSALS_PER_SECOND x REQUEST_TIMEOUT_MS waiting requests', async () => {
+    // 10/s x 0.3 s: three may wait (100, 200 and 300 ms), a fourth is refused without waiting.
+    const app = await start({ FULL_WAIT_MS: '50', MAX_REFUSALS_PER_SECOND: '10', REQUEST_TIMEOUT_MS: '300' });
+    const queued = await fill(app);
+    const t0 = performance.now();
+    const refused = await Promise.all([0, 1, 2, 3].map(() => timed(predictPng(app), t0)));
+    for (const { r } of refused) expectError(r, 503, 'QUEUE_FULL');
+    const ms = refused.map((x) => x.ms).sort((a, b) => a - b);
+    expect(ms[0]).toBeLessThan(80);
+    expect(ms[1]).toBeGreaterThanOrEqual(90);
+    expect((await Promise.all(queued)).map((r) => r.statusCode)).toEqual([200, 200]);
+  });
+
   it('serves a waiting request as soon as room frees, long before its wait ends', async () => {
     const app = await start({ FULL_WAIT_MS: '10000' });
     const queued = await fill(app);

@@ -124,7 +124,9 @@ export class ModelRegistry {
       if (admission.waiting === 0) return classifier;
       admission.wake();
     }
-    if (this.#options.fullWaitMs === 0) throw classifier.refusal('QUEUE_FULL');
+    // A line longer than the refusals of one longest wait could not be paced anyway: beyond it a
+    // request is refused at once, so a flood of connections holds at most this many requests.
+    if (this.#options.fullWaitMs === 0 || this.#waiting >= this.#lineLimit()) throw classifier.refusal('QUEUE_FULL');
     this.#waiting++;
     let admitted: boolean;
     try {
@@ -150,6 +152,12 @@ export class ModelRegistry {
   #waitMs(): number {
     const { fullWaitMs, maxRefusalsPerSecond, maxFullWaitMs } = this.#options;
     return Math.min(maxFullWaitMs, Math.max(fullWaitMs, (this.#waiting * 1000) / maxRefusalsPerSecond));
+  }
+
+  /** Requests that may wait at once, over every model: MAX_REFUSALS_PER_SECOND x REQUEST_TIMEOUT_MS (1000 by default). */
+  #lineLimit(): number {
+    const { maxRefusalsPerSecond, maxFullWaitMs } = this.#options;
+    return Math.max(1, Math.ceil((maxRefusalsPerSecond * maxFullWaitMs) / 1000));
   }
 
   /** Wakes every request waiting for room (they get SHUTTING_DOWN): the server starts draining. */
