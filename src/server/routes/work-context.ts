@@ -43,6 +43,25 @@ export function deadlineFor(app: Pick<FastifyInstance, 'config'>, request: Fasti
   return Math.min(value, app.config.maxRequestTimeoutMs);
 }
 
+const goneSignals = new WeakMap<FastifyRequest, AbortSignal>();
+
+/**
+ * Aborted (CANCELLED) when the client goes away before its answer is written. One per request:
+ * the onRequest gate's wait for room and the queued images use the same signal.
+ */
+function clientGone(request: FastifyRequest, reply: FastifyReply): AbortSignal {
+  let signal = goneSignals.get(request);
+  if (signal === undefined) {
+    const controller = new AbortController();
+    reply.raw.once('close', () => {
+      if (!reply.raw.writableFinished) controller.abort(errors.CANCELLED());
+    });
+    signal = controller.signal;
+    goneSignals.set(request, signal);
+  }
+  return signal;
+}
+
 /** Work options of one request: its deadline, a signal aborted when the client goes away, its arrival time. */
 export function workOptions(
   app: FastifyInstance,
@@ -51,13 +70,9 @@ export function workOptions(
   api: 'predict' | 'v2',
   deadlineMs = deadlineFor(app, request),
 ): WorkOptions {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(errors.CANCELLED());
-  });
   return {
     deadlineMs,
-    signal: controller.signal,
+    signal: clientGone(request, reply),
     api,
     receivedAt: performance.now() - reply.elapsedTime,
     onImageCount: (count) => (request.imageCount = count),
@@ -71,13 +86,6 @@ export function workOptions(
 export function acceptingWork(target: TargetOf) {
   return async function (this: FastifyInstance, request: FastifyRequest, reply: FastifyReply): Promise<void> {
     const { name, version } = target(request);
-    const gone = new AbortController();
-    const onClose = () => gone.abort(errors.CANCELLED());
-    reply.raw.once('close', onClose);
-    try {
-      await this.registry.acceptWork(name, version, gone.signal);
-    } finally {
-      reply.raw.off('close', onClose);
-    }
+    await this.registry.acceptWork(name, version, clientGone(request, reply));
   };
 }
