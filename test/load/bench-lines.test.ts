@@ -213,7 +213,7 @@ describe('HTTP vs raw engine in alternating rounds', () => {
       ['raw', 'before', 'http'],
     ]);
     // Over four rounds the two servers take each place once against each other.
-    const places = (w: string) => orders.map((order) => order.indexOf(w)).sort();
+    const places = (w: 'http' | 'before') => orders.map((order) => order.indexOf(w)).sort();
     expect(places('before')).toEqual([0, 1, 1, 2]);
     expect(places('http')).toEqual([0, 1, 1, 2]);
   });
