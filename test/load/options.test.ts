@@ -170,7 +170,7 @@ describe('parseBenchArgs', () => {
       warmupS: 2,
       saturate: undefined,
       connections: [1, 8, 32],
-      rounds: 3,
+      rounds: 4,
     });
   });
 
