@@ -9,6 +9,7 @@ import { errors } from '../errors.ts';
 import { cmykToRgb } from './colour.ts';
 import { asBuffer, type ImageHeader } from './limits.ts';
 import { decodeError, inputOptions } from './sharp-options.ts';
+import { decodeJpegRgb } from './turbojpeg.ts';
 
 /** Interleaved 8-bit RGB. */
 export interface RgbImage {
@@ -32,6 +33,11 @@ export async function decodeToRgb(
   maxImagePixels: number,
   pad = 0,
 ): Promise<RgbImage> {
+  // An upright colour or grey JPEG (read by jpeg-header.ts) needs no step but the decode.
+  if (header.upright === true && pad === 0) {
+    const data = await decodeJpegRgb(bytes, header.width, header.height);
+    if (data !== undefined) return { data, width: header.width, height: header.height };
+  }
   const cmyk = header.space === 'cmyk';
   // An upright colour JPEG decodes to sRGB as it is: each step below would be one more libvips
   // operation to build (about 0.3 ms of CPU per image together), doing nothing.

@@ -13,6 +13,7 @@ import type { PreprocessPreset } from './preset.ts';
 import { resizeDecoded, resizeEncoded, upscaleDecoded, type CropSource, type ShrinkOnLoad } from './resize.ts';
 
 export { configureSharp, type SharpSettings } from './sharp-options.ts';
+export { configureJpegDecoder, JPEG_DECODERS, type JpegDecoder, type JpegDecoderSetting } from './turbojpeg.ts';
 export { normalizeInto } from './normalize.ts';
 export { ACCEPTED_FORMATS, type ImageFormat } from './formats.ts';
 export { IMAGENET_PRESET, type PreprocessPreset } from './preset.ts';

@@ -308,6 +308,13 @@ export const CONFIG_VARIABLES = {
     "libvips threads per image (images also run in parallel on libuv's pool)",
     'docs/preprocessing.md, "Concurrency on cores shared with onnxruntime"',
   ),
+  jpegDecoder: variable(
+    'JPEG_DECODER',
+    oneOf(['auto', 'libjpeg-turbo', 'sharp'] as const),
+    'auto',
+    'JPEG decoder: libjpeg-turbo (the system libturbojpeg, same bytes, a quarter of the CPU), sharp (libvips), auto (libjpeg-turbo when it loads)',
+    'docs/preprocessing.md, "Decoding JPEG": the Docker images install the library and set libjpeg-turbo',
+  ),
   logLevel: variable(
     'LOG_LEVEL',
     oneOf(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const),

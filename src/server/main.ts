@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const [
     { default: closeWithGrace },
     { pino },
-    { configureSharp },
+    { configureSharp, configureJpegDecoder },
     { buildApp },
     { prepareModel },
     { startGrpcServer },
@@ -48,6 +48,13 @@ async function main(): Promise<void> {
   const logStream = await logs.stdoutLogStream(logs.logFormatFor(config.logFormat, process.stdout.isTTY === true));
   const bootLog = pino({ level: config.logLevel, base: { service: 'resnet-serve' } }, logStream);
   configureSharp({ concurrency: config.sharpConcurrency });
+  let jpegDecoder: string;
+  try {
+    jpegDecoder = configureJpegDecoder(config.jpegDecoder);
+  } catch (err) {
+    console.error(err instanceof Error ? err.message : String(err));
+    process.exit(2);
+  }
   if (config.modelRepository === undefined) config = await prepareModel(config, bootLog);
 
   const lifecycle: Lifecycle = { shuttingDown: false };
@@ -133,7 +140,10 @@ async function main(): Promise<void> {
   }
   for (const row of unavailable) app.log.warn(row, 'model unavailable');
   app.log.info(
-    { models: index.filter((row) => row.state === 'READY').map((row) => `${row.name}/${row.version ?? ''}`) },
+    {
+      models: index.filter((row) => row.state === 'READY').map((row) => `${row.name}/${row.version ?? ''}`),
+      jpegDecoder,
+    },
     'ready',
   );
 }

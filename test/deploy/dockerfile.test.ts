@@ -84,6 +84,12 @@ describe.each(['Dockerfile', 'Dockerfile.cuda'])('%s', (dockerfile) => {
     expect(podSpec.securityContext?.runAsUser).toBe(1000);
   });
 
+  it('installs libturbojpeg and requires it (JPEG_DECODER=libjpeg-turbo: no silent fall back to libvips)', () => {
+    expect(config.jpegDecoder).toBe('libjpeg-turbo');
+    const runs = stage.filter((i) => i.op === 'RUN').map((i) => i.args);
+    expect(runs.some((r) => /apt-get install -y --no-install-recommends libturbojpeg0?\b/.test(r))).toBe(true);
+  });
+
   it('copies only paths that exist and that .dockerignore lets into the build context', () => {
     const allowed = readFileSync(join(ROOT, '.dockerignore'), 'utf8')
       .split('\n')

@@ -61,7 +61,9 @@ describe('graceful shutdown of the real entry point', () => {
         SHUTDOWN_TIMEOUT_MS: '10000',
       });
       try {
-        await waitFor(() => server.lines.find((l) => l['msg'] === 'ready'), 30_000, 'ready');
+        const ready = await waitFor(() => server.lines.find((l) => l['msg'] === 'ready'), 30_000, 'ready');
+        // JPEG_DECODER=auto, and CI installs libturbojpeg0.
+        expect(ready['jpegDecoder']).toBe('libjpeg-turbo');
         const listening = server.lines.find((l) => String(l['msg']).startsWith('resnet-serve listening on'));
         const port = Number(/ on http:\/\/\S+:(\d+) /.exec(String(listening?.['msg']))?.[1]);
 
