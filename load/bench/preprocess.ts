@@ -4,10 +4,12 @@
 //    shrink-on-load mode, with the parity of each mode against torchvision's reference.
 //    The big JPEG and its reference are made into /tmp by
 //    `scripts/fixtures/preprocess_reference.py --large` (/usr/bin/python3 with torchvision).
-// 2. Throughput of the 500x375 JPEG with 1, 2 and 4 images in flight, with 1 and 2 libvips
-//    threads per image. Images in flight run on libuv's threadpool, so at most
-//    UV_THREADPOOL_SIZE (default 4) decode at once, whatever the server's concurrency.
-// 3. With --photos DIR: parity of every JPEG in DIR (real photographs, too large to commit) for each
+// 2. Throughput of the 500x375 JPEG decoded by libvips (JPEG_DECODER=sharp) with 1, 2 and 4
+//    images in flight, with 1 and 2 libvips threads per image. Images in flight run on libuv's
+//    threadpool, so at most UV_THREADPOOL_SIZE (default 4) decode at once.
+// 3. The JPEG decoders side by side (JPEG_DECODER: libjpeg-turbo against sharp, alternating
+//    rounds): CPU ms per image and images/s for the 500x375 and 1200x900 fixtures, 1 and 2 in flight.
+// 4. With --photos DIR: parity of every JPEG in DIR (real photographs, too large to commit) for each
 //    shrink-on-load mode; references by `preprocess_reference.py --photos` (/usr/bin/python3).
 // Configurations run in interleaved rounds (the machine may be shared); medians are reported.
 import { execFileSync } from 'node:child_process';
@@ -16,11 +18,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
 import {
+  configureJpegDecoder,
   configureSharp,
   DEFAULT_SHRINK_ON_LOAD,
   IMAGENET_PRESET,
   preprocessImage,
   SHRINK_ON_LOAD_MODES,
+  type JpegDecoder,
   type PreprocessOptions,
   type ShrinkOnLoad,
 } from '../../src/preprocess/index.ts';
@@ -171,6 +175,7 @@ interface ThroughputRow {
 async function throughput(subject: Subject): Promise<ThroughputRow[]> {
   const configs = [1, 2, 4].flatMap((inFlight) => [1, 2].map((concurrency) => ({ inFlight, concurrency })));
   const samples = configs.map(() => ({ rate: [] as number[], cpu: [] as number[] }));
+  configureJpegDecoder('sharp');
   for (let round = 0; round < rounds; round++) {
     for (const [i, { inFlight, concurrency }] of configs.entries()) {
       configureSharp({ concurrency });
@@ -186,7 +191,62 @@ async function throughput(subject: Subject): Promise<ThroughputRow[]> {
   }));
 }
 
+interface DecoderRow {
+  subject: string;
+  inFlight: number;
+  decoder: JpegDecoder;
+  imagesPerSecond: number;
+  cpuMs: number;
+}
+
+/** libjpeg-turbo against sharp on the same images, in alternating order; [] without libturbojpeg. */
+async function decoders(): Promise<DecoderRow[]> {
+  configureSharp({ concurrency: 1 });
+  try {
+    configureJpegDecoder('libjpeg-turbo');
+  } catch (err) {
+    console.log(`\n${err instanceof Error ? err.message : String(err)}: decoders not compared`);
+    return [];
+  }
+  const images = ['landscape-500x375.jpg', 'large-1200x900.jpg'];
+  const kinds: JpegDecoder[] = ['libjpeg-turbo', 'sharp'];
+  const configs = images.flatMap((subject) =>
+    [1, 2].flatMap((inFlight) => kinds.map((decoder) => ({ subject, inFlight, decoder }))),
+  );
+  const samples = configs.map(() => ({ rate: [] as number[], cpu: [] as number[] }));
+  for (let round = 0; round < rounds; round++) {
+    const order = round % 2 === 0 ? [...configs.entries()] : [...configs.entries()].reverse();
+    for (const [i, { subject, inFlight, decoder }] of order) {
+      configureJpegDecoder(decoder);
+      const timing = await run(fixtureBytes(subject), OPTIONS, inFlight);
+      samples[i]?.rate.push(timing.images);
+      samples[i]?.cpu.push(timing.cpuMs);
+    }
+  }
+  configureJpegDecoder('auto');
+  return configs.map((config, i) => ({
+    ...config,
+    imagesPerSecond: median(samples[i]?.rate ?? []),
+    cpuMs: median(samples[i]?.cpu ?? []),
+  }));
+}
+
 const f = (value: number, digits = 1) => value.toFixed(digits);
+
+function printDecoders(rows: DecoderRow[]): void {
+  if (rows.length === 0) return;
+  console.log('\n| image | in flight | JPEG_DECODER | images/s | CPU ms/image | CPU vs sharp |');
+  console.log('|---|---|---|---|---|---|');
+  for (const row of rows) {
+    const sharpRow = rows.find(
+      (r) => r.subject === row.subject && r.inFlight === row.inFlight && r.decoder === 'sharp',
+    );
+    const ratio = sharpRow === undefined ? '-' : `${f(row.cpuMs / sharpRow.cpuMs, 2)}x`;
+    console.log(
+      `| ${row.subject} | ${row.inFlight} | ${row.decoder} | ${f(row.imagesPerSecond, 0)} | ${f(row.cpuMs, 2)} | ${ratio} |`,
+    );
+  }
+}
 
 interface PhotoRow {
   photo: string;
@@ -258,6 +318,8 @@ async function main(): Promise<void> {
   if (small === undefined) throw new Error('no subject');
   const throughputRows = await throughput(small);
   printThroughput(throughputRows);
+  const decoderRows = await decoders();
+  printDecoders(decoderRows);
   const photoRows = photos === undefined ? [] : await photoParity(photos);
   if (photoRows.length > 0) printPhotos(photoRows);
   await mkdir('load/reports', { recursive: true });
@@ -265,7 +327,7 @@ async function main(): Promise<void> {
   await writeFile(
     path,
     JSON.stringify(
-      { cores: availableParallelism(), pool, rounds, seconds, latencyRows, throughputRows, photoRows },
+      { cores: availableParallelism(), pool, rounds, seconds, latencyRows, throughputRows, decoderRows, photoRows },
       null,
       1,
     ),
