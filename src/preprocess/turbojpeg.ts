@@ -27,6 +27,7 @@ const MAX_IN_FLIGHT = 4;
 
 interface TurboJpeg {
   readonly init: () => unknown;
+  readonly destroy: (handle: unknown) => number;
   readonly header: (handle: unknown, bytes: Uint8Array, size: number, out: Int32Array) => number;
   readonly decompress: {
     async(
@@ -53,6 +54,7 @@ function bind(lib: LibraryHandle): TurboJpeg {
   );
   return {
     init: lib.func('void *tjInitDecompress()'),
+    destroy: lib.func('int tjDestroy(void *h)'),
     // One Int32Array receives the four outputs (width, height, subsampling, colourspace).
     header: (handle, bytes, size, out) =>
       header(handle, bytes, size, out.subarray(0, 1), out.subarray(1, 2), out.subarray(2, 3), out.subarray(3, 4)),
@@ -115,17 +117,26 @@ function release(): void {
   else next();
 }
 
+/**
+ * Runs `work` with a handle of its own. A handle is not thread-safe, so each decode in flight
+ * holds one; it is kept for reuse after a clean decode only: after some errors (a bad Huffman
+ * table in the header, in libturbojpeg 2.1) a handle fails every later call.
+ */
 async function withHandle<T>(
   lib: TurboJpeg,
   work: (handle: unknown) => Promise<T | undefined>,
 ): Promise<T | undefined> {
   await acquire();
-  // A handle is not thread-safe: each decode in flight holds its own, and returns it for reuse.
   const handle = idle.pop() ?? lib.init();
+  let result: T | undefined;
   try {
-    return handle === null ? undefined : await work(handle);
+    result = handle === null ? undefined : await work(handle);
+    return result;
   } finally {
-    if (handle !== null) idle.push(handle);
+    if (handle !== null) {
+      if (result === undefined) lib.destroy(handle);
+      else idle.push(handle);
+    }
     release();
   }
 }

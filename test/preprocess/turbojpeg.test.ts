@@ -76,6 +76,36 @@ describe('decodeJpegRgb', () => {
     expect(await decodeJpegRgb(fixtureBytes('cmyk-320x240.jpg'), 320, 240)).toBeUndefined();
   });
 
+  it('decodes cleanly again after each kind of damaged upload (a failed handle is not reused)', async () => {
+    const jpeg = fixtureBytes('landscape-500x375.jpg');
+    const expected = (await libvipsRgb(jpeg)).data;
+    // Damage in the quantization tables, the Huffman tables, the scan header and the entropy-coded data.
+    for (const at of [38, 200, 400, 600, 1000, 5000, 20_000]) {
+      const damaged = Buffer.from(jpeg);
+      damaged[at] = 77;
+      await decodeJpegRgb(damaged, 500, 375);
+      expect(Buffer.from((await decodeJpegRgb(jpeg, 500, 375)) ?? []).equals(expected), `after byte ${at}`).toBe(true);
+    }
+  });
+
+  it('on 300 damaged copies: every clean decode is what libvips decodes, and libvips refuses none of them', async () => {
+    const jpeg = fixtureBytes('landscape-500x375.jpg');
+    let state = 12345;
+    const next = (n: number) => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) >>> 8) % n;
+    let clean = 0;
+    for (let i = 0; i < 300; i++) {
+      const damaged = Buffer.from(jpeg);
+      // The header segments (tables, frame and scan headers) in most cases, the entropy-coded data in the rest.
+      for (let k = 1 + next(2); k > 0; k--) damaged[next(i % 4 === 0 ? jpeg.length : 700)] = next(256);
+      const decoded = await decodeJpegRgb(damaged, 500, 375);
+      if (decoded === undefined) continue;
+      clean++;
+      expect(Buffer.from(decoded).equals((await libvipsRgb(damaged)).data), `case ${i}`).toBe(true);
+    }
+    // Some damage leaves a valid JPEG (other quantization values): those must have been compared.
+    expect(clean).toBeGreaterThan(30);
+  });
+
   it('keeps many decodes in flight at once apart (one handle each)', async () => {
     const files = UPRIGHT.slice(0, 4);
     const expected = await Promise.all(files.map(async (file) => libvipsRgb(fixtureBytes(file))));
