@@ -55,7 +55,7 @@ ENV NODE_ENV=production \
     MODEL_PATH=/app/models/resnet50.onnx \
     MODEL_CACHE_DIR=/app/models/cache \
     JPEG_DECODER=libjpeg-turbo
-# libturbojpeg decodes JPEG uploads for a quarter of libvips' CPU (docs/preprocessing.md, "Decoding
+# libturbojpeg decodes JPEG uploads for a third of libvips' CPU (docs/preprocessing.md, "Decoding
 # JPEG"); JPEG_DECODER=libjpeg-turbo makes a missing library a startup error, not a slower image.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libturbojpeg0 \

@@ -33,7 +33,8 @@ export async function decodeToRgb(
   maxImagePixels: number,
   pad = 0,
 ): Promise<RgbImage> {
-  // An upright colour or grey JPEG (read by jpeg-header.ts) needs no step but the decode.
+  // An upright colour or grey JPEG (read by jpeg-header.ts) needs nothing but the decode:
+  // libjpeg-turbo's when it is in use and decodes it cleanly (turbojpeg.ts), else libvips' below.
   if (header.upright === true && pad === 0) {
     const data = await decodeJpegRgb(bytes, header.width, header.height);
     if (data !== undefined) return { data, width: header.width, height: header.height };

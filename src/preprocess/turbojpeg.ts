@@ -1,7 +1,7 @@
 // JPEG decoding with libjpeg-turbo's TurboJPEG API, from the system's libturbojpeg (Debian:
 // libturbojpeg0), called through koffi (a C FFI with prebuilt binaries) on libuv's pool. The same
 // libjpeg arithmetic as libvips' decode (accurate integer IDCT, fancy upsampling), so the same
-// bytes, for about a quarter of the CPU: sharp's fixed cost per call (its options object, the
+// bytes, for a third of the CPU or less: sharp's fixed cost per call (its options object, the
 // libvips pipeline, its threads and buffers) is most of what a 500x375 JPEG costs it.
 // Only a clean decode is used: any warning or error (truncated or corrupt data, too many scans)
 // hands the image back to libvips, so what is refused, and with which message, stays libvips'.

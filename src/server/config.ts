@@ -312,7 +312,7 @@ export const CONFIG_VARIABLES = {
     'JPEG_DECODER',
     oneOf(['auto', 'libjpeg-turbo', 'sharp'] as const),
     'auto',
-    'JPEG decoder: libjpeg-turbo (the system libturbojpeg, same bytes, a quarter of the CPU), sharp (libvips), auto (libjpeg-turbo when it loads)',
+    'JPEG decoder: libjpeg-turbo (the system libturbojpeg, same bytes, a third of the CPU), sharp (libvips), auto (libjpeg-turbo when it loads)',
     'docs/preprocessing.md, "Decoding JPEG": the Docker images install the library and set libjpeg-turbo',
   ),
   logLevel: variable(

@@ -11,6 +11,7 @@ import {
   flagFor,
   loadConfig,
 } from '../../src/server/config.ts';
+import { JPEG_DECODERS } from '../../src/preprocess/turbojpeg.ts';
 
 const PACKAGE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -115,6 +116,13 @@ describe('loadConfig', () => {
     ['SHARP_CONCURRENCY', '0'],
   ])('refuses %s=%s', (name, value) => {
     expect(configError({ [name]: value })).toContain(`${name}="${value}" is invalid`);
+  });
+
+  it("takes exactly the preprocessing's JPEG decoder settings", () => {
+    for (const setting of JPEG_DECODERS) expect(loadConfig({ JPEG_DECODER: setting }).jpegDecoder).toBe(setting);
+    expect(configError({ JPEG_DECODER: 'libvips' })).toContain(
+      `JPEG_DECODER="libvips" is invalid: expected one of ${JPEG_DECODERS.join(', ')}`,
+    );
   });
 
   it('accepts a CORS origin or *', () => {
