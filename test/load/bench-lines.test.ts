@@ -315,6 +315,47 @@ describe('CPU per image in benchmark 1', () => {
     expect(byName['int8: after vs before:   of which normalize/copy in the worker (wall)']?.value).toBeCloseTo(1.1, 9);
     expect(lines).toHaveLength(9);
   });
+
+  it("sets the JIT warm-up's CPU per image beside the measured windows, and notes both servers' warm-ups", () => {
+    const window = (serverS: number) => ({ serverS, selfS: 0.3, images: 100 });
+    const drive = (imagesPerSecond: number) => ({
+      images: imagesPerSecond * 10,
+      seconds: 10,
+      imagesPerSecond,
+      latencyMs: { mean: 1, p50: 1, p90: 1, p99: 2, max: 2 },
+      errors: {},
+    });
+    const fp32 = { label: 'FP32', modelPath: 'a.onnx', target: 0.93 };
+    const m = httpVsEngineMeasurement({ image: { width: 500, height: 375 } as never }, 32, [
+      {
+        contender: fp32,
+        httpRuns: [fakeRun('HTTP', 32, 270, 900)],
+        engineRuns: [drive(30)],
+        cpu: { http: [window(5), window(5.4), window(5.2)], engine: [{ selfS: 4.9, images: 100 }] },
+        warmup: { images: 2500, seconds: 210, serverCpuPerImageMs: 57.5 },
+        before: {
+          label: 'FP32 before abc',
+          httpRuns: [fakeRun('HTTP', 32, 260, 900)],
+          cpu: [window(6)],
+          warmup: { images: 2496, seconds: 230, serverCpuPerImageMs: 66 },
+        },
+      },
+    ]);
+    const line = m.lines.find((l) => l.name.includes('JIT warm-up')) as Line;
+    expect(line.name).toBe('CPU per image: server process in its JIT warm-up (first 2500 images)');
+    expect(line.value).toBe(57.5);
+    expect(line.baseline).toEqual({ name: 'measured windows', value: expect.closeTo(52, 9) as number });
+    expect(m.notes).toContain(
+      'FP32: a JIT warm-up of 2500 images (210 s, server CPU 57.5 ms per image) before the first window.',
+    );
+    expect(m.notes).toContain(
+      'FP32 before abc: a JIT warm-up of 2496 images (230 s, server CPU 66.0 ms per image) before the first window.',
+    );
+    const cold = httpVsEngineMeasurement({ image: { width: 500, height: 375 } as never }, 32, [
+      { contender: fp32, httpRuns: [fakeRun('HTTP', 32, 270, 900)], engineRuns: [drive(30)] },
+    ]);
+    expect(cold.lines.some((l) => l.name.includes('JIT warm-up'))).toBe(false);
+  });
 });
 
 describe('the --before checkout', () => {

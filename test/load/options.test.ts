@@ -168,10 +168,17 @@ describe('parseBenchArgs', () => {
       only: [1, 2, 3, 4],
       durationS: 10,
       warmupS: 2,
+      jitWarmupImages: 2500,
       saturate: undefined,
       connections: [1, 8, 32],
       rounds: 4,
     });
+  });
+
+  it('takes the JIT warm-up in images, 0 turning it off, and refuses a negative count', () => {
+    expect(parseBenchArgs(['--jit-warmup', '0']).jitWarmupImages).toBe(0);
+    expect(parseBenchArgs(['--jit-warmup', '300']).jitWarmupImages).toBe(300);
+    expect(usageMessage(() => parseBenchArgs(['--jit-warmup', '-1']))).toMatch(/--jit-warmup/);
   });
 
   it('takes the rounds of measurement 1 and refuses counts outside 1..10', () => {

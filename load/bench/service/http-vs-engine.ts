@@ -22,8 +22,9 @@ import {
   type Measurement,
 } from './common.ts';
 import { checkoutBefore, type BeforeCheckout } from './before.ts';
-import { beforeAfterLines, cpuLines, type CpuWindow } from './cpu-per-image.ts';
+import { beforeAfterLines, cpuLines, cpuPerImageMs, type CpuWindow } from './cpu-per-image.ts';
 import { driveEngine, type DriveResult } from './engine-driver.ts';
+import { warmJit, type JitWarmup } from './jit-warmup.ts';
 import { runCannon } from '../../lib/cannon.ts';
 import { measureRun, runLine } from '../../lib/measure.ts';
 import { fmt, type RunResult } from '../../lib/report.ts';
@@ -52,11 +53,14 @@ export interface ContenderResult {
   readonly httpRuns: readonly RunResult[];
   readonly engineRuns: readonly DriveResult[];
   readonly cpu?: { readonly http: readonly CpuWindow[]; readonly engine: readonly CpuWindow[] };
+  /** The server's JIT warm-up before its first window (none with --jit-warmup 0). */
+  readonly warmup?: JitWarmup;
   /** The same model on the --before commit's server: its HTTP windows only. */
   readonly before?: {
     readonly label: string;
     readonly httpRuns: readonly RunResult[];
     readonly cpu: readonly CpuWindow[];
+    readonly warmup?: JitWarmup;
   };
 }
 
@@ -120,6 +124,7 @@ interface HttpSide {
   readonly serverCpu: CpuMeter;
   readonly httpRuns: RunResult[];
   readonly httpCpu: CpuWindow[];
+  warmup?: JitWarmup;
 }
 
 interface Side extends HttpSide {
@@ -180,6 +185,8 @@ export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
     if (checkout !== undefined)
       for (const side of sides) side.before = await startBeforeSide(ctx, side.contender, checkout);
     for (const side of sides) if (ctx.args.warmupS > 0) await driveEngine(side.engine, tensor, connections, 2);
+    for (const side of sides.flatMap((s) => (s.before === undefined ? [s] : [s, s.before])))
+      side.warmup = await warmJit(ctx, side.server, connections, side.contender.label);
     // Every engine thread of this process exists now; the servers' are read after their warm-up.
     selfCpu.classify();
     for (let round = 0; round < ctx.args.rounds; round++) {
@@ -211,9 +218,17 @@ export async function httpVsEngine(ctx: BenchContext): Promise<Measurement> {
       httpRuns: s.httpRuns,
       engineRuns: s.engineRuns,
       cpu: { http: s.httpCpu, engine: s.engineCpu },
+      ...(s.warmup === undefined ? {} : { warmup: s.warmup }),
       ...(s.before === undefined
         ? {}
-        : { before: { label: s.before.contender.label, httpRuns: s.before.httpRuns, cpu: s.before.httpCpu } }),
+        : {
+            before: {
+              label: s.before.contender.label,
+              httpRuns: s.before.httpRuns,
+              cpu: s.before.httpCpu,
+              ...(s.before.warmup === undefined ? {} : { warmup: s.before.warmup }),
+            },
+          }),
     })),
   );
 }
@@ -322,8 +337,19 @@ export function contenderLines(r: ContenderResult, prefix = ''): Line[] {
       baseline: { name: 'raw engine', value: median(r.engineRuns.map((e) => e.latencyMs.p99)) },
     },
     ...(r.cpu === undefined ? [] : cpuLines(r.cpu, prefix)),
+    ...(r.warmup === undefined || r.cpu === undefined ? [] : [warmupLine(r.warmup, r.cpu.http, prefix)]),
     ...(r.before === undefined ? [] : beforeAfter(r, r.before, prefix)),
   ];
+}
+
+/** The server's CPU per image while V8 was still optimizing it, against its measured windows. */
+function warmupLine(warmup: JitWarmup, http: readonly CpuWindow[], prefix: string): Line {
+  return {
+    name: `${prefix}CPU per image: server process in its JIT warm-up (first ${warmup.images} images)`,
+    value: warmup.serverCpuPerImageMs,
+    unit: 'ms',
+    baseline: { name: 'measured windows', value: cpuPerImageMs(http, (w) => w.serverS) },
+  };
 }
 
 /** After against the --before commit: HTTP images/s, then CPU per image by stage. */
@@ -362,11 +388,20 @@ function notesOf(r: ContenderResult): string[] {
     .flatMap((e) => Object.entries(e.errors))
     .map(([k, n]) => `${k}: ${n}`)
     .join(', ');
+  const warmups = [
+    ...(r.warmup === undefined ? [] : [warmupNote(r.contender.label, r.warmup)]),
+    ...(r.before?.warmup === undefined ? [] : [warmupNote(r.before.label, r.before.warmup)]),
+  ];
   return [
     `${r.contender.label} (${r.contender.modelPath}): per-round ratios ${ratios.map((x) => fmt(x, 3)).join(', ')} (HTTP ${rounds.map((x) => fmt(x.http)).join(', ')} images/s; engine ${rounds.map((x) => fmt(x.engine)).join(', ')} images/s).`,
     `${r.contender.label}: HTTP ${http.reduce((a, c) => a + c.ok, 0)} 2xx, ${http.reduce((a, c) => a + c.non2xx, 0)} non-2xx, ${http.reduce((a, c) => a + c.errors, 0)} errors. ` +
       `Engine: ${r.engineRuns.reduce((a, e) => a + e.images, 0)} images${engineErrors ? `, errors ${engineErrors}` : ''}.`,
+    ...warmups,
   ];
+}
+
+function warmupNote(label: string, w: JitWarmup): string {
+  return `${label}: a JIT warm-up of ${w.images} images (${fmt(w.seconds, 0)} s, server CPU ${fmt(w.serverCpuPerImageMs)} ms per image) before the first window.`;
 }
 
 /** The lines of benchmark 1 from its windows (pure, so the verdicts are testable). */

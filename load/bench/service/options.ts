@@ -33,6 +33,15 @@ export const BENCH_COMMAND = command({
       default: 2,
       help: 'unmeasured warm-up before each window',
     },
+    'jit-warmup': {
+      kind: 'int',
+      value: 'N',
+      min: 0,
+      max: 20_000,
+      // About where the int8 server's compiling stopped costing CPU (docs/performance.md).
+      default: 2500,
+      help: 'images each fresh server of measurements 1 and 4 serves before its first window, so V8 has optimized the request path (0: none)',
+    },
     // 8x this many connections is the overload of measurement 4, so it must stay within the limit.
     saturate: {
       kind: 'int',
@@ -82,6 +91,8 @@ export interface BenchArgs {
   readonly only: readonly number[];
   readonly durationS: number;
   readonly warmupS: number;
+  /** Images a fresh server serves before its first window of measurements 1 and 4 (jit-warmup.ts). */
+  readonly jitWarmupImages: number;
   /** Connections that saturate the service; absent: found by a short ramp (measurement 4). */
   readonly saturate: number | undefined;
   /** Alternating HTTP / raw-engine window pairs of measurement 1 (the median ratio is reported). */
@@ -102,6 +113,7 @@ export function toBenchArgs(v: FlagValues<typeof BENCH_COMMAND.flags>): BenchArg
     only: [...v.only].sort((a, b) => a - b),
     durationS: v.duration,
     warmupS: v.warmup,
+    jitWarmupImages: v['jit-warmup'],
     saturate: v.saturate,
     rounds: v.rounds,
     connections: v.connections,

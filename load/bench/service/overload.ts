@@ -7,6 +7,7 @@
 // the CPU of the overload window beyond its images (at the peak's CPU per image), per 503.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sampleRss, serverOptions, timing, type BenchContext, type Line, type Measurement } from './common.ts';
+import { warmJit } from './jit-warmup.ts';
 import { runCannon, type CannonRun } from '../../lib/cannon.ts';
 import { measureRun, runLine, type MeasureOptions } from '../../lib/measure.ts';
 import { fmt, type RunResult } from '../../lib/report.ts';
@@ -222,6 +223,7 @@ export async function overload(ctx: BenchContext): Promise<Measurement> {
         setting,
         body: 'multipart',
       });
+    const warmup = await warmJit(ctx, server, connections, 'overload server');
     const peak = await window(connections, 'peak');
     await sleep(SETTLE_MS);
     const baseline = server.rssKiB();
@@ -241,9 +243,14 @@ export async function overload(ctx: BenchContext): Promise<Measurement> {
       rssKiB: { baseline, peak: rssPeak, after: rssAfter },
       liveStatus: await liveAfter(server),
       connections,
+      warmup,
     };
   });
   const notes = [`Status codes under overload: ${JSON.stringify(value.overload.result.cannon.statusCodes)}.`];
+  if (value.warmup)
+    notes.push(
+      `A JIT warm-up of ${value.warmup.images} images at ${value.connections} connections before the peak window.`,
+    );
   if (value.also)
     notes.push(`At ${OVERLOAD_CONNECTIONS_ALSO} connections: ${JSON.stringify(value.also.result.cannon.statusCodes)}.`);
   if ((value.overload.result.cannon.statusCodes['503'] ?? 0) === 0)
