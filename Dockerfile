@@ -78,5 +78,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
 # it, and the server's handler (close-with-grace) drains in-flight requests and exits 0. It starts no
 # child processes (the engine is a worker thread), so no init is needed to reap zombies.
 ENTRYPOINT []
-# --initial-old-space-size: see docs/performance.md, "Garbage collection" (the same flag as npm start).
-CMD ["node", "--enable-source-maps", "--initial-old-space-size=128", "dist/server/main.js"]
+# --initial-old-space-size and --no-memory-reducer: see docs/performance.md, "Garbage collection" and
+# "JIT warm-up and idle" (the same flags as npm start).
+CMD ["node", "--enable-source-maps", "--initial-old-space-size=128", "--no-memory-reducer", "dist/server/main.js"]
