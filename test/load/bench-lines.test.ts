@@ -184,6 +184,17 @@ describe('what a 503 costs the server', () => {
   });
 });
 
+/** A raw-engine window of 10 s at `imagesPerSecond`, its p99 700 ms. */
+function drive(imagesPerSecond: number) {
+  return {
+    images: imagesPerSecond * 10,
+    seconds: 10,
+    imagesPerSecond,
+    latencyMs: { mean: 1, p50: 1, p90: 1, p99: 700, max: 1 },
+    errors: {},
+  };
+}
+
 describe('HTTP vs raw engine in alternating rounds', () => {
   it('takes the median of the per-round ratios, which one slow round cannot move', () => {
     expect(median([3, 1, 2])).toBe(2);
@@ -220,13 +231,6 @@ describe('HTTP vs raw engine in alternating rounds', () => {
 
   it('reports the median round with the median ratio as its verdict, per model, and int8 over FP32', () => {
     const http = [fakeRun('HTTP', 32, 270, 900), fakeRun('HTTP', 32, 100, 2000), fakeRun('HTTP', 32, 360, 800)];
-    const drive = (imagesPerSecond: number) => ({
-      images: imagesPerSecond * 10,
-      seconds: 10,
-      imagesPerSecond,
-      latencyMs: { mean: 1, p50: 1, p90: 1, p99: 700, max: 1 },
-      errors: {},
-    });
     const fp32 = { label: 'FP32', modelPath: 'a.onnx', target: 0.93 };
     const int8 = { label: 'int8', modelPath: 'b.onnx', target: 0.8 };
     const one = httpVsEngineMeasurement({ image: { width: 500, height: 375 } as never }, 32, [
@@ -318,13 +322,6 @@ describe('CPU per image in benchmark 1', () => {
 
   it("sets the JIT warm-up's CPU per image beside the measured windows, and notes both servers' warm-ups", () => {
     const window = (serverS: number) => ({ serverS, selfS: 0.3, images: 100 });
-    const drive = (imagesPerSecond: number) => ({
-      images: imagesPerSecond * 10,
-      seconds: 10,
-      imagesPerSecond,
-      latencyMs: { mean: 1, p50: 1, p90: 1, p99: 2, max: 2 },
-      errors: {},
-    });
     const fp32 = { label: 'FP32', modelPath: 'a.onnx', target: 0.93 };
     const m = httpVsEngineMeasurement({ image: { width: 500, height: 375 } as never }, 32, [
       {
