@@ -3,8 +3,8 @@
 // request (multipart, routing, preprocessing, the batcher, the response) is optimized only after a
 // few thousand requests. Until then the server pays for compiling it on V8's platform threads
 // (which the CPU split counts as GC helpers) and for running it unoptimized on the main thread:
-// about 1.5 ms per image more, measured on the int8 server (docs/performance.md, "JIT warm-up and
-// idle"). The pauses between a server's windows no longer undo it: the service runs with
+// about 2 ms per image more over the first 400 images of the int8 server, falling to nothing by
+// 2,500 (AMD EPYC; docs/performance.md, "JIT warm-up and idle"). The pauses between a server's windows no longer undo it: the service runs with
 // --no-memory-reducer, which keeps the optimized code through idle.
 // The warm-up is a number of images, not seconds, because the tier-up counts work, not time: the
 // FP32 server serves half as many images per second as the int8 one.
