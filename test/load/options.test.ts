@@ -181,7 +181,7 @@ describe('parseBenchArgs', () => {
     expect(usageMessage(() => parseBenchArgs(['--jit-warmup', '-1']))).toMatch(/--jit-warmup/);
   });
 
-  it('takes the rounds of measurement 1 and refuses counts outside 1..10', () => {
+  it('takes the rounds of measurements 1 and 4 and refuses counts outside 1..10', () => {
     expect(parseBenchArgs(['--rounds', '5']).rounds).toBe(5);
     expect(usageMessage(() => parseBenchArgs(['--rounds', '0']))).toBe(
       'Expected `--rounds` to be an integer from 1 to 10, got `0`',

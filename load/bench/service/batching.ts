@@ -63,7 +63,6 @@ export async function batchingOnOff(ctx: BenchContext): Promise<Measurement & { 
     await curve(ctx, BATCHING_SETTINGS[0].label, BATCHING_SETTINGS[0].env),
     await curve(ctx, BATCHING_SETTINGS[1].label, BATCHING_SETTINGS[1].env),
   ];
-  ctx.batchingCurve = on;
   return {
     id: 2,
     title: `Batching on (defaults) vs off (MAX_BATCH_SIZE=1) at ${ctx.args.connections.join(', ')} connections`,

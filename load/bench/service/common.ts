@@ -17,8 +17,6 @@ export interface BenchContext {
   /** POST /predict with the image as one multipart file part. */
   readonly multipart: PreparedRequest;
   readonly startedAt: Date;
-  /** Runs of the batching-on curve from measurement 2, when it ran: measurement 4 reuses them. */
-  batchingCurve?: readonly RunResult[];
 }
 
 export type Comparison = '>=' | '<=' | '<';

@@ -56,7 +56,7 @@ export const BENCH_COMMAND = command({
       max: 10,
       // Four, so that with --before each server takes each window place once (windowOrder).
       default: 4,
-      help: 'alternating HTTP / raw-engine window pairs of measurement 1; the median ratio is reported',
+      help: 'rounds of alternating windows: HTTP / raw engine (1), peak / overload (4); the median ratio is reported',
     },
     connections: {
       kind: 'int-list',
@@ -95,7 +95,7 @@ export interface BenchArgs {
   readonly jitWarmupImages: number;
   /** Connections that saturate the service; absent: found by a short ramp (measurement 4). */
   readonly saturate: number | undefined;
-  /** Alternating HTTP / raw-engine window pairs of measurement 1 (the median ratio is reported). */
+  /** Rounds of alternating windows of measurements 1 and 4 (the median ratio is reported). */
   readonly rounds: number;
   /** Connection counts of the batching comparison (measurement 2). */
   readonly connections: readonly number[];
