@@ -198,9 +198,10 @@ describe('overloadLines', () => {
 });
 
 describe('what a 503 costs the server', () => {
-  const split = (total: number, main: number) => ({
-    totalS: total,
-    byRole: { main, decode: 0, gc: 0, engine: total - main, other: 0 },
+  /** A window's CPU: the engine's threads, the main thread and the decoders (seconds). */
+  const split = (engine: number, main: number, decode = 0) => ({
+    totalS: engine + main + decode,
+    byRole: { main, decode, gc: 0, engine, other: 0 },
   });
   const measured = (codes: Record<string, number>, durationS: number, server: ReturnType<typeof split>) => {
     const result = fakeRun('w', 64, codes['200'] ?? 0, 100, codes);
@@ -212,30 +213,31 @@ describe('what a 503 costs the server', () => {
     };
   };
 
-  it('is the CPU beyond the images at the peak CPU per image, per 503, for the process and its main thread', () => {
-    // Peak: 100 images for 5 s of CPU (50 ms each), 0.5 s on the main thread.
-    const peak = measured({ 200: 100 }, 10, split(5, 0.5));
-    // Overload: 90 images (4.5 s, 0.45 s main) plus 1000 refusals costing 0.3 s, 0.2 s of it on main.
-    const over = measured({ 200: 90, 503: 1000 }, 10, split(4.8, 0.65));
+  it('is the CPU outside the engine beyond the images at the peak CPU per image, per 503, and the same for the main thread', () => {
+    // Peak: 100 images for 5 s of CPU (50 ms each): 4 s engine, 0.5 s main, 0.5 s decode.
+    const peak = measured({ 200: 100 }, 10, split(4, 0.5, 0.5));
+    // Overload: 90 images (0.45 s main, 0.45 s decode) plus 1000 refusals costing 0.3 s, 0.2 s of
+    // it on main; the engine swung to 4.2 s for its 3.6 s of images, which says nothing of the refusals.
+    const over = measured({ 200: 90, 503: 1000 }, 10, split(4.2, 0.65, 0.55));
     const cost = cpuPer503(peak, over);
     expect(cost.imageMs).toBeCloseTo(50, 9);
     expect(cost.serverMs).toBeCloseTo(0.3, 9);
     expect(cost.mainMs).toBeCloseTo(0.2, 9);
     const lines = refusalCostLines([{ peak, over }]);
-    expect(lines[0]?.name).toBe('server CPU per 503 at 64 connections (median round)');
+    expect(lines[0]?.name).toBe('server CPU per 503 at 64 connections, outside the engine (median round)');
     expect(ratioOf(lines[0] as Line)).toBeCloseTo(0.006, 9);
-    expect(refusalCostLines([{ peak, over: measured({ 200: 90 }, 10, split(4.5, 0.45)) }])).toEqual([]);
+    expect(refusalCostLines([{ peak, over: measured({ 200: 90 }, 10, split(3.6, 0.45, 0.45)) }])).toEqual([]);
   });
 
   it('is the median over the rounds that refused, each against its own peak', () => {
-    const peak = measured({ 200: 100 }, 10, split(5, 0.5));
+    const peak = measured({ 200: 100 }, 10, split(4, 0.5, 0.5));
     // The same 0.3 ms per 503 at half the speed: the round's own peak (100 ms per image) prices its images.
-    const slowPeak = measured({ 200: 50 }, 10, split(5, 0.5));
+    const slowPeak = measured({ 200: 50 }, 10, split(4, 0.5, 0.5));
     const rounds = [
-      { peak, over: measured({ 200: 90, 503: 1000 }, 10, split(4.8, 0.65)) },
-      { peak: slowPeak, over: measured({ 200: 45, 503: 1000 }, 10, split(4.8, 0.65)) },
-      { peak, over: measured({ 200: 90, 503: 1000 }, 10, split(5.5, 0.65)) },
-      { peak, over: measured({ 200: 100 }, 10, split(5, 0.5)) },
+      { peak, over: measured({ 200: 90, 503: 1000 }, 10, split(3.6, 0.65, 0.55)) },
+      { peak: slowPeak, over: measured({ 200: 45, 503: 1000 }, 10, split(3.6, 0.65, 0.55)) },
+      { peak, over: measured({ 200: 90, 503: 1000 }, 10, split(3.6, 0.65, 1.25)) },
+      { peak, over: measured({ 200: 100 }, 10, split(4, 0.5, 0.5)) },
     ];
     const [server, main] = refusalCostLines(rounds);
     expect(server?.value).toBeCloseTo(0.3, 9);
