@@ -154,7 +154,7 @@ export class ModelRegistry {
     return Math.min(maxFullWaitMs, Math.max(fullWaitMs, (this.#waiting * 1000) / maxRefusalsPerSecond));
   }
 
-  /** Requests that may wait at once, over every model: MAX_REFUSALS_PER_SECOND x REQUEST_TIMEOUT_MS (1000 by default). */
+  /** Requests that may wait at once, over every model: MAX_REFUSALS_PER_SECOND x REQUEST_TIMEOUT_MS (500 by default). */
   #lineLimit(): number {
     const { maxRefusalsPerSecond, maxFullWaitMs } = this.#options;
     return Math.max(1, Math.ceil((maxRefusalsPerSecond * maxFullWaitMs) / 1000));
