@@ -71,10 +71,14 @@ async function liveAfter(server: ServerHandle): Promise<number> {
   }
 }
 
-/** A measured window with the server's CPU (by thread) and this process's (the load generator). */
-export interface CpuMeasured {
+/** A measured window, with the cannon's latency by status class. */
+export interface OverloadWindow {
   readonly result: RunResult;
   readonly run: CannonRun;
+}
+
+/** A measured window with the server's CPU (by thread) and this process's (the load generator). */
+export interface CpuMeasured extends OverloadWindow {
   readonly server: CpuSplit;
   readonly clientS: number;
 }
@@ -136,6 +140,10 @@ export function pairsOf<W>(rounds: readonly OverloadRound<W>[], which: 'overload
   });
 }
 
+/** The run results of pairs of measured windows. */
+export const resultPairs = (pairs: readonly Pair<OverloadWindow>[]): Pair[] =>
+  pairs.map((p) => ({ peak: p.peak.result, over: p.over.result }));
+
 /** Goodput against the peak, the median of the per-round ratios: the issue's >= 0.9. */
 export function goodputLine(pairs: readonly Pair[]): Line {
   const ips = (r: RunResult) => r.cannon.imagesPerSecond;
@@ -178,12 +186,6 @@ export function refusalCostLines(pairs: readonly Pair<CpuMeasured>[]): Line[] {
   ];
 }
 
-/** The overload window of a round, with the cannon's latency by status class. */
-export interface OverloadWindow {
-  readonly result: RunResult;
-  readonly run: CannonRun;
-}
-
 /** The lines of benchmark 4 from its measured pieces (pure, so the verdicts are testable). */
 export function overloadLines(o: {
   rounds: readonly OverloadRound<OverloadWindow>[];
@@ -191,7 +193,6 @@ export function overloadLines(o: {
   liveStatus: number;
 }): Line[] {
   const overloads = o.rounds.map((r) => r.overload);
-  const result = (w: OverloadWindow) => w.result;
   const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
   const unexpected = sum(
     overloads.map(
@@ -205,7 +206,7 @@ export function overloadLines(o: {
   );
   const mib = (kib: number) => kib / 1024;
   const lines: Line[] = [
-    goodputLine(pairsOf(o.rounds, 'overload').map((p) => ({ peak: result(p.peak), over: result(p.over) }))),
+    goodputLine(resultPairs(pairsOf(o.rounds, 'overload'))),
     {
       name: 'responses other than 200/503, plus connection errors',
       value: unexpected,
@@ -361,15 +362,13 @@ export async function overload(ctx: BenchContext): Promise<Measurement> {
     "CPU per 503: the overload window's server CPU outside the engine's threads beyond its images at the same round's peak CPU per image (the same threads), divided by its 503s; the median over rounds.",
   );
   const alsoPairs = pairsOf(rounds, 'also');
-  const results = (pairs: readonly Pair<CpuMeasured>[]) =>
-    pairs.map((p) => ({ peak: p.peak.result, over: p.over.result }));
   return {
     id: 4,
     title: `Overload: ${OVERLOAD_FACTOR * value.connections} connections, ${OVERLOAD_FACTOR}x the ${value.connections} that saturate the service${value.withAlso ? `, and ${OVERLOAD_CONNECTIONS_ALSO}` : ''}, ${rounds.length} alternating rounds`,
     lines: [
       ...overloadLines({ ...value, rounds }),
       ...refusalCostLines(pairsOf(rounds, 'overload')),
-      ...(alsoPairs.length > 0 ? [goodputLine(results(alsoPairs)), ...refusalCostLines(alsoPairs)] : []),
+      ...(alsoPairs.length > 0 ? [goodputLine(resultPairs(alsoPairs)), ...refusalCostLines(alsoPairs)] : []),
     ],
     runs: rounds.flatMap((r) => [r.peak.result, r.overload.result, ...(r.also ? [r.also.result] : [])]),
     notes,
