@@ -49,6 +49,33 @@ describe('normalizeInto', () => {
     expect(Array.from(target.subarray(15))).toEqual([99, 99]);
   });
 
+  // 16 pixels at a time in WebAssembly, the rest by table: both must be the table's values exactly.
+  it.each([
+    ['the ImageNet preset', IMAGENET_PRESET],
+    ['another mean and std', { ...IMAGENET_PRESET, mean: [0.3, 0.61, 0.07], std: [0.71, 0.19, 0.93] } as const],
+  ])('gives the table value of every byte in every channel, in groups and after them (%s)', (_, preset) => {
+    // A 31x26 image whose 17x17 window at (9, 4) holds every byte value in each channel:
+    // 289 pixels are 18 groups of 16 and one after them.
+    const [width, height, crop, left, top] = [31, 26, 17, 9, 4];
+    const image = Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 7) & 255);
+    for (let p = 0; p < crop * crop; p++) {
+      const at = ((top + Math.floor(p / crop)) * width + left + (p % crop)) * 3;
+      for (let c = 0; c < 3; c++) image[at + c] = (p + 101 * c) & 255;
+    }
+    const target = new Float32Array(2 + 3 * crop * crop);
+    normalizeInto({ data: image, width, height, left, top }, crop, preset, target, 2);
+    const lookup = normalizationTable(preset);
+    const seen = [new Set<number>(), new Set<number>(), new Set<number>()];
+    for (let c = 0; c < 3; c++) {
+      for (let p = 0; p < crop * crop; p++) {
+        const byte = image[((top + Math.floor(p / crop)) * width + left + (p % crop)) * 3 + c] as number;
+        seen[c]?.add(byte);
+        expect(target[2 + c * crop * crop + p], `channel ${c} pixel ${p}`).toBe(lookup[c * 256 + byte]);
+      }
+    }
+    expect(seen.map((values) => values.size)).toEqual([256, 256, 256]);
+  });
+
   it('refuses a crop window that does not fit the image', () => {
     const target = new Float32Array(3 * 9);
     expect(() => normalizeInto(source, 3, IMAGENET_PRESET, target, 0)).toThrow(RangeError);

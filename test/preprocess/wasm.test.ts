@@ -6,7 +6,7 @@ import { assemble, WASM_DIR, watFiles } from '../../scripts/assemble-wasm.ts';
 
 describe('the WebAssembly modules', () => {
   it('are the ones this folder uses', () => {
-    expect(watFiles()).toEqual(['resample.wat']);
+    expect(watFiles()).toEqual(['normalize.wat', 'resample.wat']);
   });
 
   it.each(watFiles().map((name) => [name]))('%s assembles to the committed .wasm', async (name) => {
