@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatLine, measurementMarkdown, passes, ratioOf, type Line } from '../../load/bench/service/common.ts';
 import { batchingLines } from '../../load/bench/service/batching.ts';
+import { instanceLines, type InstanceRound } from '../../load/bench/service/instances.ts';
 import {
   cpuPer503,
   goodputLine,
@@ -69,6 +70,28 @@ describe('batchingLines', () => {
       'latency p99 at 8 connections',
     ]);
     expect(lines.map((l) => ratioOf(l))).toEqual([50 / 55, 1.2, 2, 0.75]);
+  });
+});
+
+describe('instanceLines', () => {
+  const w = (imagesPerSecond: number, cpuMsPerImage: number, p50Ms: number) => ({
+    imagesPerSecond,
+    cpuMsPerImage,
+    p50Ms,
+  });
+  const round = (two: number, one: number): InstanceRound => ({
+    saturated: [w(two, 30, 0), w(one, 28, 0)],
+    lone: [w(0, 0, 60 + two), w(0, 0, 30 + one)],
+  });
+
+  it('reports MODEL_INSTANCES=2 against 1 as medians over the rounds, per model', () => {
+    const lines = instanceLines('int8', 32, [round(80, 70), round(90, 60), round(70, 75)]);
+    expect(lines.map((l) => [l.name, l.value, l.baseline?.name, l.baseline?.value])).toEqual([
+      ['int8 images/s at 32 connections', 80, 'MODEL_INSTANCES=1 (default)', 70],
+      ['int8 server CPU per image at 32 connections', 30, 'MODEL_INSTANCES=1 (default)', 28],
+      ['int8 latency p50 at 1 connection', 140, 'MODEL_INSTANCES=1 (default)', 100],
+    ]);
+    expect(lines.every((l) => l.target === undefined)).toBe(true);
   });
 });
 

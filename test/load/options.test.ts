@@ -199,9 +199,12 @@ describe('parseBenchArgs', () => {
   });
 
   it('refuses unknown measurements and a saturating count whose 8x overload exceeds the connection limit', () => {
-    expect(usageMessage(() => parseBenchArgs(['--only', '5']))).toBe(
-      'Expected `--only` to be an integer from 1 to 4, got `5`',
+    expect(usageMessage(() => parseBenchArgs(['--only', '6']))).toBe(
+      'Expected `--only` to be an integer from 1 to 5, got `6`',
     );
+    // 5 is opt-in: runs when named, not by default.
+    expect(parseBenchArgs(['--only', '5']).only).toEqual([5]);
+    expect(parseBenchArgs([]).only).toEqual([1, 2, 3, 4]);
     expect(usageMessage(() => parseBenchArgs(['--saturate', '257']))).toBe(
       'Expected `--saturate` to be an integer from 1 to 256, got `257`',
     );

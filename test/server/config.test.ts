@@ -26,8 +26,10 @@ function configError(env: Record<string, string>, argv: string[] = []): string {
 }
 
 /** The start of a variable's row in a docs table: env var, flag, default. */
-function documentedRow(spec: { env: string; fallback: unknown }): string {
-  const fallback = typeof spec.fallback === 'function' ? 'available cores' : String(spec.fallback ?? 'unset');
+function documentedRow(spec: { env: string; fallback: unknown; source: string }): string {
+  // A computed default is documented as its source says, without the pointer to where it was measured.
+  const fallback =
+    typeof spec.fallback === 'function' ? spec.source.replace(/ \(.*\)$/, '') : String(spec.fallback ?? 'unset');
   return `| \`${spec.env}\` | \`--${flagFor(spec.env)}\` | ${fallback} |`;
 }
 
@@ -53,11 +55,25 @@ describe('loadConfig', () => {
       defaultModel: undefined,
       repositoryApiToken: undefined,
       executionProvider: 'cpu',
+      modelInstances: 1,
       intraOpThreads: availableParallelism(),
       corsOrigin: undefined,
       logLevel: 'info',
     });
     expect(Object.keys(config).sort()).toEqual(Object.keys(CONFIG_VARIABLES).sort());
+  });
+
+  it('divides the cores among MODEL_INSTANCES unless INTRA_OP_THREADS is given', () => {
+    const cores = availableParallelism();
+    expect(loadConfig({ MODEL_INSTANCES: '2' })).toMatchObject({
+      modelInstances: 2,
+      intraOpThreads: Math.max(1, Math.floor(cores / 2)),
+    });
+    expect(loadConfig({ MODEL_INSTANCES: String(cores * 4) }).intraOpThreads).toBe(1);
+    expect(loadConfig({ MODEL_INSTANCES: '2', INTRA_OP_THREADS: '3' }).intraOpThreads).toBe(3);
+    expect(configError({ MODEL_INSTANCES: '0' })).toContain(
+      'MODEL_INSTANCES="0" is invalid: expected an integer from 1 to 64',
+    );
   });
 
   it('reads env vars and lets CLI flags (both --flag value and --flag=value) win over them', () => {

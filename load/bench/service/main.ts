@@ -1,6 +1,7 @@
 // `npm run bench`: the issue's four side-by-side measurements, each printed as a ratio against
 // its baseline measured in the same run: (1) HTTP vs the raw engine, (2) batching on vs off,
-// (3) health p99 while saturated, (4) overload. `--only 1,3` runs a subset, `--duration 10` sets
+// (3) health p99 while saturated, (4) overload; and, only when asked for (`--only 5`), (5)
+// MODEL_INSTANCES=2 vs 1. `--only 1,3` runs a subset, `--duration 10` sets
 // each measured window. Writes a JSON + Markdown report (and the batching chart) to load/reports/.
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ const MEASUREMENTS: Readonly<Record<number, () => Promise<Runner>>> = {
   2: async () => (await import('./batching.ts')).batchingOnOff,
   3: async () => (await import('./health.ts')).healthWhileSaturated,
   4: async () => (await import('./overload.ts')).overload,
+  5: async () => (await import('./instances.ts')).instances,
 };
 
 async function context(args: BenchArgs): Promise<BenchContext> {

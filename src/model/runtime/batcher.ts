@@ -1,8 +1,8 @@
 // The dynamic batching policy, free of threads and onnxruntime so it can be tested with a fake
 // clock and a fake runner. The contract is DataLoader's (one promise per item, results in order, a
 // failed batch rejects exactly its members) plus a server's needs (docs/engine.md, "Batching
-// semantics"): a bounded queue, per-request deadlines, cancellation, and at most one batch running
-// while the next one forms.
+// semantics"): a bounded queue, per-request deadlines, cancellation, and at most `concurrency`
+// batches running (one per model instance) while the next one forms.
 import { errors, isServiceError, type ErrorCode, type ServiceError } from '../../errors.ts';
 import type { EngineStats } from './stats.ts';
 import { assertFiniteAtLeast, assertInteger, assertPositiveDuration } from './validate.ts';
@@ -31,6 +31,8 @@ export interface BatcherOptions<TIn, TOut> {
   readonly maxQueue: number;
   /** Deadline for requests that bring none; Infinity = none. */
   readonly defaultDeadlineMs: number;
+  /** Batches that may run at once (the model's instances); 1 unless given. setConcurrency changes it. */
+  readonly concurrency?: number;
   readonly runner: BatchRunner<TIn, TOut>;
   readonly clock?: Clock;
   readonly stats?: EngineStats;
@@ -76,6 +78,8 @@ export class Batcher<TIn, TOut> {
   readonly #clock: Clock;
   readonly #queue: Pending<TIn, TOut>[] = [];
   #running = 0;
+  #runningBatches = 0;
+  #concurrency: number;
   #paused = false;
   #closing = false;
   #delayTimer: unknown = undefined;
@@ -93,6 +97,8 @@ export class Batcher<TIn, TOut> {
         `Expected \`runner\` to be a function, got \`${String(options.runner)}\` (${typeof options.runner})`,
       );
     }
+    this.#concurrency = options.concurrency ?? 1;
+    assertInteger('concurrency', this.#concurrency, 1);
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
   }
@@ -102,9 +108,16 @@ export class Batcher<TIn, TOut> {
     return this.#queue.length;
   }
 
-  /** Size of the batch being computed, 0 when the runner is free. */
+  /** Images in the batches being computed, 0 when the runner is free. */
   get inFlight(): number {
     return this.#running;
+  }
+
+  /** Batches that may run at once from now on (at least 1; pause() stops dispatch altogether). */
+  setConcurrency(concurrency: number): void {
+    assertInteger('concurrency', concurrency, 1);
+    this.#concurrency = concurrency;
+    this.#pump();
   }
 
   submit(input: TIn, options: SubmitOptions = {}): Promise<TOut> {
@@ -174,8 +187,9 @@ export class Batcher<TIn, TOut> {
       seconds += batch.seconds;
     }
     if (images === 0 || seconds <= 0) return 1;
+    // Batches run `concurrency` at a time, so the backlog drains that many times as fast.
     const backlog = this.#queue.length + this.#running;
-    return Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil((backlog * seconds) / images)));
+    return Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil((backlog * seconds) / (images * this.#concurrency))));
   }
 
   #refuse(code: RejectionCode): Promise<never> {
@@ -209,7 +223,7 @@ export class Batcher<TIn, TOut> {
   // reaches the due time, so the timer's word is taken rather than re-checking the clock).
   #pump(delayElapsed = false): void {
     const oldest = this.#queue[0];
-    if (this.#running > 0 || this.#paused || oldest === undefined) {
+    if (this.#runningBatches >= this.#concurrency || this.#paused || oldest === undefined) {
       this.#disarm();
       return;
     }
@@ -243,10 +257,15 @@ export class Batcher<TIn, TOut> {
       this.#options.stats?.emit('queueWait', (startedAt - item.enqueuedAt) / 1000);
     }
     this.#emitDepth();
-    this.#running = batch.length;
-    const outcome = await this.#run(batch.map((item) => item.input));
+    this.#running += batch.length;
+    this.#runningBatches++;
+    const running = this.#run(batch.map((item) => item.input));
+    // The runner has this batch; another instance may be free for the rest of the queue.
+    this.#pump();
+    const outcome = await running;
     const seconds = (this.#clock.now() - startedAt) / 1000;
-    this.#running = 0;
+    this.#running -= batch.length;
+    this.#runningBatches--;
     if (outcome.ok) this.#record(batch.length, seconds);
     this.#options.stats?.emit('batch', { size: batch.length, computeSeconds: seconds, ok: outcome.ok });
     // Start the next batch before settling this one: the runner should not sit idle.

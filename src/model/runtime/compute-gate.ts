@@ -1,26 +1,35 @@
-// One batch computes at a time across the engines that share a gate. Each engine's worker thread
-// owns an onnxruntime session with INTRA_OP_THREADS threads; two engines computing at once on the
-// same cores run twice as many threads as there are cores, and each batch takes longer than the
-// two would one after the other (docs/model-repository.md, "Threads": measured). Waiters are served in
-// arrival order, so engines saturated at once take turns batch by batch.
+// At most `capacity` batches compute at a time across the engines that share a gate. Each batch
+// runs on one worker thread whose onnxruntime session has INTRA_OP_THREADS threads; more batches
+// at once than the cores hold run more threads than there are cores, and each batch takes longer
+// than they would one after the other (docs/model-repository.md, "Threads": measured). The server
+// gives its gate one place per model instance (MODEL_INSTANCES). Waiters are served in arrival
+// order, so engines saturated at once take turns batch by batch.
 export class ComputeGate {
-  #busy = false;
+  readonly capacity: number;
+  #running = 0;
   readonly #waiting: (() => void)[] = [];
 
-  /** Engines waiting for their turn (not counting the one computing). */
+  constructor(capacity = 1) {
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`Expected a compute gate capacity >= 1, got ${capacity}`);
+    this.capacity = capacity;
+  }
+
+  /** Batches waiting for their turn (not counting the ones computing). */
   get waiting(): number {
     return this.#waiting.length;
   }
 
-  /** Runs `work` once no other work of this gate is running. */
+  /** Runs `work` once fewer than `capacity` other works of this gate are running. */
   async run<T>(work: () => Promise<T>): Promise<T> {
-    if (this.#busy) await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    this.#busy = true;
+    // A place is handed over directly to the next waiter, so #running only counts places taken.
+    if (this.#running >= this.capacity) await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    else this.#running++;
     try {
       return await work();
     } finally {
       const next = this.#waiting.shift();
-      if (next === undefined) this.#busy = false;
+      if (next === undefined) this.#running--;
       else next();
     }
   }

@@ -1,5 +1,6 @@
-// The inference engine: the dynamic batcher (batcher.ts) feeding one worker thread that owns the
-// onnxruntime session (worker.ts via worker-client.ts). One promise per image. An image comes as
+// The inference engine: the dynamic batcher (batcher.ts) feeding the model's instances, each a
+// worker thread that owns an onnxruntime session (instance.ts, worker.ts via worker-client.ts);
+// a batch runs on whichever instance is idle. One promise per image. An image comes as
 // a ready tensor (V2 clients send those) or as its 8-bit RGB crop (uploaded images, a quarter of
 // the bytes), staged in buffers shared with the worker (staging.ts). The worker normalizes each
 // crop straight into the model's input; the outputs come back transferred, sliced per image.
@@ -10,19 +11,25 @@ import type { ComputeGate } from './compute-gate.ts';
 import { loadManifest, modelIo, type ModelIo } from './load-manifest.ts';
 import { silentLogger, type EngineLogger } from './logger.ts';
 import { SELF_CHECK_TOLERANCE } from '../self-check.ts';
+import { ModelInstance } from './instance.ts';
 import type { SelfCheck, WorkerInit } from './protocol.ts';
 import { chooseExecutionProvider, type ExecutionProvider, type ExecutionProviderRequest } from './providers.ts';
 import { sessionOptionsFor } from './session-options.ts';
 import { pixelLengthOf, StagingBuffers, type StagedImage } from './staging.ts';
 import { EngineStats } from './stats.ts';
 import { assertInteger, assertOneOf } from './validate.ts';
-import { WorkerClient, type WorkerExit } from './worker-client.ts';
+import type { WorkerExit } from './worker-client.ts';
 
 export interface EngineOptions {
   readonly modelPath: string;
   readonly executionProvider: ExecutionProviderRequest;
   readonly cudaDeviceId?: number;
   readonly intraOpThreads: number;
+  /**
+   * Sessions of the model, each on a worker thread of its own with `intraOpThreads` threads, that
+   * compute batches at the same time (Triton's instance_group count); 1 unless given.
+   */
+  readonly instances?: number;
   /** onnxruntime's intra-op threads spin-wait after each run (true) or sleep at once (false). */
   readonly allowSpinning: boolean;
   readonly maxBatchSize: number;
@@ -50,7 +57,7 @@ export interface Engine {
   readonly manifest: ModelManifest;
   /** The execution provider in use (after `auto` was resolved). */
   readonly provider: ExecutionProvider;
-  /** A warm worker is available and the engine is not closing. */
+  /** A warm worker (of any instance) is available and the engine is not closing. */
   readonly ready: boolean;
   readonly queueDepth: number;
   readonly stats: EngineStats;
@@ -63,16 +70,14 @@ export interface Engine {
   inferPixels(pixels: Uint8Array, options?: InferOptions): Promise<InferResult>;
   /** Seconds a rejected client should wait, estimated from the backlog and recent throughput. */
   retryAfterSeconds(): number;
-  /** Stops intake (SHUTTING_DOWN), finishes queued and running work, ends the worker. */
+  /** Stops intake (SHUTTING_DOWN), finishes queued and running work, ends the workers. */
   close(): Promise<void>;
 }
-
-// Restarts after a failed restart back off from 250 ms to 30 s.
-const RESTART_BACKOFF_MS = { first: 250, max: 30_000 } as const;
 
 export async function createEngine(options: EngineOptions): Promise<Engine> {
   assertOneOf('executionProvider', options.executionProvider, ['cpu', 'cuda', 'auto'] as const);
   assertInteger('intraOpThreads', options.intraOpThreads, 1);
+  assertInteger('instances', options.instances ?? 1, 1);
   if (typeof options.allowSpinning !== 'boolean') {
     throw new TypeError(
       `Expected \`allowSpinning\` to be a boolean, got \`${String(options.allowSpinning)}\` (${typeof options.allowSpinning})`,
@@ -111,42 +116,38 @@ class InferenceEngine implements Engine {
   readonly provider: ExecutionProvider;
   readonly stats = new EngineStats();
   readonly #io: ModelIo;
-  readonly #init: WorkerInit;
   readonly #batcher: Batcher<StagedImage, InferResult>;
   readonly #logger: EngineLogger;
-  #worker: WorkerClient | undefined;
+  readonly #instances: readonly ModelInstance[];
   #ready = false;
-  #failed = false;
   #closing: Promise<void> | undefined;
-  #restarting: Promise<void> | undefined;
-  #restartAttempt = 0;
-  #restartTimer: NodeJS.Timeout | undefined;
   readonly #staging: StagingBuffers;
   readonly #gate: ComputeGate | undefined;
-  readonly #workerModule: URL | undefined;
 
   constructor(options: EngineOptions, manifest: ModelManifest, provider: ExecutionProvider, logger: EngineLogger) {
     this.manifest = manifest;
     this.provider = provider;
     this.#logger = logger;
     this.#io = modelIo(manifest);
+    const instances = options.instances ?? 1;
     this.#staging = new StagingBuffers({
       maxBatchSize: options.maxBatchSize,
       maxQueue: options.maxQueue,
       imageLength: this.#io.imageLength,
       pixelLength: pixelLengthOf(this.#io.imageShape, manifest.preprocess.crop),
+      instances,
     });
     this.#gate = options.computeGate;
-    this.#workerModule = options.workerModule;
     this.#batcher = new Batcher({
       maxBatchSize: options.maxBatchSize,
       maxDelayMs: options.maxBatchDelayMs,
       maxQueue: options.maxQueue,
       defaultDeadlineMs: options.defaultDeadlineMs,
+      concurrency: instances,
       runner: (inputs) => this.#runBatch(inputs),
       stats: this.stats,
     });
-    this.#init = {
+    const init: Omit<WorkerInit, 'staging'> = {
       modelPath: options.modelPath,
       sessionOptions: sessionOptionsFor({
         provider,
@@ -161,9 +162,24 @@ class InferenceEngine implements Engine {
       warmupBatchSizes: Array.from({ length: options.maxBatchSize }, (_, i) => i + 1),
       selfCheck: selfCheckOf(manifest),
       preprocess: manifest.preprocess,
-      staging: this.#staging.buffers,
     };
-    if (this.#init.selfCheck === undefined)
+    const events = {
+      down: (instance: ModelInstance, exit: WorkerExit) => this.#onDown(instance, exit),
+      up: () => this.#onUp(),
+      restartFailed: () => this.#onRestartFailed(),
+    };
+    this.#instances = this.#staging.buffers.map(
+      (staging, index) =>
+        new ModelInstance({
+          index,
+          init: { ...init, staging },
+          workerModule: options.workerModule,
+          events,
+          logger,
+          logFields: { provider: provider.name },
+        }),
+    );
+    if (init.selfCheck === undefined)
       logger.warn({ model: manifest.name }, 'the manifest has no reference outputs: startup self-check skipped');
   }
 
@@ -175,15 +191,14 @@ class InferenceEngine implements Engine {
     return this.#batcher.queueDepth;
   }
 
+  /** Starts every instance; if one cannot start, ends the others and rejects. */
   async start(): Promise<void> {
-    const { client, warmupMs } = await WorkerClient.start(this.#init, this.#workerModule, (exit) =>
-      this.#onWorkerExit(exit),
-    );
-    this.#worker = client;
-    this.#logger.info(
-      { provider: this.provider.name, warmupMs: Math.round(warmupMs), batchSizes: this.#init.warmupBatchSizes.length },
-      'inference worker ready',
-    );
+    const started = await Promise.allSettled(this.#instances.map((instance) => instance.start()));
+    const failure = started.find((result) => result.status === 'rejected');
+    if (failure !== undefined) {
+      await Promise.all(this.#instances.map((instance) => instance.close()));
+      throw failure.reason;
+    }
     this.#setReady(true);
   }
 
@@ -222,6 +237,11 @@ class InferenceEngine implements Engine {
     return Promise.reject(new errors.INVALID_TENSOR(message));
   }
 
+  /** Every instance's last restart failed: nothing can compute until one comes back. */
+  get #failed(): boolean {
+    return this.#instances.every((instance) => instance.failed);
+  }
+
   #submit(input: StagedImage, options: InferOptions | undefined): Promise<InferResult> {
     if (this.#failed && !this.#closing) return this.#refuse('NOT_READY');
     return this.#batcher.submit(input, options);
@@ -238,12 +258,10 @@ class InferenceEngine implements Engine {
 
   async #close(): Promise<void> {
     this.#setReady(false);
-    clearTimeout(this.#restartTimer);
+    for (const instance of this.#instances) instance.stopRestarting();
     if (this.#failed) this.#batcher.rejectQueued('SHUTTING_DOWN');
     await this.#batcher.close();
-    await this.#restarting;
-    await this.#worker?.close();
-    this.#worker = undefined;
+    await Promise.all(this.#instances.map((instance) => instance.close()));
   }
 
   #refuse(code: ServiceError['code']): Promise<never> {
@@ -251,16 +269,26 @@ class InferenceEngine implements Engine {
     return Promise.reject(serviceError(code));
   }
 
-  #runBatch(inputs: readonly StagedImage[]): Promise<InferResult[]> {
-    return this.#gate === undefined ? this.#compute(inputs) : this.#gate.run(() => this.#compute(inputs));
+  // The batcher runs no more batches at once than instances are up, so one is idle.
+  async #runBatch(inputs: readonly StagedImage[]): Promise<InferResult[]> {
+    const instance = this.#instances.find((candidate) => candidate.idle);
+    if (instance === undefined) throw new errors.WORKER_FAILED({ cause: new Error('no worker') });
+    instance.claim();
+    try {
+      return await (this.#gate === undefined
+        ? this.#compute(instance, inputs)
+        : this.#gate.run(() => this.#compute(instance, inputs)));
+    } finally {
+      instance.release();
+    }
   }
 
-  async #compute(inputs: readonly StagedImage[]): Promise<InferResult[]> {
-    const worker = this.#worker;
-    if (worker === undefined) throw new errors.WORKER_FAILED({ cause: new Error('no worker') });
+  async #compute(instance: ModelInstance, inputs: readonly StagedImage[]): Promise<InferResult[]> {
     const { classes } = this.#io;
-    // The batcher runs one batch at a time, so the worker is not reading the staged tensors now.
-    const { logits, probabilities, computeMs, inputMs, roundTripMs } = await worker.run(this.#staging.batch(inputs));
+    // The instance is claimed for this batch, so its worker is not reading its staged tensors now.
+    const { logits, probabilities, computeMs, inputMs, roundTripMs } = await instance.run(
+      this.#staging.batch(inputs, instance.index),
+    );
     this.stats.emit('worker', {
       size: inputs.length,
       inputSeconds: inputMs / 1000,
@@ -272,38 +300,41 @@ class InferenceEngine implements Engine {
     }));
   }
 
-  // Called synchronously from the worker's exit event, before its batch is failed: pausing here
-  // keeps the batcher from handing the next batch to a dead thread.
-  #onWorkerExit(exit: WorkerExit): void {
-    this.#worker = undefined;
-    this.#batcher.pause();
-    this.#setReady(false);
+  /** Instances with a warm worker. */
+  get #up(): number {
+    return this.#instances.filter((instance) => instance.up).length;
+  }
+
+  // Called synchronously from the worker's exit event, before its batch is failed: lowering the
+  // batcher's concurrency (pausing it when no instance is left) keeps it from handing the next
+  // batch to a dead thread.
+  #onDown(instance: ModelInstance, exit: WorkerExit): void {
+    this.#fitBatcher();
     this.stats.emit('workerRestart', exit);
     this.#logger.error(
-      { exitCode: exit.exitCode, err: exit.message, queued: this.#batcher.queueDepth },
+      { instance: instance.index, exitCode: exit.exitCode, err: exit.message, queued: this.#batcher.queueDepth },
       'inference worker died; restarting',
     );
-    this.#restart();
   }
 
-  #restart(): void {
-    this.#restarting = this.#tryRestart().finally(() => (this.#restarting = undefined));
+  #onUp(): void {
+    this.#fitBatcher();
   }
 
-  async #tryRestart(): Promise<void> {
-    try {
-      await this.start();
-      this.#failed = false;
-      this.#restartAttempt = 0;
-      this.#batcher.resume();
-    } catch (error) {
-      this.#failed = true;
-      this.#batcher.rejectQueued(this.#closing ? 'SHUTTING_DOWN' : 'NOT_READY');
-      if (this.#closing) return;
-      const delayMs = Math.min(RESTART_BACKOFF_MS.max, RESTART_BACKOFF_MS.first * 2 ** this.#restartAttempt++);
-      this.#logger.error({ err: (error as Error).message, retryInMs: delayMs }, 'inference worker restart failed');
-      this.#restartTimer = setTimeout(() => this.#restart(), delayMs).unref();
+  #onRestartFailed(): void {
+    if (this.#failed) this.#batcher.rejectQueued(this.#closing ? 'SHUTTING_DOWN' : 'NOT_READY');
+  }
+
+  /** As many batches at once as instances are up; none (paused) while none is. */
+  #fitBatcher(): void {
+    const up = this.#up;
+    this.#setReady(up > 0);
+    if (up === 0) {
+      this.#batcher.pause();
+      return;
     }
+    this.#batcher.setConcurrency(up);
+    this.#batcher.resume();
   }
 
   #setReady(ready: boolean): void {

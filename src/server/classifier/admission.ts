@@ -96,7 +96,11 @@ export class Admission {
   }
 }
 
-/** Images the server holds at most: a full queue plus the batch being computed. */
-export function admissionLimit(config: { readonly maxQueue: number; readonly maxBatchSize: number }): number {
-  return config.maxQueue + config.maxBatchSize;
+/** Images the server holds at most: a full queue plus the batch each instance computes. */
+export function admissionLimit(config: {
+  readonly maxQueue: number;
+  readonly maxBatchSize: number;
+  readonly instances: number;
+}): number {
+  return config.maxQueue + config.instances * config.maxBatchSize;
 }

@@ -89,7 +89,7 @@ export class Classifier implements VersionStatus {
     this.name = parts.spec.name;
     this.version = parts.spec.version;
     this.manifest = parts.manifest;
-    this.admission = new Admission(admissionLimit(parts.spec.settings));
+    this.admission = new Admission(admissionLimit({ ...parts.spec.settings, instances: parts.server.modelInstances }));
   }
 
   /** Starts the engine in the background; `loaded` settles once it is warm or has failed. */

@@ -14,7 +14,7 @@ export interface ClassifierDeps {
   readonly server: ServerSettings;
   readonly metrics: ServiceMetrics;
   readonly logger: ClassifierLogger;
-  /** Shared by every engine of the service: one batch computes at a time across models. */
+  /** Shared by every engine of the service: MODEL_INSTANCES batches compute at once across models. */
   readonly computeGate?: ComputeGate;
   /** The inference worker's entry module (EngineOptions.workerModule); worker.ts unless given. */
   readonly workerModule?: URL | undefined;

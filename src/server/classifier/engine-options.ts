@@ -12,6 +12,7 @@ export function engineOptionsFor(
     executionProvider: server.executionProvider,
     cudaDeviceId: server.cudaDeviceId,
     intraOpThreads: server.intraOpThreads,
+    instances: server.modelInstances,
     allowSpinning: server.ortAllowSpinning,
     maxBatchSize: model.settings.maxBatchSize,
     maxBatchDelayMs: model.settings.maxBatchDelayMs,

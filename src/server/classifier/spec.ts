@@ -25,6 +25,7 @@ export type ServerSettings = Pick<
   | 'executionProvider'
   | 'cudaDeviceId'
   | 'intraOpThreads'
+  | 'modelInstances'
   | 'ortAllowSpinning'
   | 'requestTimeoutMs'
   | 'maxImageBytes'

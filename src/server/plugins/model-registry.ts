@@ -83,7 +83,8 @@ export const modelRegistryPlugin = fp<{ lifecycle: Lifecycle; workerModule?: URL
       server: config,
       metrics: app.metrics,
       logger: app.log,
-      computeGate: new ComputeGate(),
+      // One place per instance: MODEL_INSTANCES batches compute at once across every model.
+      computeGate: new ComputeGate(config.modelInstances),
       workerModule,
     };
     app.decorate('registry', registry);

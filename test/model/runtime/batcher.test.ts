@@ -52,6 +52,7 @@ describe('Batcher options', () => {
       'Expected `defaultDeadlineMs` to be a number of milliseconds > 0 (or Infinity), got `0` (number)',
     ],
     [{ runner: undefined }, 'Expected `runner` to be a function, got `undefined` (undefined)'],
+    [{ concurrency: 0 }, 'Expected `concurrency` to be an integer >= 1, got `0` (number)'],
   ])('rejects %o with a message naming the option', (override, message) => {
     expect(() => new Batcher({ ...valid, ...override } as never)).toThrow(new TypeError(message));
   });
@@ -117,6 +118,34 @@ describe('Batch composition', () => {
     expect(runner.batches).toEqual([['a'], ['b', 'c']]);
     expect(batcher.inFlight).toBe(2);
     expect(batcher.queueDepth).toBe(2);
+  });
+
+  it('with concurrency 2 runs two batches at once and the next one forms behind them', async () => {
+    const { batcher, runner } = setup({ maxBatchSize: 2, maxDelayMs: 0, concurrency: 2 });
+    const results = ['a', 'b', 'c', 'd', 'e', 'f'].map((x) => batcher.submit(x));
+    // Each of the first two requests finds an instance free; the rest queue behind them.
+    expect(runner.batches).toEqual([['a'], ['b']]);
+    expect(batcher.inFlight).toBe(2);
+    expect(batcher.queueDepth).toBe(4);
+    runner.complete(1, upper);
+    await settle();
+    expect(runner.batches).toEqual([['a'], ['b'], ['c', 'd']]);
+    runner.complete(0, upper);
+    await settle();
+    expect(runner.batches).toEqual([['a'], ['b'], ['c', 'd'], ['e', 'f']]);
+    expect(batcher.inFlight).toBe(4);
+    await runner.completeInTurn(2, 3, upper);
+    await expect(Promise.all(results)).resolves.toEqual(['A', 'B', 'C', 'D', 'E', 'F']);
+  });
+
+  it('setConcurrency lowers and raises how many batches run at once', async () => {
+    const { batcher, runner } = setup({ maxBatchSize: 1, maxDelayMs: 0, concurrency: 2 });
+    batcher.setConcurrency(1);
+    for (const x of ['a', 'b', 'c', 'd']) void batcher.submit(x);
+    expect(runner.batches).toEqual([['a']]);
+    batcher.setConcurrency(3);
+    expect(runner.batches).toEqual([['a'], ['b'], ['c']]);
+    expect(() => batcher.setConcurrency(0)).toThrow('Expected `concurrency` to be an integer >= 1, got `0` (number)');
   });
 
   it('gives every request its own result, in submission order', async () => {
@@ -196,6 +225,21 @@ describe('Backpressure', () => {
     // Backlog: 1 running + 20 queued = 21 images / 2.5 per second = 8.4 s -> 9.
     expect(batcher.queueDepth + batcher.inFlight).toBe(21);
     expect(batcher.retryAfterSeconds()).toBe(9);
+  });
+
+  it('estimates a backlog that concurrent batches drain that many times as fast', async () => {
+    const { batcher, runner, clock } = setup({ maxBatchSize: 4, maxDelayMs: 5, maxQueue: 100, concurrency: 2 });
+    // Two full batches of 4 images at once, each taking 2 s: 2 images/s per batch, 4 images/s in all.
+    for (let i = 0; i < 8; i++) void batcher.submit(`x${i}`);
+    expect(runner.batches).toHaveLength(2);
+    clock.advance(2000);
+    runner.complete(0, upper);
+    runner.complete(1, upper);
+    await settle();
+    for (let i = 0; i < 40; i++) void batcher.submit(`y${i}`);
+    // Backlog: 8 running + 32 queued = 40 images / 4 per second = 10 s.
+    expect(batcher.queueDepth + batcher.inFlight).toBe(40);
+    expect(batcher.retryAfterSeconds()).toBe(10);
   });
 
   it('caps Retry-After at 60 seconds', async () => {

@@ -115,6 +115,9 @@ describe('createEngine on the tiny model', () => {
     await expect(engine({ intraOpThreads: 0 })).rejects.toThrow(
       new TypeError('Expected `intraOpThreads` to be an integer >= 1, got `0` (number)'),
     );
+    await expect(engine({ instances: 0 })).rejects.toThrow(
+      new TypeError('Expected `instances` to be an integer >= 1, got `0` (number)'),
+    );
   });
 
   it('fails clearly when the sidecar manifest is missing or the model cannot be loaded', async () => {
@@ -255,6 +258,67 @@ describe('Inference through the worker', () => {
       'QUEUE_FULL',
       'QUEUE_FULL',
     ]);
+  });
+});
+
+describe('Instances', () => {
+  it('computes a batch on each of two instances at once, tensors and crops as one instance does', async () => {
+    const one = await engine({ maxBatchSize: 2 });
+    const two = await engine({ maxBatchSize: 2, instances: 2 });
+    const inputs = [1, 2, 3, 4, 5, 6].map((seed) => (seed % 2 === 0 ? image(seed) : crop(seed)));
+    const run = (e: Engine, input: Float32Array | Uint8Array) =>
+      input instanceof Float32Array ? e.infer(input) : e.inferPixels(input);
+    const reference: InferResult[] = [];
+    for (const input of inputs) reference.push(await run(one, input));
+    const spans: [number, number][] = [];
+    two.stats.on('batch', (b: BatchStat) =>
+      spans.push([performance.now() - b.computeSeconds * 1000, performance.now()]),
+    );
+    const results = await Promise.all(inputs.map((input) => run(two, input)));
+    results.forEach((result, i) => expectClose(result.logits, (reference[i] as InferResult).logits));
+    // The first two requests were dispatched in one tick, one to each instance: their batches overlap.
+    const [first, second] = spans as [[number, number], [number, number]];
+    expect(second[0]).toBeLessThan(first[1]);
+    expect(spans.length).toBeLessThan(inputs.length);
+  });
+
+  it('keeps serving on the other instance while one restarts, failing only the batch it held', async () => {
+    const { e, fault } = await faultyEngine({ maxBatchSize: 2, instances: 2 });
+    const readiness: boolean[] = [];
+    const restarts: unknown[] = [];
+    e.stats.on('readiness', (r) => readiness.push(r));
+    e.stats.on('workerRestart', (info) => restarts.push(info));
+    const images = [1, 2, 3, 4, 5, 6].map(image);
+    const reference = await singles(e, images);
+    await fault.exitAfterNextBatch(70, { oneWorker: true });
+    const outcomes = await Promise.allSettled(images.map((img) => e.infer(img)));
+    const failed = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [i] : []));
+    // Whichever instance took the fault lost its next batch (one or two images); the rest were answered.
+    expect([1, 2], `failed: ${failed.join(', ')}; restarts: ${JSON.stringify(restarts)}`).toContain(failed.length);
+    for (const i of failed)
+      expect((outcomes[i] as PromiseRejectedResult).reason).toMatchObject({ code: 'WORKER_FAILED' });
+    outcomes.forEach((o, i) => {
+      if (o.status === 'fulfilled') expectClose(o.value.logits, (reference[i] as InferResult).logits);
+    });
+    expect(restarts).toEqual([{ exitCode: 70, message: 'worker thread exited with code 70' }]);
+    // One instance stayed up throughout, so the engine never stopped being ready.
+    expect(readiness).toEqual([]);
+    expect(e.ready).toBe(true);
+  });
+
+  it('goes unready only when every instance is down', async () => {
+    const { e, fault } = await faultyEngine({ instances: 2 });
+    const readiness: boolean[] = [];
+    e.stats.on('readiness', (r) => readiness.push(r));
+    const backUp = new Promise<void>((resolve) => e.stats.on('readiness', (r) => r && resolve()));
+    let died = 0;
+    const bothDied = new Promise<void>((resolve) => e.stats.on('workerRestart', () => ++died === 2 && resolve()));
+    fault.exitNow(1);
+    await bothDied;
+    expect(e.ready).toBe(false);
+    await backUp;
+    expect(readiness).toEqual([false, true]);
+    await expect(e.infer(image(1))).resolves.toMatchObject({ logits: expect.any(Float32Array) });
   });
 });
 

@@ -22,7 +22,11 @@ port.postMessage = (message: FromWorker, transfer) => {
 };
 
 channel.onmessage = (event) => {
-  const request = event.data as FaultRequest;
+  const message = event.data as FaultRequest | FaultArmed;
+  // The other workers of the engine hear each other's "armed" answers on the channel too.
+  if (!('fault' in message)) return;
+  const request = message;
+  if (request.claim !== undefined && Atomics.compareExchange(new Int32Array(request.claim), 0, 0, 1) !== 0) return;
   if (request.fault === 'exitNow') process.exit(request.exitCode);
   exitCodeAfterNextBatch = request.exitCode;
   channel.postMessage({ armed: request.id } satisfies FaultArmed);

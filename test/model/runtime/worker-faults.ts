@@ -5,11 +5,20 @@
 import { randomUUID } from 'node:crypto';
 import { BroadcastChannel } from 'node:worker_threads';
 
-/** Sent to the worker: exit with `exitCode` at once, or after computing the next batch, before answering. */
+/**
+ * Sent to the worker: exit with `exitCode` at once, or after computing the next batch, before
+ * answering. With `claim`, only the first worker to take it (an atomic 0 -> 1) acts: one instance of several.
+ */
 export interface FaultRequest {
   readonly fault: 'exitNow' | 'exitAfterNextBatch';
   readonly exitCode: number;
   readonly id: number;
+  readonly claim?: SharedArrayBuffer;
+}
+
+export interface FaultTarget {
+  /** Only one of the engine's workers takes the fault (whichever claims it first); else all do. */
+  readonly oneWorker?: boolean;
 }
 
 /** The worker's answer once a fault is armed. */
@@ -31,7 +40,7 @@ export class WorkerFaults {
   }
 
   /** The running worker computes its next batch, then exits with `exitCode` instead of answering; resolves once armed. */
-  exitAfterNextBatch(exitCode: number): Promise<void> {
+  exitAfterNextBatch(exitCode: number, target: FaultTarget = {}): Promise<void> {
     const id = this.#nextId++;
     return new Promise((resolve) => {
       const onMessage = (event: Event) => {
@@ -40,13 +49,13 @@ export class WorkerFaults {
         resolve();
       };
       this.#channel.addEventListener('message', onMessage);
-      this.#send({ fault: 'exitAfterNextBatch', exitCode, id });
+      this.#send({ fault: 'exitAfterNextBatch', exitCode, id, ...claimFor(target) });
     });
   }
 
   /** The running worker exits with `exitCode` at once, as a crash would (await the engine's workerRestart). */
-  exitNow(exitCode: number): void {
-    this.#send({ fault: 'exitNow', exitCode, id: this.#nextId++ });
+  exitNow(exitCode: number, target: FaultTarget = {}): void {
+    this.#send({ fault: 'exitNow', exitCode, id: this.#nextId++, ...claimFor(target) });
   }
 
   close(): void {
@@ -56,4 +65,8 @@ export class WorkerFaults {
   #send(request: FaultRequest): void {
     this.#channel.postMessage(request);
   }
+}
+
+function claimFor(target: FaultTarget): { claim?: SharedArrayBuffer } {
+  return target.oneWorker === true ? { claim: new SharedArrayBuffer(4) } : {};
 }

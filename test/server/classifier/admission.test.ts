@@ -21,7 +21,8 @@ describe('Admission', () => {
   });
 
   it('holds a full queue plus one batch, and refuses nonsense limits', () => {
-    expect(admissionLimit({ maxQueue: 32, maxBatchSize: 8 })).toBe(40);
+    expect(admissionLimit({ maxQueue: 32, maxBatchSize: 8, instances: 1 })).toBe(40);
+    expect(admissionLimit({ maxQueue: 32, maxBatchSize: 8, instances: 2 })).toBe(48);
     expect(() => new Admission(0)).toThrow(RangeError);
     expect(() => new Admission(1.5)).toThrow(RangeError);
   });
