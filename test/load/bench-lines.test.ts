@@ -373,6 +373,10 @@ describe('CPU per image in benchmark 1', () => {
     const outside = byName['CPU per image outside the model (server - raw engine)'] as Line;
     expect(outside.value).toBeCloseTo(6, 9);
     expect(passes(outside)).toBe(false);
+    // Per round: 60-50, 56-50, 54-40 -> median 10 (the medians of each side gave 6).
+    const paired = byName['CPU per image outside the model, paired by round (median of per-round differences)'];
+    expect(paired?.value).toBeCloseTo(10, 9);
+    expect(paired?.target).toBeUndefined();
     expect(byName['  decode/resize (libuv pool + libvips workers)']?.value).toBeCloseTo(3, 9);
     expect(byName['  main thread']?.baseline?.value).toBeCloseTo(0.5, 9);
     expect(byName['  of which main-thread GC pauses']?.value).toBeCloseTo(1, 9);
