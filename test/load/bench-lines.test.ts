@@ -19,7 +19,7 @@ import {
   httpVsEngineMeasurement,
   pairedRatios,
 } from '../../load/bench/service/http-vs-engine.ts';
-import { median } from '../../load/lib/stats.ts';
+import { median, medianInterval } from '../../load/lib/stats.ts';
 import { parseCpuSeconds, startFlags } from '../../load/lib/server.ts';
 import { fakeRun } from './fake-runs.ts';
 import { beforeAfterLines } from '../../load/bench/service/cpu-per-image.ts';
@@ -55,6 +55,44 @@ describe('lines, ratios and verdicts', () => {
     expect(md[0]).toBe('## 1. HTTP vs engine');
     expect(md).toContain('| images/s | 27.0 images/s | raw engine: 30.0 images/s | 0.900 | ratio >= 0.9 | pass |');
     expect(md).toContain('\na note');
+  });
+
+  it('prints where the median lies: of the ratio beside a baseline, of the value without one', () => {
+    const interval = { low: 0.85, high: 0.95, coverage: 0.875 };
+    expect(formatLine({ ...http, interval })).toBe(
+      "images/s: 27.0 images/s vs raw engine 30.0 images/s = ratio 0.900 (target ratio >= 0.9: PASS) [median's interval 0.850 to 0.950, 88%]",
+    );
+    const outside: Line = {
+      name: 'outside',
+      value: 2.04,
+      unit: 'ms',
+      interval: { low: -1, high: 4.56, coverage: 0.93 },
+    };
+    expect(formatLine(outside)).toBe("outside: 2.0 ms [median's interval -1.0 to 4.6, 93%]");
+    const md = measurementMarkdown({ id: 1, title: 't', lines: [{ ...http, interval }, outside], runs: [] });
+    expect(md).toContain(
+      "| images/s | 27.0 images/s | raw engine: 30.0 images/s | 0.900 [median's interval 0.850 to 0.950, 88%] | ratio >= 0.9 | pass |",
+    );
+    expect(md).toContain("| outside | 2.0 ms [median's interval -1.0 to 4.6, 93%] |  | – |  |  |");
+  });
+});
+
+describe('medianInterval', () => {
+  it('takes the order statistics whose binomial coverage reaches the confidence, the full range when too few', () => {
+    expect(medianInterval([])).toBeUndefined();
+    // Four values: only the full range, which misses the median when all four fall on one side (2/16).
+    expect(medianInterval([4, 1, 3, 2])).toEqual({ low: 1, high: 4, coverage: 0.875 });
+    // Eight: the 2nd to the 7th, 1 - 2 * (1 + 8) / 256.
+    const eight = medianInterval([8, 1, 7, 2, 6, 3, 5, 4]);
+    expect(eight).toEqual({ low: 2, high: 7, coverage: 1 - 18 / 256 });
+    // Twelve at 95%: the 3rd to the 10th, 1 - 2 * (1 + 12 + 66) / 4096.
+    const twelve = medianInterval(
+      Array.from({ length: 12 }, (_, i) => i),
+      0.95,
+    );
+    expect(twelve).toEqual({ low: 2, high: 9, coverage: 1 - 158 / 4096 });
+    // NaN rounds (no images) are left out rather than sorted anywhere.
+    expect(medianInterval([Number.NaN, 3, 1])).toEqual({ low: 1, high: 3, coverage: 0.5 });
   });
 });
 
@@ -217,6 +255,14 @@ describe('overloadLines', () => {
     const line = goodputLine([{ peak: fakeRun('p', 8, 100, 1), over: fakeRun('o', 256, 90, 1) }]);
     expect(line.name).toBe('images/s at 256 connections (median round)');
     expect(line.baseline?.name).toBe('peak (8 connections)');
+    // Four rounds: their per-round ratios' full range, 0.8 to 1.1, at 87.5%.
+    const rounds = [0.8, 1.1, 0.9, 1].map((r) => ({
+      peak: fakeRun('p', 8, 100, 1),
+      over: fakeRun('o', 64, 100 * r, 1),
+    }));
+    expect(goodputLine(rounds).interval?.low).toBeCloseTo(0.8, 9);
+    expect(goodputLine(rounds).interval?.high).toBeCloseTo(1.1, 9);
+    expect(goodputLine(rounds).interval?.coverage).toBe(0.875);
   });
 });
 
@@ -370,13 +416,18 @@ describe('CPU per image in benchmark 1', () => {
     const byName = Object.fromEntries(lines.map((l) => [l.name, l]));
     expect(byName['CPU per image: server process']?.value).toBeCloseTo(56, 9);
     expect(ratioOf(byName['CPU per image: server + load generator (same cores)'] as Line)).toBeCloseTo(1.2, 9);
-    const outside = byName['CPU per image outside the model (server - raw engine)'] as Line;
-    expect(outside.value).toBeCloseTo(6, 9);
-    expect(passes(outside)).toBe(false);
-    // Per round: 60-50, 56-50, 54-40 -> median 10 (the medians of each side gave 6).
-    const paired = byName['CPU per image outside the model, paired by round (median of per-round differences)'];
-    expect(paired?.value).toBeCloseTo(10, 9);
-    expect(paired?.target).toBeUndefined();
+    const sides = byName['CPU per image outside the model, medians of each side (server - raw engine)'] as Line;
+    expect(sides.value).toBeCloseTo(6, 9);
+    expect(sides.target).toBeUndefined();
+    // Per round: 60-50, 56-50, 54-40 -> median 10 (the medians of each side gave 6); the verdict is on it.
+    const paired = byName[
+      'CPU per image outside the model, paired by round (median of server - raw engine per round)'
+    ] as Line;
+    expect(paired.value).toBeCloseTo(10, 9);
+    expect(passes(paired)).toBe(false);
+    expect(passes({ ...paired, value: 5 })).toBe(true);
+    expect(paired.interval?.low).toBeCloseTo(6, 9);
+    expect(paired.interval?.high).toBeCloseTo(14, 9);
     expect(byName['  decode/resize (libuv pool + libvips workers)']?.value).toBeCloseTo(3, 9);
     expect(byName['  main thread']?.baseline?.value).toBeCloseTo(0.5, 9);
     expect(byName['  of which main-thread GC pauses']?.value).toBeCloseTo(1, 9);

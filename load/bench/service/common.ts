@@ -6,6 +6,7 @@ import type { BenchArgs } from './options.ts';
 import type { PreparedRequest } from '../../lib/bodies.ts';
 import type { LoadImage } from '../../lib/image.ts';
 import { fmt, reportBaseName, type RunResult } from '../../lib/report.ts';
+import type { MedianInterval } from '../../lib/stats.ts';
 import type { ServerHandle, StartOptions } from '../../lib/server.ts';
 
 /** Connections of measurements 1 and 3 without --saturate: four batches of the default size 8 in flight. */
@@ -29,6 +30,8 @@ export interface Line {
   readonly baseline?: { readonly name: string; readonly value: number };
   /** What passes: the ratio (or the value, when there is no baseline) compared with a bound. */
   readonly target?: { readonly comparison: Comparison; readonly bound: number };
+  /** Where the median of per-round values lies (of the ratio when there is a baseline, else of the value). */
+  readonly interval?: MedianInterval;
 }
 
 export interface Measurement {
@@ -68,7 +71,15 @@ export function formatLine(line: Line): string {
     line.target === undefined
       ? ''
       : ` (target ${ratio === undefined ? '' : 'ratio '}${line.target.comparison} ${line.target.bound}: ${verdict ? 'PASS' : 'MISS'})`;
-  return `${line.name}: ${value}${vs}${target}`;
+  return `${line.name}: ${value}${vs}${target}${intervalText(line, digits)}`;
+}
+
+/** " [median's interval 0.91 to 0.99, 94%]": the rounds' range the median lies in, and how sure. */
+function intervalText(line: Line, digits: number): string {
+  if (line.interval === undefined) return '';
+  const d = line.baseline === undefined ? digits : 3;
+  const { low, high, coverage } = line.interval;
+  return ` [median's interval ${fmt(low, d)} to ${fmt(high, d)}, ${fmt(coverage * 100, 0)}%]`;
 }
 
 export function measurementMarkdown(m: Measurement): string[] {
@@ -80,7 +91,9 @@ export function measurementMarkdown(m: Measurement): string[] {
     const digits = DIGITS[l.unit] ?? 1;
     const unit = l.unit ? ` ${l.unit}` : '';
     const baseline = l.baseline ? `${l.baseline.name}: ${fmt(l.baseline.value, digits)}${unit}` : '';
-    return `| ${l.name} | ${fmt(l.value, digits)}${unit} | ${baseline} | ${fmt(ratio, 3)} | ${target} | ${verdict === undefined ? '' : verdict ? 'pass' : 'MISS'} |`;
+    const interval = intervalText(l, digits);
+    const value = `${fmt(l.value, digits)}${unit}${ratio === undefined ? interval : ''}`;
+    return `| ${l.name} | ${value} | ${baseline} | ${fmt(ratio, 3)}${ratio === undefined ? '' : interval} | ${target} | ${verdict === undefined ? '' : verdict ? 'pass' : 'MISS'} |`;
   });
   return [
     `## ${m.id}. ${m.title}`,

@@ -22,14 +22,20 @@ import {
   type Measurement,
 } from './common.ts';
 import { checkoutBefore, type BeforeCheckout } from './before.ts';
-import { beforeAfterLines, cpuLines, cpuPerImageMs, type CpuWindow } from './cpu-per-image.ts';
+import {
+  beforeAfterLines,
+  cpuLines,
+  cpuPerImageMs,
+  pairedOutsideDifferences,
+  type CpuWindow,
+} from './cpu-per-image.ts';
 import { driveEngine, type DriveResult } from './engine-driver.ts';
 import { warmJit, type JitWarmup } from './jit-warmup.ts';
 import { runCannon } from '../../lib/cannon.ts';
 import { measureRun, runLine } from '../../lib/measure.ts';
 import { fmt, type RunResult } from '../../lib/report.ts';
 import { startServer, type ServerHandle } from '../../lib/server.ts';
-import { median } from '../../lib/stats.ts';
+import { median, medianInterval } from '../../lib/stats.ts';
 import { tensorFor } from '../../lib/tensor.ts';
 import { CpuMeter, type CpuSplit } from '../../lib/threads.ts';
 
@@ -319,7 +325,7 @@ function roundsOf(r: ContenderResult): Round[] {
 /** One model's lines: images/s and p99 against the raw engine, then CPU per image by stage. */
 export function contenderLines(r: ContenderResult, prefix = ''): Line[] {
   const rounds = roundsOf(r);
-  const { median: medianRatio } = pairedRatios(rounds);
+  const { ratios, median: medianRatio } = pairedRatios(rounds);
   const httpMedian = median(rounds.map((x) => x.http));
   return [
     {
@@ -329,6 +335,7 @@ export function contenderLines(r: ContenderResult, prefix = ''): Line[] {
       unit: 'images/s',
       baseline: { name: 'raw engine', value: httpMedian / medianRatio },
       target: { comparison: '>=', bound: r.contender.target },
+      interval: medianInterval(ratios),
     },
     {
       name: `${prefix}latency p99 (median round)`,
@@ -392,10 +399,16 @@ function notesOf(r: ContenderResult): string[] {
     ...(r.warmup === undefined ? [] : [warmupNote(r.contender.label, r.warmup)]),
     ...(r.before?.warmup === undefined ? [] : [warmupNote(r.before.label, r.before.warmup)]),
   ];
+  const outside = r.cpu === undefined ? [] : pairedOutsideDifferences(r.cpu);
   return [
     `${r.contender.label} (${r.contender.modelPath}): per-round ratios ${ratios.map((x) => fmt(x, 3)).join(', ')} (HTTP ${rounds.map((x) => fmt(x.http)).join(', ')} images/s; engine ${rounds.map((x) => fmt(x.engine)).join(', ')} images/s).`,
     `${r.contender.label}: HTTP ${http.reduce((a, c) => a + c.ok, 0)} 2xx, ${http.reduce((a, c) => a + c.non2xx, 0)} non-2xx, ${http.reduce((a, c) => a + c.errors, 0)} errors. ` +
       `Engine: ${r.engineRuns.reduce((a, e) => a + e.images, 0)} images${engineErrors ? `, errors ${engineErrors}` : ''}.`,
+    ...(outside.length === 0
+      ? []
+      : [
+          `${r.contender.label}: CPU per image outside the model per round ${outside.map((x) => fmt(x)).join(', ')} ms.`,
+        ]),
     ...warmups,
   ];
 }

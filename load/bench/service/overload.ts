@@ -23,7 +23,7 @@ import { runCannon, type CannonRun } from '../../lib/cannon.ts';
 import { measureRun, runLine, type MeasureOptions } from '../../lib/measure.ts';
 import { fmt, type RunResult } from '../../lib/report.ts';
 import { withServer, type ServerHandle } from '../../lib/server.ts';
-import { median } from '../../lib/stats.ts';
+import { median, medianInterval } from '../../lib/stats.ts';
 import { CpuMeter, type CpuSplit } from '../../lib/threads.ts';
 
 export const OVERLOAD_FACTOR = 8;
@@ -147,7 +147,8 @@ export const resultPairs = (pairs: readonly Pair<OverloadWindow>[]): Pair[] =>
 /** Goodput against the peak, the median of the per-round ratios: the issue's >= 0.9. */
 export function goodputLine(pairs: readonly Pair[]): Line {
   const ips = (r: RunResult) => r.cannon.imagesPerSecond;
-  const ratio = median(pairs.map((p) => (ips(p.peak) > 0 ? ips(p.over) / ips(p.peak) : Number.NaN)));
+  const ratios = pairs.map((p) => (ips(p.peak) > 0 ? ips(p.over) / ips(p.peak) : Number.NaN));
+  const ratio = median(ratios);
   const value = median(pairs.map((p) => ips(p.over)));
   return {
     name: `images/s at ${pairs[0]?.over.cannon.connections ?? '?'} connections (median round)`,
@@ -156,6 +157,7 @@ export function goodputLine(pairs: readonly Pair[]): Line {
     // value / baseline is the median of the per-round ratios, not the ratio of the medians.
     baseline: { name: `peak (${pairs[0]?.peak.cannon.connections ?? '?'} connections)`, value: value / ratio },
     target: { comparison: '>=', bound: 0.9 },
+    interval: medianInterval(ratios),
   };
 }
 
