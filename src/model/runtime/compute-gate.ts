@@ -4,14 +4,15 @@
 // than they would one after the other (docs/model-repository.md, "Threads": measured). The server
 // gives its gate one place per model instance (MODEL_INSTANCES). Waiters are served in arrival
 // order, so engines saturated at once take turns batch by batch.
+import { assertInteger } from './validate.ts';
+
 export class ComputeGate {
   readonly capacity: number;
   #running = 0;
   readonly #waiting: (() => void)[] = [];
 
   constructor(capacity = 1) {
-    if (!Number.isInteger(capacity) || capacity < 1)
-      throw new RangeError(`Expected a compute gate capacity >= 1, got ${capacity}`);
+    assertInteger('capacity', capacity, 1);
     this.capacity = capacity;
   }
 

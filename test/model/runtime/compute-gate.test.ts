@@ -63,7 +63,9 @@ describe('ComputeGate', () => {
 
   it('refuses a capacity that is not a positive integer', () => {
     for (const capacity of [0, 1.5, Number.NaN]) {
-      expect(() => new ComputeGate(capacity)).toThrow(`Expected a compute gate capacity >= 1, got ${capacity}`);
+      expect(() => new ComputeGate(capacity)).toThrow(
+        `Expected \`capacity\` to be an integer >= 1, got \`${capacity}\` (number)`,
+      );
     }
   });
 });
