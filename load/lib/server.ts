@@ -10,8 +10,12 @@ import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { manifestPathFor } from '../../src/model/manifest.ts';
 
-/** The flags between `node` and the entry point in an npm start script, e.g. --enable-source-maps. */
+/**
+ * The flags between `node` and the entry point in an npm start script, e.g. --enable-source-maps.
+ * Early commits started the service with `tsx ENTRY`, which passes node no flags.
+ */
 export function startFlags(startScript: string): string[] {
+  if (/^tsx\s+\S+$/.test(startScript.trim())) return [];
   const command = /(?:^|&&\s*)node\s+((?:--?[\w-]+(?:=\S+)?\s+)*)\S+\s*$/.exec(startScript.trim());
   if (command === null) throw new Error(`Cannot find the node command in the start script: ${startScript}`);
   return (command[1] ?? '').split(/\s+/).filter(Boolean);

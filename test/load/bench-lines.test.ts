@@ -502,6 +502,9 @@ describe('the --before checkout', () => {
     ]);
     expect(startFlags('node --a=1 --b dist/x.js')).toEqual(['--a=1', '--b']);
     expect(startFlags('tsx src/server/main.ts && node dist/server/main.js')).toEqual([]);
-    expect(() => startFlags('tsx src/server/main.ts')).toThrow(/node command/);
+    // Early commits ran `tsx src/server/main.ts`: no node flags (npm run bench -- --before such a commit).
+    expect(startFlags('tsx src/server/main.ts')).toEqual([]);
+    expect(() => startFlags('tsx src/server/main.ts --flag')).toThrow(/node command/);
+    expect(() => startFlags('npm run build')).toThrow(/node command/);
   });
 });
