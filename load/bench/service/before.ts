@@ -24,14 +24,16 @@ export function checkoutBefore(ref: string): BeforeCheckout {
   const commit = git(['rev-parse', '--verify', `${ref}^{commit}`]);
   const dir = mkdtempSync(join(tmpdir(), 'resnet-serve-before-'));
   git(['worktree', 'add', '--detach', dir, commit]);
-  symlinkSync(resolve('node_modules'), join(dir, 'node_modules'));
-  return {
-    label: commit.slice(0, 7),
-    dir,
-    nodeFlags: serviceNodeFlags(dir),
-    remove() {
-      git(['worktree', 'remove', '--force', dir]);
-      rmSync(dir, { recursive: true, force: true });
-    },
+  const remove = () => {
+    git(['worktree', 'remove', '--force', dir]);
+    rmSync(dir, { recursive: true, force: true });
   };
+  try {
+    symlinkSync(resolve('node_modules'), join(dir, 'node_modules'));
+    return { label: commit.slice(0, 7), dir, nodeFlags: serviceNodeFlags(dir), remove };
+  } catch (error) {
+    // A start script the bench cannot read must not leave the worktree behind.
+    remove();
+    throw error;
+  }
 }
