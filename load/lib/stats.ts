@@ -19,8 +19,9 @@ export interface MedianInterval {
 /**
  * Order statistics k and n + 1 - k of the sorted values, with the largest k whose coverage is at
  * least `confidence`: each value falls below the median with chance 1/2, so the interval misses
- * it when k or fewer values lie on one side, 2 P(Binomial(n, 1/2) < k). Four rounds give only
- * their full range at 87.5%; eight give the 2nd to the 7th value at 93%. Undefined without values.
+ * it when fewer than k values lie on one side of it, 2 P(Binomial(n, 1/2) < k). Four rounds give
+ * only their full range at 87.5%; eight give the 2nd to the 7th value at 93%. Undefined without
+ * values.
  */
 export function medianInterval(values: readonly number[], confidence = 0.9): MedianInterval | undefined {
   const sorted = values.filter(Number.isFinite).sort((a, b) => a - b);
